@@ -1,0 +1,131 @@
+// The coordinator's configuration: a JSON file for real clusters, or defaults for the embedded nodes.
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import type { NodeSpec } from './shards/cluster.ts';
+import type { ServerOptions } from './wire/server.ts';
+
+const nodeUrl = z
+  .string()
+  .refine((s) => /^postgres(ql)?:\/\//.test(s), 'must be a connection string like postgres://user:password@host:5432');
+
+const schema = z
+  .object({
+    listen: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(6432),
+      })
+      .strict()
+      .default({}),
+    auth: z
+      .discriminatedUnion('method', [
+        z.object({ method: z.literal('trust') }).strict(),
+        z
+          .object({
+            method: z.literal('scram-sha-256'),
+            users: z.record(z.string().min(1), z.string().min(1, 'must be a non-empty password')).refine((u) => Object.keys(u).length > 0, 'must name at least one user'),
+          })
+          .strict(),
+      ])
+      .default({ method: 'trust' }),
+    tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
+    nodes: z
+      .array(z.union([nodeUrl, z.object({ url: nodeUrl, poolSize: z.number().int().min(1).max(10000).optional() }).strict()]))
+      .min(1, 'must name at least one node')
+      .optional(),
+    pool: z
+      .object({
+        size: z.number().int().min(1).max(10000).default(20),
+        connectTimeoutMs: z.number().int().min(1).default(5000),
+        acquireTimeoutMs: z.number().int().min(1).default(30000),
+      })
+      .strict()
+      .default({}),
+    embedded: z
+      .object({
+        dataDir: z.string().min(1).default('./.vecshard'),
+        nodes: z.number().int().min(1).max(64).default(3),
+      })
+      .strict()
+      .default({}),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .strict();
+
+export type RawConfig = z.input<typeof schema>;
+
+export interface Config {
+  server: ServerOptions;
+  nodes: NodeSpec[];
+  connectTimeoutMs: number;
+  acquireTimeoutMs: number;
+  logLevel: string;
+  /** Where embedded nodes keep their data, when the nodes are embedded. */
+  embeddedDir?: string;
+}
+
+export class ConfigError extends Error {}
+
+/** Validates a config object; the error names each wrong field and what is wrong with it. */
+export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const lines = r.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = r.data;
+  if (c.tls) {
+    for (const f of ['certFile', 'keyFile'] as const) {
+      const file = path.resolve(baseDir, c.tls[f]);
+      if (!fs.existsSync(file)) throw new ConfigError(`invalid configuration:\n  tls.${f}: file ${file} does not exist`);
+      c.tls[f] = file;
+    }
+  }
+  let nodes: NodeSpec[];
+  let embeddedDir: string | undefined;
+  if (c.nodes) {
+    nodes = c.nodes.map((n, i) => {
+      const url = typeof n === 'string' ? n : n.url;
+      const u = new URL(url);
+      if (u.pathname.length > 1) {
+        throw new ConfigError(`invalid configuration:\n  nodes.${i}: leave the database out of the URL; clients choose it when they connect`);
+      }
+      return {
+        kind: 'postgres' as const,
+        host: decodeURIComponent(u.hostname) || '127.0.0.1',
+        port: u.port ? Number(u.port) : 5432,
+        user: decodeURIComponent(u.username) || 'postgres',
+        password: u.password ? decodeURIComponent(u.password) : undefined,
+        poolSize: (typeof n === 'string' ? undefined : n.poolSize) ?? c.pool.size,
+      };
+    });
+  } else {
+    embeddedDir = path.resolve(baseDir, c.embedded.dataDir);
+    nodes = Array.from({ length: c.embedded.nodes }, (_, i) => ({ kind: 'pglite' as const, dataDir: path.join(embeddedDir!, `node-${i}`) }));
+  }
+  return {
+    server: { host: c.listen.host, port: c.listen.port, auth: c.auth, tls: c.tls },
+    nodes,
+    connectTimeoutMs: c.pool.connectTimeoutMs,
+    acquireTimeoutMs: c.pool.acquireTimeoutMs,
+    logLevel: c.logLevel,
+    embeddedDir,
+  };
+}
+
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  return parseConfig(raw, path.dirname(path.resolve(file)));
+}

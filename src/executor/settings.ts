@@ -1,0 +1,40 @@
+// Session settings follow a client onto whichever node connection serves it: a pooled connection is brought to the
+// client's settings before use, and a client's settings are re-read from the node after it changes them.
+import { runQuery, quoteLiteral } from '../shards/internal-query.ts';
+import type { NodeConnection } from '../shards/node-connection.ts';
+
+export type Settings = Map<string, string>;
+
+export function settingsKey(s: Settings): string {
+  return JSON.stringify([...s].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** Startup parameters that are settings (user, database and the like are not). */
+export function startupSettings(params: Record<string, string>): Settings {
+  const out: Settings = new Map();
+  for (const [k, v] of Object.entries(params)) {
+    if (['user', 'database', 'replication', 'options'].includes(k)) continue;
+    out.set(k, v);
+  }
+  // "-c name=value" and "--name=value" in the options parameter, as libpq sends PGOPTIONS.
+  const opts = params.options ?? '';
+  for (const m of opts.matchAll(/(?:-c\s*|--)([A-Za-z0-9_.]+)=((?:\\.|\S)*)/g)) {
+    out.set(m[1].replace(/-/g, '_'), m[2].replace(/\\(.)/g, '$1'));
+  }
+  return out;
+}
+
+/** Brings `conn` to exactly `settings`; ParameterStatus the node sends on the way updates conn.params. */
+export async function applySettings(conn: NodeConnection, settings: Settings, key: string): Promise<void> {
+  if (conn.settingsKey === key) return;
+  const sets = [...settings].map(([k, v]) => `set_config(${quoteLiteral(k)}, ${quoteLiteral(v)}, false)`);
+  const sql = conn.settingsKey === '' && sets.length === 0 ? '' : `RESET ALL;${sets.length ? ` SELECT ${sets.join(', ')}` : ''}`;
+  if (sql) await runQuery(conn, sql);
+  conn.settingsKey = key;
+}
+
+/** The settings a session has set on `conn`, read back from the node. */
+export async function readSettings(conn: NodeConnection): Promise<Settings> {
+  const r = await runQuery(conn, `SELECT name, setting FROM pg_settings WHERE source = 'session' ORDER BY name`);
+  return new Map(r.rows.map(([k, v]) => [k!, v ?? '']));
+}

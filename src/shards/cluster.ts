@@ -1,0 +1,168 @@
+// The nodes behind the coordinator, and a pool per node and database.
+import fs from 'node:fs';
+import path from 'node:path';
+import { PgError, type NodeConnection } from './node-connection.ts';
+import { PgNodeConnection, type PgNodeAddress } from './pg-node.ts';
+import { PgliteConnection, PgliteInstance } from './pglite-node.ts';
+import { NodePool } from './pool.ts';
+import { runQuery, quoteIdent } from './internal-query.ts';
+
+export type NodeSpec =
+  | ({ kind: 'postgres'; poolSize: number } & PgNodeAddress)
+  | { kind: 'pglite'; dataDir: string };
+
+export interface ClusterOptions {
+  connectTimeoutMs: number;
+  acquireTimeoutMs: number;
+}
+
+/** The database every node has, used for administration (as Postgres's own tools do). */
+export const MAINTENANCE_DB = 'postgres';
+
+export class Cluster {
+  #pools = new Map<string, NodePool>();
+  #pglite = new Map<string, PgliteInstance>();
+
+  constructor(
+    readonly nodes: NodeSpec[],
+    readonly options: ClusterOptions,
+  ) {}
+
+  /** The pool for a node and database; a database the node does not have fails on first use with 3D000. */
+  pool(nodeId: number, database: string): NodePool {
+    const key = `${nodeId}/${database}`;
+    let p = this.#pools.get(key);
+    if (!p) {
+      const spec = this.nodes[nodeId];
+      const max = spec.kind === 'pglite' ? 1 : spec.poolSize;
+      p = new NodePool(nodeId, database, { max, acquireTimeoutMs: this.options.acquireTimeoutMs, disposable: spec.kind === 'postgres' }, () =>
+        this.#connect(nodeId, database),
+      );
+      this.#pools.set(key, p);
+    }
+    return p;
+  }
+
+  async #connect(nodeId: number, database: string): Promise<NodeConnection> {
+    const spec = this.nodes[nodeId];
+    if (spec.kind === 'postgres') {
+      const c = new PgNodeConnection(nodeId, database, spec);
+      try {
+        await c.connect(this.options.connectTimeoutMs);
+      } catch (e) {
+        c.close();
+        throw e;
+      }
+      return c;
+    }
+    const inst = this.#instance(nodeId, database, false);
+    await inst.start();
+    const c = new PgliteConnection(nodeId, database, inst);
+    // PGlite sends no startup ParameterStatus messages; read the values clients expect from the node itself.
+    const r = await runQuery(
+      c,
+      `SELECT name, setting FROM pg_settings WHERE name IN ('server_version','server_encoding','client_encoding','DateStyle','IntervalStyle','integer_datetimes','standard_conforming_strings','TimeZone','is_superuser','session_authorization','application_name')`,
+    );
+    for (const [k, v] of r.rows) c.params.set(k!, v ?? '');
+    return c;
+  }
+
+  #instanceDir(nodeId: number, database: string): string {
+    const spec = this.nodes[nodeId];
+    if (spec.kind !== 'pglite') throw new Error('not an embedded node');
+    return path.join(spec.dataDir, encodeURIComponent(database));
+  }
+
+  #instance(nodeId: number, database: string, create: boolean): PgliteInstance {
+    const key = `${nodeId}/${database}`;
+    let inst = this.#pglite.get(key);
+    if (inst) return inst;
+    const dir = this.#instanceDir(nodeId, database);
+    if (!create && database !== MAINTENANCE_DB && !fs.existsSync(dir)) throw databaseMissing(database);
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    inst = new PgliteInstance(nodeId, dir);
+    this.#pglite.set(key, inst);
+    return inst;
+  }
+
+  /** Runs CREATE DATABASE on every node; undone on the nodes that took it if one fails. */
+  async createDatabase(name: string, statement: string): Promise<void> {
+    const done: number[] = [];
+    try {
+      for (let id = 0; id < this.nodes.length; id++) {
+        const spec = this.nodes[id];
+        if (spec.kind === 'pglite') {
+          if (name === MAINTENANCE_DB || fs.existsSync(this.#instanceDir(id, name))) {
+            throw new PgError({ severity: 'ERROR', code: '42P04', message: `database "${name}" already exists` });
+          }
+          await this.#instance(id, name, true).start();
+        } else {
+          await this.#admin(id, statement);
+        }
+        done.push(id);
+      }
+    } catch (e) {
+      for (const id of done) await this.#dropOn(id, name, `DROP DATABASE IF EXISTS ${quoteIdent(name)}`).catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Runs DROP DATABASE on every node, after closing vecshard's idle connections to it. */
+  async dropDatabase(name: string, statement: string, ifExists: boolean): Promise<boolean> {
+    let existed = false;
+    for (let id = 0; id < this.nodes.length; id++) {
+      try {
+        await this.#dropOn(id, name, statement);
+        existed = true;
+      } catch (e) {
+        if (e instanceof PgError && e.fields.code === '3D000' && ifExists) continue;
+        throw e;
+      }
+    }
+    return existed;
+  }
+
+  async #dropOn(id: number, name: string, statement: string): Promise<void> {
+    const key = `${id}/${name}`;
+    const pool = this.#pools.get(key);
+    if (pool && pool.size > pool.idleCount) {
+      throw new PgError({
+        severity: 'ERROR',
+        code: '55006',
+        message: `database "${name}" is being accessed by other users`,
+        detail: `There are ${pool.size - pool.idleCount} sessions using the database through vecshard.`,
+      });
+    }
+    pool?.close();
+    this.#pools.delete(key);
+    const spec = this.nodes[id];
+    if (spec.kind === 'postgres') return this.#admin(id, statement);
+    if (name === MAINTENANCE_DB) throw new PgError({ severity: 'ERROR', code: '55006', message: `cannot drop the embedded node's "${name}" database` });
+    const dir = this.#instanceDir(id, name);
+    if (!fs.existsSync(dir)) throw databaseMissing(name);
+    await this.#pglite.get(key)?.stop();
+    this.#pglite.delete(key);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  async #admin(id: number, statement: string): Promise<void> {
+    const pool = this.pool(id, MAINTENANCE_DB);
+    const c = await pool.acquire();
+    try {
+      await runQuery(c, statement);
+    } finally {
+      await pool.release(c, true);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.#pools.values()) p.close();
+    this.#pools.clear();
+    await Promise.all([...this.#pglite.values()].map((i) => i.stop()));
+    this.#pglite.clear();
+  }
+}
+
+function databaseMissing(name: string): PgError {
+  return new PgError({ severity: 'FATAL', code: '3D000', message: `database "${name}" does not exist` });
+}

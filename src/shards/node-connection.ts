@@ -1,0 +1,105 @@
+// One backend session on one node. The coordinator speaks the PostgreSQL protocol to it in raw frames, whether the
+// node is a PostgreSQL server over TCP or a PGlite in a worker thread.
+import { readParameterStatus, readyStatus, type PgErrorFields } from '../protocol/backend.ts';
+
+/** An error reported by a node (or by vecshard on its behalf) with PostgreSQL's fields. */
+export class PgError extends Error {
+  constructor(readonly fields: PgErrorFields) {
+    super(fields.message);
+  }
+}
+
+export type TxStatus = 'I' | 'T' | 'E';
+
+export abstract class NodeConnection {
+  /** ParameterStatus values the node reported, kept current as it reports changes. */
+  readonly params = new Map<string, string>();
+  /** Transaction status from the node's last ReadyForQuery. */
+  status: TxStatus = 'I';
+  /** Session settings applied on this connection (see wire/settings.ts), as a comparable key. */
+  settingsKey = '';
+  /** Names of statements prepared on this connection by vecshard. */
+  readonly prepared = new Set<string>();
+  /** Who last parsed the unnamed statement here; a different owner must parse again. */
+  unnamedOwner: unknown = undefined;
+  broken = false;
+
+  #frames: Buffer[] = [];
+  #head = 0;
+  #waiter: { resolve: (f: Buffer) => void; reject: (e: Error) => void } | undefined;
+  #failure: Error | undefined;
+
+  constructor(
+    readonly nodeId: number,
+    readonly database: string,
+  ) {}
+
+  /** Queues frontend messages for the node, in order. */
+  abstract write(data: Buffer): void;
+  /** Sends a COPY ... FROM STDIN query; resolves with the frames up to CopyInResponse, or an error through RFQ. */
+  abstract startCopyIn(query: Buffer): Promise<Buffer[]>;
+  /** Asks the node to cancel what this session is running. */
+  abstract cancel(): Promise<void>;
+  abstract close(): void;
+
+  /** The next backend frame. */
+  read(): Promise<Buffer> {
+    if (this.#head < this.#frames.length) return Promise.resolve(this.#take());
+    if (this.#failure) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  /** Reads frames until ReadyForQuery, handing each to `onFrame`. */
+  async readUntilReady(onFrame: (f: Buffer) => void): Promise<TxStatus> {
+    for (;;) {
+      const f = await this.read();
+      onFrame(f);
+      if (f[0] === 0x5a) return readyStatus(f);
+    }
+  }
+
+  protected deliver(frame: Buffer): void {
+    const t = frame[0];
+    if (t === 0x53) {
+      const [k, v] = readParameterStatus(frame);
+      this.params.set(k, v);
+    } else if (t === 0x5a) this.status = readyStatus(frame);
+    if (this.#waiter) {
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      w.resolve(frame);
+    } else this.#frames.push(frame);
+  }
+
+  protected fail(err: Error): void {
+    if (this.#failure) return;
+    this.broken = true;
+    this.#failure = err;
+    if (this.#waiter) {
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      w.reject(err);
+    }
+  }
+
+  #take(): Buffer {
+    const f = this.#frames[this.#head++];
+    if (this.#head > 1024 && this.#head * 2 > this.#frames.length) {
+      this.#frames = this.#frames.slice(this.#head);
+      this.#head = 0;
+    }
+    return f;
+  }
+}
+
+/** The node is down or refused us: SQLSTATE 08006 (connection_failure) unless the node said otherwise. */
+export function connectionFailure(nodeId: number, detail: string): PgError {
+  return new PgError({
+    severity: 'ERROR',
+    code: '08006',
+    message: `vecshard: cannot reach node ${nodeId}`,
+    detail,
+  });
+}

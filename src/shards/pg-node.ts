@@ -1,0 +1,148 @@
+// A session on a PostgreSQL server over TCP.
+import net from 'node:net';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { FrameReader, Reader, body } from '../protocol/frames.ts';
+import { readBackendKeyData, readErrorFields } from '../protocol/backend.ts';
+import * as fe from '../protocol/frontend.ts';
+import { NodeConnection, PgError, connectionFailure } from './node-connection.ts';
+
+// node-postgres's SCRAM client; reused rather than rewritten.
+const sasl = createRequire(import.meta.url)('pg/lib/crypto/sasl.js') as {
+  startSession(mechanisms: string[]): { response: string; message: string };
+  continueSession(session: object, password: string, data: string): Promise<void>;
+  finalizeSession(session: object, data: string): void;
+};
+
+export interface PgNodeAddress {
+  host: string;
+  port: number;
+  user: string;
+  password?: string;
+}
+
+export class PgNodeConnection extends NodeConnection {
+  #socket!: net.Socket;
+  #key: { pid: number; secret: number } | undefined;
+
+  constructor(
+    nodeId: number,
+    database: string,
+    readonly address: PgNodeAddress,
+  ) {
+    super(nodeId, database);
+  }
+
+  get backendPid(): number | undefined {
+    return this.#key?.pid;
+  }
+
+  /** Connects and authenticates; rejects with the node's own error (e.g. 3D000) or 08006. */
+  async connect(timeoutMs: number): Promise<void> {
+    const { host, port } = this.address;
+    const socket = net.connect({ host, port });
+    this.#socket = socket;
+    socket.setNoDelay(true);
+    const reader = new FrameReader();
+    socket.on('data', (chunk) => {
+      let frames: Buffer[];
+      try {
+        frames = reader.push(chunk);
+      } catch (e) {
+        this.fail(e as Error);
+        socket.destroy();
+        return;
+      }
+      for (const f of frames) this.deliver(f);
+    });
+    socket.on('error', (e) => this.fail(connectionFailure(this.nodeId, `${host}:${port}: ${e.message}`)));
+    socket.on('close', () => this.fail(connectionFailure(this.nodeId, `${host}:${port}: connection closed`)));
+
+    const timer = setTimeout(() => {
+      this.fail(connectionFailure(this.nodeId, `${host}:${port}: no answer within ${timeoutMs} ms`));
+      socket.destroy();
+    }, timeoutMs);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('error', (e) => reject(connectionFailure(this.nodeId, `${host}:${port}: ${e.message}`)));
+      });
+      socket.write(
+        fe.startupMessage({ user: this.address.user, database: this.database, client_encoding: 'UTF8', application_name: 'vecshard' }),
+      );
+      await this.#authenticate();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #authenticate(): Promise<void> {
+    let scram: object | undefined;
+    for (;;) {
+      const f = await this.read();
+      const t = String.fromCharCode(f[0]);
+      if (t === 'E') throw new PgError(readErrorFields(f));
+      if (t === 'K') this.#key = readBackendKeyData(f);
+      if (t === 'Z') return;
+      if (t !== 'R') continue;
+      const r = new Reader(body(f));
+      const code = r.int32();
+      const password = this.address.password ?? '';
+      if (code === 3) this.write(fe.passwordMessage(password));
+      else if (code === 5) {
+        const salt = r.bytes(4);
+        const inner = createHash('md5').update(password + this.address.user).digest('hex');
+        const outer = createHash('md5').update(Buffer.concat([Buffer.from(inner), salt])).digest('hex');
+        this.write(fe.passwordMessage('md5' + outer));
+      } else if (code === 10) {
+        const mechanisms: string[] = [];
+        for (let m = r.cstring(); m !== ''; m = r.cstring()) mechanisms.push(m);
+        const s = sasl.startSession(mechanisms);
+        scram = s;
+        const resp = Buffer.from(s.response, 'utf8');
+        const w = Buffer.alloc(4);
+        w.writeInt32BE(resp.length);
+        this.write(fe.passwordMessage(Buffer.concat([Buffer.from('SCRAM-SHA-256\0'), w, resp])));
+      } else if (code === 11 && scram) {
+        await sasl.continueSession(scram, password, r.rest().toString('utf8'));
+        this.write(fe.passwordMessage(Buffer.from((scram as { response: string }).response, 'utf8')));
+      } else if (code === 12 && scram) {
+        sasl.finalizeSession(scram, r.rest().toString('utf8'));
+      } else if (code !== 0) {
+        throw new PgError({ severity: 'FATAL', code: '28000', message: `vecshard: node ${this.nodeId} asks for an unsupported authentication method (${code})` });
+      }
+    }
+  }
+
+  write(data: Buffer): void {
+    if (!this.broken) this.#socket.write(data);
+  }
+
+  async startCopyIn(query: Buffer): Promise<Buffer[]> {
+    this.write(query);
+    const out: Buffer[] = [];
+    for (;;) {
+      const f = await this.read();
+      out.push(f);
+      if (f[0] === 0x47 /* G */ || f[0] === 0x5a /* Z */) return out;
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (!this.#key || this.broken) return;
+    const { pid, secret } = this.#key;
+    await new Promise<void>((resolve) => {
+      const s = net.connect({ host: this.address.host, port: this.address.port }, () => {
+        s.end(fe.cancelRequest(pid, secret));
+      });
+      s.on('close', () => resolve());
+      s.on('error', () => resolve());
+    });
+  }
+
+  close(): void {
+    if (!this.broken) this.#socket.end(fe.terminate());
+    this.broken = true;
+    this.#socket.destroy();
+  }
+}

@@ -1,0 +1,135 @@
+// A bounded pool of sessions on one node and database.
+import { PgError, type NodeConnection } from './node-connection.ts';
+import { runQuery } from './internal-query.ts';
+import * as fe from '../protocol/frontend.ts';
+
+export interface PoolOptions {
+  max: number;
+  /** How long acquire() waits for a free connection before giving up. */
+  acquireTimeoutMs: number;
+  /** Whether a connection in an unknown state may simply be closed (TCP) or must be reset (PGlite's one session). */
+  disposable: boolean;
+}
+
+export class NodePool {
+  #idle: NodeConnection[] = [];
+  #size = 0;
+  #waiters: Array<{ resolve: (c: NodeConnection) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
+  #closed = false;
+
+  constructor(
+    readonly nodeId: number,
+    readonly database: string,
+    readonly options: PoolOptions,
+    readonly connect: () => Promise<NodeConnection>,
+  ) {}
+
+  get size(): number {
+    return this.#size;
+  }
+  get idleCount(): number {
+    return this.#idle.length;
+  }
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  async acquire(): Promise<NodeConnection> {
+    if (this.#closed) throw new PgError({ severity: 'ERROR', code: '57P01', message: 'vecshard is shutting down' });
+    for (;;) {
+      const c = this.#idle.pop();
+      if (!c) break;
+      if (!c.broken) return c;
+      this.#size--;
+    }
+    if (this.#size < this.options.max) {
+      this.#size++;
+      try {
+        return await this.connect();
+      } catch (e) {
+        this.#size--;
+        this.#wakeNext();
+        throw e;
+      }
+    }
+    return new Promise<NodeConnection>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w.resolve !== resolve);
+        reject(
+          new PgError({
+            severity: 'ERROR',
+            code: '53300',
+            message: `vecshard: no free connection to node ${this.nodeId} (database "${this.database}") within ${this.options.acquireTimeoutMs} ms`,
+            hint: 'Raise the node pool size or shorten the transactions that hold connections.',
+          }),
+        );
+      }, this.options.acquireTimeoutMs);
+      this.#waiters.push({ resolve, reject, timer });
+    });
+  }
+
+  /**
+   * Returns a connection. `clean` says its session holds nothing another client must not inherit; otherwise it is
+   * reset (PGlite) or closed (TCP).
+   */
+  async release(conn: NodeConnection, clean: boolean): Promise<void> {
+    if (!conn.broken && (!clean || conn.status !== 'I')) {
+      if (this.options.disposable) conn.close();
+      else await this.#reset(conn);
+    }
+    if (conn.broken || this.#closed) {
+      if (!conn.broken) conn.close();
+      this.#size--;
+      this.#wakeNext();
+      return;
+    }
+    const w = this.#waiters.shift();
+    if (w) {
+      clearTimeout(w.timer);
+      w.resolve(conn);
+    } else this.#idle.push(conn);
+  }
+
+  async #reset(conn: NodeConnection): Promise<void> {
+    try {
+      conn.write(fe.sync());
+      await conn.readUntilReady(() => {});
+      await runQuery(conn, conn.status === 'I' ? 'DISCARD ALL' : 'ROLLBACK; DISCARD ALL');
+      conn.settingsKey = '';
+      conn.prepared.clear();
+      conn.unnamedOwner = undefined;
+    } catch {
+      conn.close();
+    }
+  }
+
+  /** A new connection may be made for the first waiter after one was dropped. */
+  #wakeNext(): void {
+    const w = this.#waiters.shift();
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.#size++;
+    this.connect().then(w.resolve, (e) => {
+      this.#size--;
+      w.reject(e);
+    });
+  }
+
+  closeIdle(): void {
+    for (const c of this.#idle) {
+      c.close();
+      this.#size--;
+    }
+    this.#idle = [];
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.closeIdle();
+    for (const w of this.#waiters) {
+      clearTimeout(w.timer);
+      w.reject(new PgError({ severity: 'FATAL', code: '57P01', message: 'vecshard is shutting down' }));
+    }
+    this.#waiters = [];
+  }
+}

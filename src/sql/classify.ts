@@ -1,0 +1,65 @@
+// What the coordinator must know about a statement before it runs anywhere.
+import { parseSql, stmtKind, stmtText, type RawStmt } from './parse.ts';
+
+export type StatementClass =
+  | { kind: 'createdb'; name: string; text: string }
+  | { kind: 'dropdb'; name: string; ifExists: boolean; text: string }
+  | { kind: 'copy-in'; text: string }
+  | { kind: 'other'; text: string };
+
+export interface ClassifiedQuery {
+  statements: StatementClass[];
+  /** May change session settings (SET, RESET, DISCARD, set_config): re-read them after the transaction. */
+  changesSettings: boolean;
+  /** Leaves session state that cannot be replayed on another connection (temp tables, LISTEN, PREPARE, ...). */
+  pins: boolean;
+  /** The parser refused it; the node will report the error in its own words. */
+  unparsed: boolean;
+}
+
+const CURSOR_OPT_HOLD = 0x20;
+
+export function classify(sql: string): ClassifiedQuery {
+  const parsed = parseSql(sql);
+  if (parsed instanceof Error) return { statements: [{ kind: 'other', text: sql }], changesSettings: false, pins: false, unparsed: true };
+  const out: ClassifiedQuery = { statements: [], changesSettings: /set_config/i.test(sql), pins: /advisory_lock/i.test(sql), unparsed: false };
+  for (const s of parsed) out.statements.push(classifyOne(sql, s, out));
+  return out;
+}
+
+function classifyOne(sql: string, s: RawStmt, q: ClassifiedQuery): StatementClass {
+  const kind = stmtKind(s);
+  const n = s.stmt[kind];
+  const text = stmtText(sql, s);
+  switch (kind) {
+    case 'VariableSetStmt':
+      if (!n.is_local) q.changesSettings = true;
+      break;
+    case 'DiscardStmt':
+      q.changesSettings = true;
+      break;
+    case 'CreatedbStmt':
+      return { kind: 'createdb', name: n.dbname, text };
+    case 'DropdbStmt':
+      return { kind: 'dropdb', name: n.dbname, ifExists: !!n.missing_ok, text };
+    case 'CopyStmt':
+      if (n.is_from && !n.filename) return { kind: 'copy-in', text };
+      break;
+    case 'CreateStmt':
+    case 'CreateTableAsStmt':
+    case 'ViewStmt':
+    case 'CreateSeqStmt': {
+      const rel = n.relation ?? n.into?.rel ?? n.view ?? n.sequence;
+      if (rel?.relpersistence === 't') q.pins = true;
+      break;
+    }
+    case 'ListenStmt':
+    case 'PrepareStmt':
+      q.pins = true;
+      break;
+    case 'DeclareCursorStmt':
+      if ((n.options ?? 0) & CURSOR_OPT_HOLD) q.pins = true;
+      break;
+  }
+  return { kind: 'other', text };
+}

@@ -1,0 +1,205 @@
+// The PostgreSQL endpoint: TLS, startup and auth through pg-gateway, then each client's messages to its session.
+import net from 'node:net';
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import { fromNodeSocket } from 'pg-gateway/node';
+import { createScramSha256Data, type ScramSha256Data } from 'pg-gateway';
+import { FrameReader, FrameError } from '../protocol/frames.ts';
+import * as be from '../protocol/backend.ts';
+import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE } from '../protocol/frontend.ts';
+import { ClientSession } from './session.ts';
+import { PgError } from '../shards/node-connection.ts';
+import type { Cluster } from '../shards/cluster.ts';
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  /** trust: anyone; scram-sha-256: the users listed, by password. */
+  auth: { method: 'trust' } | { method: 'scram-sha-256'; users: Record<string, string> };
+  tls?: { certFile: string; keyFile: string };
+  /** A client that has not finished startup and auth by then is disconnected. */
+  startupTimeoutMs?: number;
+}
+
+/** Bytes a client may send before it has authenticated. */
+const MAX_STARTUP_BYTES = 64 * 1024;
+
+export class Server {
+  #server: net.Server | undefined;
+  #sessions = new Map<number, ClientSession>();
+  #sockets = new Set<net.Socket>();
+  #scram = new Map<string, Promise<ScramSha256Data>>();
+  // For unknown users SCRAM runs to its end against a random secret, so the client learns nothing.
+  #decoy = createScramSha256Data(Math.random().toString(36));
+
+  constructor(
+    readonly options: ServerOptions,
+    readonly cluster: Cluster,
+    readonly log: Logger,
+  ) {}
+
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  async listen(): Promise<net.AddressInfo> {
+    const server = net.createServer((socket) => this.#accept(socket));
+    this.#server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => resolve());
+    });
+    return server.address() as net.AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#sessions.values()].map((s) => s.close()));
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+  }
+
+  #accept(socket: net.Socket): void {
+    this.#sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => {});
+    let preAuthBytes = 0;
+    let authenticated = false;
+    const countBytes = (chunk: Buffer) => {
+      preAuthBytes += chunk.length;
+      if (preAuthBytes > MAX_STARTUP_BYTES) socket.destroy();
+    };
+    socket.on('data', countBytes);
+    const timer = setTimeout(() => {
+      if (!authenticated) socket.destroy();
+    }, this.options.startupTimeoutMs ?? 15000);
+
+    const opts = this.options;
+    const tls = opts.tls ? { cert: toArrayBuffer(fs.readFileSync(opts.tls.certFile)), key: toArrayBuffer(fs.readFileSync(opts.tls.keyFile)) } : undefined;
+    const auth =
+      opts.auth.method === 'trust'
+        ? ({ method: 'trust' } as const)
+        : ({
+            method: 'scram-sha-256',
+            getScramSha256Data: ({ username }: { username: string }) => this.#scramData(username),
+          } as const);
+
+    const gateway = fromNodeSocket(socket, {
+      auth,
+      tls,
+      onMessage: (data, state) => {
+        if (state.hasStarted || data.byteLength < 8) return undefined;
+        const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+        const code = view.readInt32BE(4);
+        if (code === GSSENC_REQUEST_CODE && view.length === 8) return new Uint8Array([0x4e]); // 'N': no GSS encryption
+        if (code === CANCEL_REQUEST_CODE && view.length === 16) {
+          void this.#cancel(view.readInt32BE(8), view.readInt32BE(12));
+          socket.destroy();
+          return new Uint8Array(0);
+        }
+        return undefined;
+      },
+      onAuthenticated: async (state) => {
+        authenticated = true;
+        clearTimeout(timer);
+        socket.off('data', countBytes);
+        const conn = await gateway;
+        const duplex = await conn.detach();
+        const params = state.clientParams ?? { user: 'postgres' };
+        setImmediate(() => void this.#serve(duplex, params, socket));
+      },
+    });
+    gateway.catch((e) => {
+      this.log.warn({ err: e }, 'client startup failed');
+      socket.destroy();
+    });
+  }
+
+  #scramData(user: string): Promise<ScramSha256Data> {
+    const auth = this.options.auth;
+    if (auth.method !== 'scram-sha-256' || !(user in auth.users)) return this.#decoy;
+    let d = this.#scram.get(user);
+    if (!d) {
+      d = createScramSha256Data(auth.users[user]);
+      this.#scram.set(user, d);
+    }
+    return d;
+  }
+
+  async #cancel(pid: number, secret: number): Promise<void> {
+    const s = this.#sessions.get(pid);
+    if (s && s.secret === secret) await s.cancel().catch(() => {});
+  }
+
+  async #serve(duplex: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }, params: Record<string, string>, socket: net.Socket): Promise<void> {
+    while (duplex.readable.locked || duplex.writable.locked) await new Promise((r) => setImmediate(r));
+    const reader = duplex.readable.getReader();
+    const writer = duplex.writable.getWriter();
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      if (!pending.length) return;
+      const data = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      await writer.ready;
+      await writer.write(data);
+    };
+    const send = (b: Buffer) => {
+      pending.push(b);
+      pendingBytes += b.length;
+      if (pendingBytes > 256 * 1024) void flush().catch(() => socket.destroy());
+    };
+    const database = params.database || params.user;
+    const log = this.log.child({ user: params.user, database });
+    const session = new ClientSession({ cluster: this.cluster, database, user: params.user, startupParams: params, send, flush, log });
+    try {
+      await session.start();
+    } catch (e) {
+      const fields = e instanceof PgError ? e.fields : { severity: 'FATAL', code: 'XX000', message: String(e) };
+      send(be.errorResponse({ ...fields, severity: 'FATAL' }));
+      await flush().catch(() => {});
+      await session.close();
+      socket.end();
+      return;
+    }
+    this.#sessions.set(session.pid, session);
+    // A client that vanishes mid-query: stop its work on the node rather than let it run on.
+    socket.once('close', () => {
+      if (!session.closed) void session.cancel();
+    });
+    const frames = new FrameReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done || session.closed) break;
+        let list: Buffer[];
+        try {
+          list = frames.push(value);
+        } catch (e) {
+          if (!(e instanceof FrameError)) throw e;
+          send(be.errorResponse({ severity: 'FATAL', code: '08P01', message: `invalid message format: ${e.message}` }));
+          await flush().catch(() => {});
+          break;
+        }
+        for (const f of list) {
+          if (f[0] === 0x58) return; // Terminate
+          await session.handle(f);
+          if (session.closed) return;
+        }
+      }
+    } catch (e) {
+      log.debug({ err: e }, 'client connection ended');
+    } finally {
+      this.#sessions.delete(session.pid);
+      await session.close();
+      await flush().catch(() => {});
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    }
+  }
+}
+
+function toArrayBuffer(b: Buffer): ArrayBuffer {
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+}
