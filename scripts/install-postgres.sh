@@ -5,13 +5,20 @@
 # The deb-src line reuses the URI of the machine's own Debian source list; no registry host is written here.
 set -euo pipefail
 
+debian_major=$(cut -d. -f1 /etc/debian_version 2>/dev/null || echo unknown)
+want=15; [ "$debian_major" = "13" ] && want=17
+if [ -x "/usr/lib/postgresql/$want/bin/postgres" ] && [ -f "/usr/share/postgresql/$want/extension/vector.control" ] \
+   && command -v pgbench >/dev/null && command -v psql >/dev/null; then
+  echo "PostgreSQL $want with pgvector is already installed: /usr/lib/postgresql/$want/bin"
+  exit 0
+fi
+
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-postgres.sh: needs root (it runs apt-get and installs into PostgreSQL's folders)." >&2
   echo "  Run it as: sudo bash scripts/install-postgres.sh" >&2
   exit 1
 fi
 
-debian_major=$(cut -d. -f1 /etc/debian_version 2>/dev/null || echo unknown)
 export DEBIAN_FRONTEND=noninteractive
 
 apt_updated=0
