@@ -71,7 +71,6 @@ export async function startPgServer(extraSettings: Record<string, string> = {}):
     port: String(port),
     unix_socket_directories: base,
     fsync: 'off',
-    synchronous_commit: 'off',
     full_page_writes: 'off',
     max_connections: '200',
     max_prepared_transactions: '50',

@@ -1,0 +1,69 @@
+// A bare protocol client for tests that need exact control over bytes: pg-protocol's serializer and parser, not
+// vecshard's own codecs, so the two sides are independent.
+import net from 'node:net';
+import { serialize, parse, type BackendMessage } from 'pg-protocol';
+
+export class RawClient {
+  socket!: net.Socket;
+  messages: BackendMessage[] = [];
+  closed = false;
+  #waiters: Array<() => void> = [];
+
+  static async connect(port: number, params: Record<string, string> = { user: 'postgres', database: 'postgres' }): Promise<RawClient> {
+    const c = new RawClient();
+    c.socket = net.connect({ host: '127.0.0.1', port });
+    await new Promise((r) => c.socket.once('connect', r));
+    void parse(c.socket, (m) => {
+      c.messages.push(m);
+      c.#wake();
+    });
+    c.socket.on('close', () => {
+      c.closed = true;
+      c.#wake();
+    });
+    c.socket.on('error', () => {});
+    c.socket.write(serialize.startup(params));
+    await c.until('readyForQuery');
+    c.messages = [];
+    return c;
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  write(data: Buffer | Buffer[]): void {
+    this.socket.write(Array.isArray(data) ? Buffer.concat(data) : data);
+  }
+
+  /** Waits for the n-th message named `name` (counting from the last take()) and returns everything up to it. */
+  async until(name: string, n = 1, timeoutMs = 10_000): Promise<BackendMessage[]> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      let seen = 0;
+      const idx = this.messages.findIndex((m) => m.name === name && ++seen === n);
+      if (idx >= 0) return this.messages.splice(0, idx + 1);
+      if (this.closed) throw new Error(`connection closed before ${name}; got ${this.messages.map((m) => m.name).join(',')}`);
+      if (Date.now() > end) throw new Error(`timed out waiting for ${name}; got ${this.messages.map((m) => m.name).join(',')}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 50);
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async waitClosed(timeoutMs = 5000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!this.closed && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    if (!this.closed) throw new Error('connection still open');
+  }
+
+  end(): void {
+    if (!this.closed) this.socket.end(serialize.end());
+  }
+}
+
+export const names = (ms: BackendMessage[]) => ms.map((m) => m.name);
