@@ -87,7 +87,12 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
   if (c.nodes) {
     nodes = c.nodes.map((n, i) => {
       const url = typeof n === 'string' ? n : n.url;
-      const u = new URL(url);
+      let u: URL;
+      try {
+        u = new URL(url);
+      } catch {
+        throw new ConfigError(`invalid configuration:\n  nodes.${i}: not a valid connection string`);
+      }
       if (u.pathname.length > 1) {
         throw new ConfigError(`invalid configuration:\n  nodes.${i}: leave the database out of the URL; clients choose it when they connect`);
       }

@@ -18,7 +18,7 @@ export function startupSettings(params: Record<string, string>): Settings {
   }
   // "-c name=value" and "--name=value" in the options parameter, as libpq sends PGOPTIONS.
   const opts = params.options ?? '';
-  for (const m of opts.matchAll(/(?:-c\s*|--)([A-Za-z0-9_.]+)=((?:\\.|\S)*)/g)) {
+  for (const m of opts.matchAll(/(?:-c\s*|--)([A-Za-z0-9_.-]+)=((?:\\.|\S)*)/g)) {
     out.set(m[1].replace(/-/g, '_'), m[2].replace(/\\(.)/g, '$1'));
   }
   return out;

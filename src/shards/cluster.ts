@@ -5,7 +5,7 @@ import { PgError, type NodeConnection } from './node-connection.ts';
 import { PgNodeConnection, type PgNodeAddress } from './pg-node.ts';
 import { PgliteConnection, PgliteInstance } from './pglite-node.ts';
 import { NodePool } from './pool.ts';
-import { runQuery, quoteIdent } from './internal-query.ts';
+import { runQuery, quoteIdent, quoteLiteral, type TextResult } from './internal-query.ts';
 
 export type NodeSpec =
   | ({ kind: 'postgres'; poolSize: number } & PgNodeAddress)
@@ -96,9 +96,7 @@ export class Cluster {
             throw new PgError({ severity: 'ERROR', code: '42P04', message: `database "${name}" already exists` });
           }
           await this.#instance(id, name, true).start();
-        } else {
-          await this.#admin(id, statement);
-        }
+        } else await this.#admin(id, statement);
         done.push(id);
       }
     } catch (e) {
@@ -136,7 +134,12 @@ export class Cluster {
     pool?.close();
     this.#pools.delete(key);
     const spec = this.nodes[id];
-    if (spec.kind === 'postgres') return this.#admin(id, statement);
+    if (spec.kind === 'postgres') {
+      const r = await this.#admin(id, `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(name)}`);
+      if (r.rows.length === 0) throw databaseMissing(name);
+      await this.#admin(id, statement);
+      return;
+    }
     if (name === MAINTENANCE_DB) throw new PgError({ severity: 'ERROR', code: '55006', message: `cannot drop the embedded node's "${name}" database` });
     const dir = this.#instanceDir(id, name);
     if (!fs.existsSync(dir)) throw databaseMissing(name);
@@ -145,11 +148,11 @@ export class Cluster {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 
-  async #admin(id: number, statement: string): Promise<void> {
+  async #admin(id: number, statement: string): Promise<TextResult> {
     const pool = this.pool(id, MAINTENANCE_DB);
     const c = await pool.acquire();
     try {
-      await runQuery(c, statement);
+      return await runQuery(c, statement);
     } finally {
       await pool.release(c, true);
     }

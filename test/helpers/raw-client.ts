@@ -1,7 +1,8 @@
 // A bare protocol client for tests that need exact control over bytes: pg-protocol's serializer and parser, not
 // vecshard's own codecs, so the two sides are independent.
 import net from 'node:net';
-import { serialize, parse, type BackendMessage } from 'pg-protocol';
+import { serialize, parse } from 'pg-protocol';
+import type { BackendMessage } from 'pg-protocol/dist/messages.js';
 
 export class RawClient {
   socket!: net.Socket;

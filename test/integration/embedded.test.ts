@@ -1,0 +1,93 @@
+// The embedded default: PGlite nodes behind the same coordinator, used by real drivers.
+import fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { Readable, Writable } from 'node:stream';
+import pg from 'pg';
+import pgvector from 'pgvector/pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import postgres from 'postgres';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+
+let c: TestCoordinator & { dataDir?: string };
+
+beforeAll(async () => {
+  c = await startTestCoordinator({ embedded: 1 }, { pool: { acquireTimeoutMs: 20_000 } });
+});
+afterAll(async () => {
+  await c?.close();
+  if (c?.dataDir) fs.rmSync(c.dataDir, { recursive: true, force: true });
+});
+
+it('node-postgres: COPY in and out, parameterized kNN, a transaction', async () => {
+  const client = new pg.Client(c.options());
+  client.on('error', () => {});
+  await client.connect();
+  await client.query('CREATE EXTENSION IF NOT EXISTS vector');
+  await pgvector.registerTypes(client);
+  await client.query('CREATE TABLE items (id bigint PRIMARY KEY, embedding vector(2))');
+  const lines = Array.from({ length: 1000 }, (_, i) => `${i}\t[${Math.cos(i)},${Math.sin(i)}]\n`);
+  await pipeline(Readable.from(lines), client.query(copyFrom('COPY items FROM STDIN')));
+  expect((await client.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(1000);
+  let out = '';
+  await pipeline(
+    client.query(copyTo('COPY (SELECT id FROM items WHERE id < 3 ORDER BY id) TO STDOUT')),
+    new Writable({
+      write(chunk, _e, cb) {
+        out += chunk;
+        cb();
+      },
+    }),
+  );
+  expect(out).toBe('0\n1\n2\n');
+  await client.query('CREATE INDEX ON items USING hnsw (embedding vector_l2_ops)');
+  const r = await client.query('SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 3', [pgvector.toSql([1, 0])]);
+  const f = Math.fround;
+  const dist = (i: number) => (f(Math.cos(i)) - 1) ** 2 + f(Math.sin(i)) ** 2;
+  const brute = Array.from({ length: 1000 }, (_, i) => i).sort((x, y) => dist(x) - dist(y)).slice(0, 3);
+  expect(r.rows.map((x) => Number(x.id))).toEqual(brute);
+  await client.query('BEGIN');
+  await client.query('DELETE FROM items WHERE id >= 500');
+  await client.query('ROLLBACK');
+  expect((await client.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(1000);
+  // A failed COPY loses nothing and leaves the session usable.
+  await expect(pipeline(Readable.from(['5000\tnot-a-vector\n']), client.query(copyFrom('COPY items FROM STDIN')))).rejects.toMatchObject({ code: '22P02' });
+  await expect(pipeline(Readable.from(['1\t[0,0]\n']), client.query(copyFrom('COPY no_such FROM STDIN')))).rejects.toMatchObject({ code: '42P01' });
+  expect((await client.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(1000);
+  await client.end();
+});
+
+it('two clients share one embedded session without seeing each other’s settings', async () => {
+  const a = new pg.Client(c.options());
+  const b = new pg.Client(c.options());
+  await a.connect();
+  await b.connect();
+  await a.query('SET hnsw.ef_search = 99');
+  for (let i = 0; i < 5; i++) {
+    const [ra, rb] = await Promise.all([a.query('SHOW hnsw.ef_search'), b.query('SHOW hnsw.ef_search')]);
+    expect(ra.rows[0]['hnsw.ef_search']).toBe('99');
+    expect(rb.rows[0]['hnsw.ef_search']).toBe('40');
+  }
+  await a.end();
+  await b.end();
+});
+
+it('postgres.js pipelines and prepares against an embedded node', async () => {
+  const sql = postgres({ ...c.options(), max: 2, onnotice: () => {} });
+  const rows = await Promise.all(Array.from({ length: 20 }, (_, i) => sql`SELECT id FROM items WHERE id = ${i}`));
+  expect(rows.map((r) => Number(r[0].id))).toEqual(Array.from({ length: 20 }, (_, i) => i));
+  await sql.end();
+});
+
+it('a client that disconnects mid-transaction leaves no transaction behind on the shared session', async () => {
+  const a = new pg.Client(c.options());
+  a.on('error', () => {});
+  await a.connect();
+  await a.query('BEGIN');
+  await a.query('DELETE FROM items');
+  (a as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+  const b = new pg.Client(c.options());
+  await b.connect();
+  expect((await b.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(1000);
+  await b.end();
+});

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig, ConfigError } from '../../src/config.ts';
+
+const bad = (raw: unknown) => {
+  try {
+    parseConfig(raw);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('parseConfig', () => {
+  it('defaults to three embedded nodes on 127.0.0.1:6432 with trust auth', () => {
+    const c = parseConfig({});
+    expect(c.server).toMatchObject({ host: '127.0.0.1', port: 6432, auth: { method: 'trust' } });
+    expect(c.nodes).toHaveLength(3);
+    expect(c.nodes.every((n) => n.kind === 'pglite')).toBe(true);
+  });
+
+  it('reads nodes as connection strings with pool sizes', () => {
+    const c = parseConfig({ nodes: ['postgres://u:p%40ss@db1:5433', { url: 'postgresql://db2', poolSize: 7 }], pool: { size: 3 } });
+    expect(c.nodes).toEqual([
+      { kind: 'postgres', host: 'db1', port: 5433, user: 'u', password: 'p@ss', poolSize: 3 },
+      { kind: 'postgres', host: 'db2', port: 5432, user: 'postgres', password: undefined, poolSize: 7 },
+    ]);
+  });
+
+  it('names the field and the problem', () => {
+    expect(bad({ listen: { port: 70000 } })).toMatch(/listen\.port: Number must be less than or equal to 65535/);
+    expect(bad({ nodes: ['mysql://x'] })).toMatch(/nodes\.0: must be a connection string like postgres:\/\//);
+    expect(bad({ nodes: [] })).toMatch(/nodes: must name at least one node/);
+    expect(bad({ auth: { method: 'scram-sha-256', users: {} } })).toMatch(/auth\.users: must name at least one user/);
+    expect(bad({ auth: { method: 'ldap' } })).toMatch(/auth\.method: Invalid discriminator value/);
+    expect(bad({ pool: { size: 0 } })).toMatch(/pool\.size: Number must be greater than or equal to 1/);
+    expect(bad({ lisen: {} })).toMatch(/Unrecognized key\(s\) in object: 'lisen'/);
+    expect(bad({ tls: { certFile: '/nope/cert.pem', keyFile: '/nope/key.pem' } })).toMatch(/tls\.certFile: file \/nope\/cert\.pem does not exist/);
+    expect(bad({ nodes: ['postgres://h:5432/somedb'] })).toMatch(/nodes\.0: leave the database out of the URL/);
+  });
+
+  it('never echoes passwords in its errors', () => {
+    expect(bad({ nodes: ['postgres://u:supersecret@h:99999'] })).not.toContain('supersecret');
+  });
+});
