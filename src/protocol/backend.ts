@@ -162,3 +162,9 @@ export function copyInResponse(format: 0 | 1, columns: number): Buffer {
   for (let i = 0; i < columns; i++) w.int16(format);
   return w.frame('G');
 }
+
+export function copyOutResponse(format: 0 | 1, columns: number): Buffer {
+  const w = new Writer().byte(format).int16(columns);
+  for (let i = 0; i < columns; i++) w.int16(format);
+  return w.frame('H');
+}

@@ -5,6 +5,7 @@ import { PgError, type NodeConnection } from './node-connection.ts';
 import { PgNodeConnection, type PgNodeAddress } from './pg-node.ts';
 import { PgliteConnection, PgliteInstance } from './pglite-node.ts';
 import { NodePool } from './pool.ts';
+import type { Catalog } from './catalog.ts';
 import { runQuery, quoteIdent, quoteLiteral, type TextResult } from './internal-query.ts';
 
 export type NodeSpec =
@@ -21,6 +22,7 @@ export const MAINTENANCE_DB = 'postgres';
 
 export class Cluster {
   #pools = new Map<string, NodePool>();
+  #catalogs = new Map<string, Promise<Catalog>>();
   #pglite = new Map<string, PgliteInstance>();
 
   constructor(
@@ -85,6 +87,21 @@ export class Cluster {
     return inst;
   }
 
+  /** The catalog of a database, loaded once (by `load`) and shared by every session until invalidated. */
+  catalog(database: string, load: () => Promise<Catalog>): Promise<Catalog> {
+    let c = this.#catalogs.get(database);
+    if (!c) {
+      c = load();
+      this.#catalogs.set(database, c);
+      c.catch(() => this.#catalogs.delete(database));
+    }
+    return c;
+  }
+
+  invalidateCatalog(database: string): void {
+    this.#catalogs.delete(database);
+  }
+
   /** Runs CREATE DATABASE on every node; undone on the nodes that took it if one fails. */
   async createDatabase(name: string, statement: string): Promise<void> {
     const done: number[] = [];
@@ -133,6 +150,7 @@ export class Cluster {
     }
     pool?.close();
     this.#pools.delete(key);
+    this.#catalogs.delete(name);
     const spec = this.nodes[id];
     if (spec.kind === 'postgres') {
       const r = await this.#admin(id, `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(name)}`);

@@ -46,6 +46,7 @@ export abstract class NodeConnection {
   read(): Promise<Buffer> {
     if (this.#head < this.#frames.length) return Promise.resolve(this.#take());
     if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#waiter) return Promise.reject(new Error(`vecshard bug: two readers on one connection to node ${this.nodeId}`));
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
     });

@@ -3,7 +3,18 @@ import { createHash, randomInt } from 'node:crypto';
 import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
 import { classify } from '../sql/classify.ts';
+import { parseSql, stmtKind, stmtText, type RawStmt } from '../sql/parse.ts';
 import { planQuery } from '../planner/plan.ts';
+import { planStatement, type StatementPlan, type CopyPlan } from '../planner/distributed.ts';
+import { expandFormats, readBind, NO_PARAMS, type BoundParams } from '../planner/params.ts';
+import type { DistributedPlan, DdlPlan } from '../planner/types.ts';
+import { runTasks, onNodes, ShardError } from '../executor/shard-tasks.ts';
+import { gatherRows, stripColumns, stripDescription } from '../executor/gather.ts';
+import { distributeTable, copyLines } from '../executor/distribute.ts';
+import { commitDistributed, rollbackAll, recoverPrepared } from '../executor/transaction.ts';
+import { DistCopyIn } from '../executor/copy.ts';
+import { loadCatalog, type Catalog } from '../shards/catalog.ts';
+import { runQuery } from '../shards/internal-query.ts';
 import { applySettings, readSettings, settingsKey, startupSettings, type Settings } from '../executor/settings.ts';
 import { PgError, type NodeConnection, type TxStatus } from '../shards/node-connection.ts';
 import type { Cluster } from '../shards/cluster.ts';
@@ -21,6 +32,16 @@ interface PreparedStatement {
   owner: object;
   pins: boolean;
   changesSettings: boolean;
+  /** The parsed statement, when it touches distributed tables (as the catalog stood at Parse). */
+  distributed?: RawStmt;
+}
+
+/** A portal bound to a distributed statement: run by the coordinator, not by node 0. */
+interface DistributedPortal {
+  stmt: RawStmt;
+  sql: string;
+  params: BoundParams;
+  resultFormats: number[];
 }
 
 type EntryKind = 'parse' | 'bind' | 'describe-S' | 'describe-P' | 'execute' | 'close' | 'sync';
@@ -52,7 +73,12 @@ export class ClientSession {
   readonly secret = randomInt(0, 2 ** 31 - 1);
   #settings: Settings;
   #settingsKey: string;
-  #conn: NodeConnection | undefined;
+  /** Node connections this session holds: node 0 (home) for passthrough, others for distributed work. */
+  #conns = new Map<number, NodeConnection>();
+  /** Nodes other than node 0 where the client's open transaction has begun. */
+  #txNodes = new Set<number>();
+  #portals = new Map<string, DistributedPortal>();
+  #distCopy: DistCopyIn | undefined;
   #pinned = false;
   #refreshSettings = false;
   #status: TxStatus = 'I';
@@ -63,6 +89,10 @@ export class ClientSession {
   #batchFailed = false;
   #copyIn = false;
   closed = false;
+
+  get #conn(): NodeConnection | undefined {
+    return this.#conns.get(HOME_NODE);
+  }
 
   constructor(readonly ctx: SessionContext) {
     this.#settings = startupSettings(ctx.startupParams);
@@ -94,7 +124,7 @@ export class ClientSession {
         case 'D':
           return await this.#describe(frame);
         case 'E':
-          return this.#forward('execute', frame);
+          return await this.#execute(frame);
         case 'C':
           return await this.#close(frame);
         case 'S':
@@ -137,17 +167,236 @@ export class ClientSession {
         }
         this.ctx.send(be.commandComplete('DROP DATABASE'));
         return this.#ready('I');
-      case 'copy-in':
+    }
+    const catalog = await this.#catalog();
+    const fast = q.unparsed || (catalog.empty && this.#txNodes.size === 0 && !/create_distributed_table|create_reference_table|citus/i.test(sql));
+    if (fast) {
+      if (plan.kind === 'copy-in') return this.#startCopyIn(frame, q.pins);
+      const conn = await this.#acquire();
+      if (q.pins) this.#pinned = true;
+      if (q.changesSettings) this.#refreshSettings = true;
+      conn.write(frame);
+      await this.#relayUntilReady(conn);
+      return this.#afterReady();
+    }
+    // Statement by statement: each is planned against the catalog and runs where it must.
+    if (q.pins) this.#pinned = true;
+    if (q.changesSettings) this.#refreshSettings = true;
+    const stmts = parseSql(sql) as RawStmt[];
+    for (const raw of stmts) {
+      const text = stmtText(sql, raw);
+      const p = await this.#plan(raw, text, NO_PARAMS, catalog);
+      if (p.kind === 'copy-in' || (p.kind === 'passthrough' && stmtKind(raw) === 'CopyStmt' && raw.stmt.CopyStmt.is_from && !raw.stmt.CopyStmt.filename)) {
+        if (stmts.length > 1) throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard: COPY FROM STDIN must be the only statement in its query string' });
+        if (p.kind === 'copy-in') return this.#startDistCopyIn(p);
         return this.#startCopyIn(frame, q.pins);
-      case 'passthrough': {
-        const conn = await this.#acquire();
-        if (q.pins) this.#pinned = true;
-        if (q.changesSettings) this.#refreshSettings = true;
-        conn.write(frame);
-        await this.#relayUntilReady(conn);
-        return this.#afterReady();
+      }
+      if (!(await this.#runStatement(raw, text, p, [], true))) break;
+    }
+    this.ctx.send(be.readyForQuery(this.#status));
+    return this.#afterReady();
+  }
+
+  async #catalog(): Promise<Catalog> {
+    return this.ctx.cluster.catalog(this.ctx.database, async () => {
+      const home = await this.#acquire();
+      const cat = await loadCatalog(home);
+      if (!cat.empty) {
+        // Settle two-phase commits a previous coordinator left half done.
+        const conns = await Promise.all(this.ctx.cluster.nodes.map((_, i) => this.#acquire(i)));
+        const n = await recoverPrepared(home, conns);
+        if (n) this.ctx.log.warn({ settled: n }, 'settled prepared transactions left by an earlier coordinator');
+      }
+      return cat;
+    });
+  }
+
+  #plan(raw: RawStmt, text: string, params: BoundParams, catalog: Catalog): Promise<StatementPlan> {
+    return planStatement(raw, text, {
+      catalog,
+      params,
+      settings: this.#settings,
+      nodeCount: this.ctx.cluster.nodes.length,
+      evalDefault: (expr, n) => this.#evalDefault(expr, n),
+    });
+  }
+
+  async #evalDefault(expr: string, n: number): Promise<Array<string | null>> {
+    const r = await runQuery(await this.#acquire(), `SELECT ${expr} FROM generate_series(1, ${n})`);
+    return r.rows.map((row) => row[0]);
+  }
+
+  /**
+   * Runs one planned statement, sending its results (not ReadyForQuery). Returns false after an error, which it
+   * has reported. `describe` sends a RowDescription first (simple protocol).
+   */
+  async #runStatement(raw: RawStmt, text: string, plan: StatementPlan, resultFormats: number[], describe: boolean, rethrow = false): Promise<boolean> {
+    try {
+      if (stmtKind(raw) === 'TransactionStmt' && this.#txNodes.size) return await this.#endDistributedTx(raw);
+      switch (plan.kind) {
+        case 'passthrough': {
+          const conn = await this.#acquire();
+          conn.write(fe.query(text));
+          let ok = true;
+          this.#status = await conn.readUntilReady((f) => {
+            if (f[0] === 0x45) ok = false;
+            if (f[0] !== 0x5a) this.ctx.send(f);
+          });
+          return ok;
+        }
+        case 'notice':
+          this.ctx.send(be.noticeResponse({ severity: 'NOTICE', code: '00000', message: plan.message }));
+          this.ctx.send(be.commandComplete(plan.tag));
+          return true;
+        case 'error':
+          throw new PgError(plan.error);
+        case 'distribute': {
+          if (this.#status !== 'I') throw new PgError({ severity: 'ERROR', code: '25001', message: 'vecshard: create_distributed_table cannot run inside a transaction block' });
+          await distributeTable(plan.req, this.ctx.cluster.nodes.length, (n) => this.#acquire(n));
+          this.ctx.cluster.invalidateCatalog(this.ctx.database);
+          if (describe) this.ctx.send(be.rowDescription([{ name: raw.stmt.SelectStmt.targetList[0].ResTarget.name ?? 'create_distributed_table', typeOid: 2278, typeSize: 4 }]));
+          this.ctx.send(be.dataRow(['']));
+          this.ctx.send(be.commandComplete('SELECT 1'));
+          return true;
+        }
+        case 'distributed':
+          await this.#runDistributed(plan, resultFormats, describe);
+          return true;
+        case 'ddl':
+          await this.#runDdl(plan, text);
+          return true;
+        case 'copy-out':
+          await this.#runCopyOut(plan);
+          return true;
+        case 'copy-in':
+          throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard: COPY FROM STDIN into a distributed table is supported in the simple query protocol only' });
+      }
+    } catch (e) {
+      const fields = e instanceof PgError || e instanceof ShardError ? e.fields : undefined;
+      if (!fields || rethrow) throw e;
+      await this.#abortNodeTransaction();
+      this.ctx.send(be.errorResponse(fields));
+      return false;
+    }
+  }
+
+  /** A connection for each node the tasks use; with the client in a transaction, that node's transaction begins. */
+  #taskConn = (nodeId: number) => this.#acquire(nodeId);
+
+  async #runDistributed(plan: DistributedPlan, resultFormats: number[], describe: boolean): Promise<void> {
+    const nodes = [...new Set(plan.tasks.map((t) => t.nodeId))];
+    // An autocommit write on several nodes gets a transaction of its own, committed in two phases.
+    const ownTx = plan.write && nodes.length > 1 && this.#status === 'I';
+    if (ownTx) await Promise.all(nodes.map(async (n) => runQuery(await this.#acquire(n), 'BEGIN')));
+    // The hidden distance column comes back in the format of the others, or binary when they are given one by one.
+    let formats = resultFormats;
+    let hiddenBinary = resultFormats.length === 1 && resultFormats[0] === 1;
+    if (plan.hidden && resultFormats.length > 1) {
+      formats = [...resultFormats, 1];
+      hiddenBinary = true;
+    }
+    let results;
+    try {
+      results = await runTasks(this.#taskConn, plan.tasks, formats, describe, (f) => this.ctx.send(f));
+      if (ownTx) {
+        const conns = await Promise.all(nodes.map((n) => this.#acquire(n)));
+        const home = await this.#acquire(HOME_NODE);
+        await commitDistributed(home, conns.filter((c) => c !== home), nodes.includes(HOME_NODE));
+      }
+    } catch (e) {
+      if (ownTx) await rollbackAll(await Promise.all(nodes.map((n) => this.#acquire(n))));
+      throw e;
+    }
+    const desc = results[0]?.description;
+    if (describe && desc && desc[0] === 0x54) this.ctx.send(stripDescription(desc, plan.hidden));
+    const rows = gatherRows(results, plan.merge, hiddenBinary);
+    for (const r of rows) this.ctx.send(stripColumns(r, plan.hidden));
+    const count = (tag: string) => Number(/(\d+)$/.exec(tag)?.[1] ?? 0);
+    const total = results.reduce((n, r) => n + count(r.tag), 0);
+    const tag = plan.command === 'SELECT' ? `SELECT ${rows.length}` : plan.command === 'INSERT' ? `INSERT 0 ${total}` : `${plan.command} ${total}`;
+    this.ctx.send(be.commandComplete(tag));
+  }
+
+  async #runDdl(plan: DdlPlan, text: string): Promise<void> {
+    const home = await this.#acquire(HOME_NODE);
+    const nodes = [...new Set(plan.tasks.map((t) => t.nodeId))];
+    let tag = '';
+    const shell = async () => {
+      home.write(fe.query([plan.shell, ...plan.catalog].join(';\n')));
+      let error: be.PgErrorFields | undefined;
+      const notices: Buffer[] = [];
+      await home.readUntilReady((f) => {
+        if (f[0] === 0x45) error ??= be.readErrorFields(f);
+        if (f[0] === 0x43 && !tag) tag = be.readCommandTag(f);
+        if (f[0] === 0x4e) notices.push(f);
+      });
+      for (const n of notices) this.ctx.send(n);
+      if (error) throw new PgError(error);
+    };
+    if (!plan.transactional || this.#status !== 'I') {
+      // In the client's transaction (or where none may be used) the statements simply run in turn.
+      await shell();
+      await runTasks(this.#taskConn, plan.tasks, [], false, () => {});
+    } else {
+      const all = [...new Set([HOME_NODE, ...nodes])];
+      await Promise.all(all.map(async (n) => runQuery(await this.#acquire(n), 'BEGIN')));
+      try {
+        await shell();
+        await runTasks(this.#taskConn, plan.tasks, [], false, () => {});
+        const conns = await Promise.all(all.map((n) => this.#acquire(n)));
+        await commitDistributed(home, conns.filter((c) => c !== home), true);
+      } catch (e) {
+        await rollbackAll(await Promise.all(all.map((n) => this.#acquire(n))));
+        throw e;
       }
     }
+    this.ctx.cluster.invalidateCatalog(this.ctx.database);
+    this.ctx.send(be.commandComplete(tag || text.trim().split(/\s+/).slice(0, 2).join(' ').toUpperCase()));
+  }
+
+  async #runCopyOut(plan: CopyPlan): Promise<void> {
+    const t = plan.table;
+    const cols = plan.columns.map((c) => `"${c.replace(/"/g, '""')}"`).join(', ');
+    const opts = plan.format === 'csv' ? ' WITH (FORMAT csv)' : '';
+    const tasks = t.shards.map((s) => ({ nodeId: s.nodes[0], shard: s.name, shardIndex: s.index, sql: '', params: NO_PARAMS }));
+    this.ctx.send(be.copyOutResponse(0, plan.columns.length));
+    if (plan.header && plan.format === 'csv') this.ctx.send(fe.copyData(Buffer.from(plan.columns.join(',') + '\n')));
+    let rows = 0;
+    for (const task of tasks) {
+      const conn = await this.#acquire(task.nodeId);
+      conn.write(fe.query(`COPY vecshard_shards."${task.shard}" (${cols}) TO STDOUT${opts}`));
+      let error: be.PgErrorFields | undefined;
+      await conn.readUntilReady((f) => {
+        if (f[0] === 0x64) this.ctx.send(f);
+        else if (f[0] === 0x43) rows += Number(/(\d+)$/.exec(be.readCommandTag(f))?.[1] ?? 0);
+        else if (f[0] === 0x45) error ??= be.readErrorFields(f);
+      });
+      if (error) throw new PgError(error);
+    }
+    this.ctx.send(fe.copyDone());
+    this.ctx.send(be.commandComplete(`COPY ${rows}`));
+  }
+
+  /** COMMIT or ROLLBACK of a client transaction that reached other nodes. */
+  async #endDistributedTx(raw: RawStmt): Promise<boolean> {
+    const kind = raw.stmt.TransactionStmt.kind as string;
+    const home = await this.#acquire(HOME_NODE);
+    const others = await Promise.all([...this.#txNodes].map((n) => this.#acquire(n)));
+    this.#txNodes.clear();
+    if (kind === 'TRANS_STMT_COMMIT' && this.#status === 'T') {
+      await commitDistributed(home, others, true);
+      this.#status = 'I';
+      this.ctx.send(be.commandComplete('COMMIT'));
+      return true;
+    }
+    if (kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_ROLLBACK') {
+      await rollbackAll([home, ...others]);
+      this.#status = 'I';
+      this.ctx.send(be.commandComplete('ROLLBACK'));
+      return true;
+    }
+    this.#txNodes = new Set(others.map((c) => c.nodeId));
+    throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard: savepoints and PREPARE TRANSACTION are not supported in a transaction that reached distributed tables' });
   }
 
   async #relayUntilReady(conn: NodeConnection): Promise<void> {
@@ -164,16 +413,18 @@ export class ClientSession {
     await this.ctx.flush();
   }
 
-  /** After ReadyForQuery: outside a transaction the connection goes back to the pool, with settings re-read if changed. */
+  /** After ReadyForQuery: outside a transaction connections go back to the pool, with settings re-read if changed. */
   async #afterReady(): Promise<void> {
     await this.ctx.flush();
+    if (this.#status !== 'I') return;
+    this.#portals.clear();
     const conn = this.#conn;
-    if (!conn || this.#status !== 'I' || this.#pinned) return;
-    if (this.#refreshSettings) {
+    if (conn && this.#refreshSettings && !this.#pinned) {
       this.#refreshSettings = false;
       this.#settings = await readSettings(conn);
       this.#settingsKey = settingsKey(this.#settings);
       conn.settingsKey = this.#settingsKey;
+      // Connections to other nodes took the old settings; they are released and get the new ones next time.
     }
     await this.#release();
   }
@@ -195,7 +446,16 @@ export class ClientSession {
     await this.ctx.flush();
   }
 
+  /** COPY into a distributed table: vecshard answers the client itself and routes the rows. */
+  async #startDistCopyIn(plan: CopyPlan): Promise<void> {
+    this.#distCopy = new DistCopyIn(plan, (expr, n) => this.#evalDefault(expr, n));
+    this.#copyIn = true;
+    this.ctx.send(be.copyInResponse(0, plan.columns.length));
+    await this.ctx.flush();
+  }
+
   async #copyMessage(type: string, frame: Buffer): Promise<void> {
+    if (this.#distCopy) return this.#distCopyMessage(type, frame);
     const conn = this.#conn!;
     if (type === 'd') {
       this.#out.push(frame);
@@ -207,6 +467,44 @@ export class ClientSession {
     this.#out.push(type === 'c' || type === 'f' ? frame : fe.copyFail(`unexpected message type "${type}" during COPY`));
     conn.write(Buffer.concat(this.#out.splice(0)));
     await this.#relayUntilReady(conn);
+    await this.#afterReady();
+  }
+
+  async #distCopyMessage(type: string, frame: Buffer): Promise<void> {
+    const copy = this.#distCopy!;
+    if (type === 'd') return copy.push(frame.subarray(5));
+    if (type === 'H' || type === 'S') return;
+    this.#copyIn = false;
+    this.#distCopy = undefined;
+    if (type !== 'c') {
+      const why = type === 'f' ? fe.readQuery(frame) : `unexpected message type "${type}" during COPY`;
+      throw new PgError({ severity: 'ERROR', code: '57014', message: `COPY from stdin failed: ${why}` });
+    }
+    await copy.end();
+    const nodes = [...new Set([...copy.perShard.keys()].flatMap((i) => copy.plan.table.shards[i].nodes))];
+    const ownTx = this.#status === 'I' && nodes.length > 1;
+    const conns = await Promise.all(nodes.map((n) => this.#acquire(n)));
+    if (ownTx) await Promise.all(conns.map((c) => runQuery(c, 'BEGIN')));
+    try {
+      // One COPY at a time per node connection; nodes in parallel.
+      await Promise.all(
+        nodes.map(async (n) => {
+          const c = await this.#acquire(n);
+          for (const [index, lines] of copy.perShard) {
+            if (copy.plan.table.shards[index].nodes.includes(n)) await copyLines(c, copy.copySql(index), lines);
+          }
+        }),
+      );
+      if (ownTx) {
+        const home = await this.#acquire(HOME_NODE);
+        await commitDistributed(home, conns.filter((c) => c !== home), nodes.includes(HOME_NODE));
+      }
+    } catch (e) {
+      if (ownTx) await rollbackAll(conns);
+      throw e;
+    }
+    this.ctx.send(be.commandComplete(`COPY ${copy.rows}`));
+    await this.#ready(this.#status);
     await this.#afterReady();
   }
 
@@ -233,6 +531,17 @@ export class ClientSession {
       pins: q.pins,
       changesSettings: q.changesSettings,
     };
+    const catalog = await this.#catalog();
+    if (!q.unparsed && (!catalog.empty || /create_distributed_table|create_reference_table/i.test(m.sql))) {
+      const [raw] = parseSql(m.sql) as RawStmt[];
+      if (raw) {
+        const plan = await this.#plan(raw, m.sql, NO_PARAMS, catalog).catch(() => undefined);
+        if (plan?.kind === 'distribute') {
+          return this.#batchError({ severity: 'ERROR', code: '0A000', message: 'vecshard: call create_distributed_table in the simple query protocol' }, 'parse');
+        }
+        if (plan && plan.kind !== 'passthrough') st.distributed = raw;
+      }
+    }
     this.#statements.set(m.name, st);
     const conn = await this.#acquire();
     if (st.nodeName !== '' && conn.prepared.has(st.nodeName)) {
@@ -272,6 +581,8 @@ export class ClientSession {
     if (st.changesSettings) this.#refreshSettings = true;
     this.#out.push(fe.bind({ ...h, statement: st.nodeName }));
     this.#entries.push({ kind: 'bind', forward: true });
+    if (st.distributed) this.#portals.set(h.portal, { stmt: st.distributed, sql: st.sql, ...readBind(h.rest, st.paramTypes) });
+    else this.#portals.delete(h.portal);
   }
 
   async #describe(frame: Buffer): Promise<void> {
@@ -284,6 +595,25 @@ export class ClientSession {
     this.#entries.push({ kind: 'describe-S', forward: true });
   }
 
+  async #execute(frame: Buffer): Promise<void> {
+    if (this.#batchFailed) return;
+    const { portal } = fe.readExecute(frame);
+    const dp = this.#portals.get(portal);
+    if (!dp) return this.#forward('execute', frame);
+    // Answers to what came before go out first; then vecshard runs the portal on the shards itself.
+    await this.#flushBatch(false);
+    if (this.#batchFailed) return;
+    const plan = await this.#plan(dp.stmt, dp.sql, dp.params, await this.#catalog());
+    try {
+      await this.#runStatement(dp.stmt, dp.sql, plan, dp.resultFormats, false, true);
+    } catch (e) {
+      const fields = e instanceof PgError || e instanceof ShardError ? e.fields : undefined;
+      if (!fields) throw e;
+      await this.#batchError(fields, 'execute');
+      await this.#flushBatch(false);
+    }
+  }
+
   async #close(frame: Buffer): Promise<void> {
     if (this.#batchFailed) return;
     const t = fe.readTarget(frame);
@@ -293,6 +623,7 @@ export class ClientSession {
       this.#entries.push({ kind: 'close', forward: true, synthetic: be.closeComplete() });
       return;
     }
+    this.#portals.delete(t.name);
     return this.#forward('close', frame);
   }
 
@@ -327,13 +658,14 @@ export class ClientSession {
     this.#out.push(fe.sync());
     this.#entries.push({ kind: 'sync', forward: true });
     await this.#pump(this.#conn);
+    this.#batchFailed = false;
     await this.#afterReady();
   }
 
-  async #flushBatch(): Promise<void> {
-    if (this.#conn) this.#out.push(fe.flush());
+  async #flushBatch(toClient = true): Promise<void> {
+    if (this.#conn && (this.#out.length || this.#entries.length)) this.#out.push(fe.flush());
     await this.#pump(this.#conn);
-    await this.ctx.flush();
+    if (toClient) await this.ctx.flush();
   }
 
   /** Sends the batch and relays the node's answers, entry by entry, until every entry has its answer. */
@@ -344,7 +676,7 @@ export class ClientSession {
       const e = this.#entries[0];
       if (e.synthetic) {
         if (!failed) this.ctx.send(e.synthetic);
-        if (e.synthetic[0] === 0x45) failed = true;
+        if (e.synthetic[0] === 0x45) failed = this.#batchFailed = true;
         this.#entries.shift();
         continue;
       }
@@ -362,6 +694,7 @@ export class ClientSession {
       }
       if (t === 0x45) {
         failed = true;
+        if (e.kind !== 'sync') this.#batchFailed = true;
         if (e.nodeName) conn.prepared.delete(e.nodeName);
         if (e.replaceError) this.ctx.send(e.replaceError);
         else this.ctx.send(f); // vecshard's own Parse failing must still reach the client
@@ -379,28 +712,37 @@ export class ClientSession {
 
   // ---- connections ----
 
-  async #acquire(): Promise<NodeConnection> {
-    if (this.#conn) return this.#conn;
-    const pool = this.ctx.cluster.pool(HOME_NODE, this.ctx.database);
+  /** This session's connection to a node, taken from the pool with the session's settings applied. */
+  async #acquire(nodeId = HOME_NODE): Promise<NodeConnection> {
+    const held = this.#conns.get(nodeId);
+    if (held) return held;
+    const pool = this.ctx.cluster.pool(nodeId, this.ctx.database);
     const conn = await pool.acquire();
     try {
       await applySettings(conn, this.#settings, this.#settingsKey);
+      if (nodeId !== HOME_NODE && this.#status !== 'I') {
+        // The client's transaction reaches this node now.
+        await runQuery(conn, 'BEGIN');
+        this.#txNodes.add(nodeId);
+      }
     } catch (e) {
       await pool.release(conn, false);
       throw e;
     }
-    this.#conn = conn;
+    this.#conns.set(nodeId, conn);
     return conn;
   }
 
+  /** Returns idle connections to their pools (node 0's stays when session state pins it). */
   async #release(): Promise<void> {
-    const conn = this.#conn;
-    if (!conn) return;
-    this.#conn = undefined;
-    await this.ctx.cluster.pool(conn.nodeId, conn.database).release(conn, !this.#pinned);
+    for (const [nodeId, conn] of [...this.#conns]) {
+      if (nodeId === HOME_NODE && this.#pinned) continue;
+      this.#conns.delete(nodeId);
+      await this.ctx.cluster.pool(conn.nodeId, conn.database).release(conn, conn.status === 'I');
+    }
   }
 
-  /** Puts an open node transaction into the failed state, as an error inside it would on Postgres. */
+  /** Puts an open transaction into the failed state, as an error inside it would on Postgres. */
   async #abortNodeTransaction(): Promise<void> {
     const conn = this.#conn;
     if (!conn || this.#status === 'I') return;
@@ -413,11 +755,11 @@ export class ClientSession {
     this.#entries = [];
     this.#batchFailed = false;
     this.#copyIn = false;
-    const conn = this.#conn;
-    const lostNode = conn?.broken ?? false;
+    this.#distCopy = undefined;
+    const lostNode = [...this.#conns.values()].some((c) => c.broken);
     const fields: be.PgErrorFields =
-      e instanceof PgError ? e.fields : { severity: 'ERROR', code: 'XX000', message: `vecshard: ${(e as Error)?.message ?? String(e)}` };
-    if (!(e instanceof PgError)) this.ctx.log.error({ err: e }, 'internal error');
+      e instanceof PgError || e instanceof ShardError ? e.fields : { severity: 'ERROR', code: 'XX000', message: `vecshard: ${(e as Error)?.message ?? String(e)}` };
+    if (!(e instanceof PgError || e instanceof ShardError)) this.ctx.log.error({ err: e }, 'internal error');
     if (fields.severity === 'FATAL' || (lostNode && this.#status !== 'I')) {
       // A transaction on a lost node cannot go on; Postgres ends the session in that case too.
       this.ctx.send(be.errorResponse({ ...fields, severity: 'FATAL' }));
@@ -425,23 +767,30 @@ export class ClientSession {
       await this.close();
       return;
     }
-    if (lostNode) await this.#release();
+    if (lostNode) {
+      for (const [id, c] of [...this.#conns]) {
+        if (!c.broken) continue;
+        this.#conns.delete(id);
+        await this.ctx.cluster.pool(c.nodeId, c.database).release(c, false);
+      }
+    }
+    await this.#abortNodeTransaction().catch(() => {});
     this.ctx.send(be.errorResponse(fields));
-    await this.#ready(this.#conn ? this.#conn.status : 'I').catch(() => {});
-    if (this.#conn && this.#status === 'I' && !this.#pinned) await this.#release();
+    await this.#ready(this.#conn ? this.#conn.status : this.#status === 'I' ? 'I' : 'E').catch(() => {});
+    await this.#afterReady().catch(() => {});
   }
 
   async cancel(): Promise<void> {
-    await this.#conn?.cancel();
+    await Promise.all([...this.#conns.values()].map((c) => c.cancel()));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const conn = this.#conn;
-    if (!conn) return;
-    this.#conn = undefined;
-    await this.ctx.cluster.pool(conn.nodeId, conn.database).release(conn, false);
+    for (const [id, conn] of [...this.#conns]) {
+      this.#conns.delete(id);
+      await this.ctx.cluster.pool(conn.nodeId, conn.database).release(conn, false);
+    }
   }
 }
 

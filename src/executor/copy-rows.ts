@@ -1,0 +1,103 @@
+// COPY data, row by row: splitting text and CSV input, reading the distribution field, writing text-format lines.
+
+/** Splits COPY text-format input into lines (a line never holds a raw newline: it is escaped as \n). */
+export class LineSplitter {
+  #rest = '';
+  push(chunk: Buffer): string[] {
+    const s = this.#rest + chunk.toString('utf8');
+    const lines = s.split('\n');
+    this.#rest = lines.pop()!;
+    return lines;
+  }
+  end(): string[] {
+    const r = this.#rest;
+    this.#rest = '';
+    return r === '' ? [] : [r];
+  }
+}
+
+/** A text-format field's value: \N is NULL, backslash escapes decoded. */
+export function textField(raw: string, nullString = '\\N'): string | null {
+  if (raw === nullString) return null;
+  if (!raw.includes('\\')) return raw;
+  return raw.replace(/\\([0-7]{1,3}|x[0-9a-fA-F]{1,2}|.)/g, (_, e: string) => {
+    switch (e[0]) {
+      case 'b': return '\b';
+      case 'f': return '\f';
+      case 'n': return '\n';
+      case 'r': return '\r';
+      case 't': return '\t';
+      case 'v': return '\v';
+      case 'x': return String.fromCharCode(parseInt(e.slice(1), 16));
+    }
+    return /^[0-7]/.test(e) ? String.fromCharCode(parseInt(e, 8)) : e;
+  });
+}
+
+/** Escapes a value for a text-format field. */
+export function toTextField(v: string | null): string {
+  if (v === null) return '\\N';
+  return v.replace(/[\\\n\r\t]/g, (c) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c]!);
+}
+
+/** Incremental CSV parser (Postgres's CSV: quote ", escape ", NULL is an unquoted empty field by default). */
+export class CsvParser {
+  #field = '';
+  #fields: Array<string | null> = [];
+  #quoted = false;
+  #inQuotes = false;
+  #afterQuote = false;
+  constructor(
+    readonly delimiter = ',',
+    readonly quote = '"',
+    readonly escape = '"',
+    readonly nullString = '',
+  ) {}
+
+  push(chunk: string): Array<Array<string | null>> {
+    const rows: Array<Array<string | null>> = [];
+    for (let i = 0; i < chunk.length; i++) {
+      const ch = chunk[i];
+      if (this.#inQuotes) {
+        if (ch === this.escape && this.escape !== this.quote && chunk[i + 1] !== undefined && (chunk[i + 1] === this.quote || chunk[i + 1] === this.escape)) {
+          this.#field += chunk[++i];
+        } else if (ch === this.quote) {
+          if (this.escape === this.quote && chunk[i + 1] === this.quote) {
+            this.#field += this.quote;
+            i++;
+          } else {
+            this.#inQuotes = false;
+            this.#afterQuote = true;
+          }
+        } else this.#field += ch;
+        continue;
+      }
+      if (ch === this.quote && !this.#afterQuote) {
+        this.#inQuotes = true;
+        this.#quoted = true;
+      } else if (ch === this.delimiter) this.#endField();
+      else if (ch === '\n') {
+        this.#endField();
+        rows.push(this.#fields);
+        this.#fields = [];
+      } else if (ch === '\r' && chunk[i + 1] === '\n') continue;
+      else this.#field += ch;
+    }
+    return rows;
+  }
+
+  end(): Array<Array<string | null>> {
+    if (this.#field === '' && this.#fields.length === 0 && !this.#quoted) return [];
+    this.#endField();
+    const r = this.#fields;
+    this.#fields = [];
+    return [r];
+  }
+
+  #endField(): void {
+    this.#fields.push(!this.#quoted && this.#field === this.nullString ? null : this.#field);
+    this.#field = '';
+    this.#quoted = false;
+    this.#afterQuote = false;
+  }
+}

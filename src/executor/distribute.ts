@@ -1,0 +1,215 @@
+// create_distributed_table: shard tables on the nodes with the shell's columns, constraints and indexes, the
+// shell's rows moved into them, and the catalog rows, in that order.
+import { parseSql } from '../sql/parse.ts';
+import { deparse } from '../sql/ast.ts';
+import { PgError, type NodeConnection } from '../shards/node-connection.ts';
+import { runQuery, quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
+import { migrate, readColumns, registerTableSql, SHARD_SCHEMA, type DistributedTable, type Shard } from '../shards/catalog.ts';
+import { HASHERS, hashRange, shardIndexForHash } from '../shards/hash.ts';
+import * as fe from '../protocol/frontend.ts';
+import { readErrorFields } from '../protocol/backend.ts';
+import { LineSplitter, textField } from './copy-rows.ts';
+
+export interface DistributeRequest {
+  schema: string;
+  name: string;
+  column: string | null;
+  shardCount: number;
+  method: 'hash' | 'reference';
+}
+
+const err = (code: string, message: string, hint?: string) => new PgError({ severity: 'ERROR', code, message, hint });
+
+/** `items` shard 7 -> items_0007 (schema-qualified names other than public keep their schema in the name). */
+export function shardName(schema: string, name: string, index: number): string {
+  const base = schema === 'public' ? name : `${schema}_${name}`;
+  return `${base.slice(0, 58)}_${String(index).padStart(4, '0')}`;
+}
+
+/** CREATE statements that make shard `shard` of the shell `rel`, read from node 0's catalog. */
+export async function shardDdl(home: NodeConnection, schema: string, name: string): Promise<(shard: string, index: number) => string[]> {
+  const rel = quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(name)}`);
+  const cols = await runQuery(
+    home,
+    `SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attgenerated, a.attidentity
+       FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = ${rel}::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+  );
+  const cons = await runQuery(home, `SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = ${rel}::regclass AND contype IN ('p', 'u', 'c', 'x') ORDER BY oid`);
+  const idx = await runQuery(
+    home,
+    `SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = ${rel}::regclass
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY i.indexrelid`,
+  );
+  return (shard, index) => {
+    const suffix = `_${String(index).padStart(4, '0')}`;
+    const defs = cols.rows.map(([col, type, notnull, def, generated, identity]) => {
+      let s = `${quoteIdent(col!)} ${type}`;
+      if (generated === 's') s += ` GENERATED ALWAYS AS (${def}) STORED`;
+      // Sequence defaults stay on the coordinator: shards take the values it assigns.
+      else if (def && !identity && !/nextval\(/.test(def)) s += ` DEFAULT ${def}`;
+      if (notnull === 't') s += ' NOT NULL';
+      return s;
+    });
+    for (const [con, def] of cons.rows) defs.push(`CONSTRAINT ${quoteIdent((con!.slice(0, 58) + suffix))} ${def}`);
+    const out = [`CREATE TABLE ${SHARD_SCHEMA}.${quoteIdent(shard)} (${defs.join(', ')})`];
+    for (const [def] of idx.rows) {
+      const parsed = parseSql(def!);
+      if (parsed instanceof Error) throw parsed;
+      const stmt = parsed[0].stmt;
+      stmt.IndexStmt.relation = { schemaname: SHARD_SCHEMA, relname: shard, inh: true, relpersistence: 'p' };
+      stmt.IndexStmt.idxname = stmt.IndexStmt.idxname ? stmt.IndexStmt.idxname.slice(0, 58) + suffix : undefined;
+      out.push(deparse(stmt));
+    }
+    return out;
+  };
+}
+
+/**
+ * Distributes the shell `req.schema.req.name`. `conn(i)` gives this session's connection to node i (node 0 holds
+ * the shell and catalog). Returns the table as the catalog now has it.
+ */
+export async function distributeTable(req: DistributeRequest, nodeCount: number, conn: (node: number) => Promise<NodeConnection>): Promise<DistributedTable> {
+  const home = await conn(0);
+  const rel = `${quoteIdent(req.schema)}.${quoteIdent(req.name)}`;
+  const exists = await runQuery(home, `SELECT to_regclass(${quoteLiteral(rel)}) IS NOT NULL`);
+  if (exists.rows[0][0] !== 't') throw err('42P01', `relation "${req.name}" does not exist`);
+  await migrate(home);
+  const already = await runQuery(home, `SELECT 1 FROM vecshard.tables WHERE schema_name = ${quoteLiteral(req.schema)} AND table_name = ${quoteLiteral(req.name)}`);
+  if (already.rows.length) throw err('42P07', `table "${req.name}" is already distributed`);
+
+  const columns = await readColumns(home, req.schema, req.name);
+  let distType: string | null = null;
+  if (req.method === 'hash') {
+    const col = columns.find((c) => c.name === req.column);
+    if (!col) throw err('42703', `column "${req.column}" of relation "${req.name}" does not exist`);
+    if (!HASHERS[col.type]) {
+      throw err('0A000', `vecshard: cannot distribute "${req.name}" by column "${req.column}" of type ${col.type}`, `Use a column of type ${Object.keys(HASHERS).join(', ')}.`);
+    }
+    distType = col.type;
+    const bad = await runQuery(
+      home,
+      `SELECT conname, pg_get_constraintdef(c.oid) FROM pg_constraint c
+        WHERE c.conrelid = ${quoteLiteral(rel)}::regclass AND c.contype IN ('p', 'u', 'x')
+          AND NOT (SELECT attnum FROM pg_attribute WHERE attrelid = c.conrelid AND attname = ${quoteLiteral(req.column!)}) = ANY (c.conkey)`,
+    );
+    if (bad.rows.length) {
+      const [con, def] = bad.rows[0];
+      throw err(
+        '0A000',
+        `vecshard: cannot distribute "${req.name}": constraint "${con}" (${def}) does not include the distribution column "${req.column}"`,
+        `Each shard can only enforce uniqueness within itself. Add "${req.column}" to the key, e.g. PRIMARY KEY (id, ${req.column}), or distribute by a column the key contains.`,
+      );
+    }
+  }
+  const fks = await runQuery(home, `SELECT conname FROM pg_constraint WHERE (conrelid = ${quoteLiteral(rel)}::regclass OR confrelid = ${quoteLiteral(rel)}::regclass) AND contype = 'f'`);
+  if (fks.rows.length) throw err('0A000', `vecshard: foreign keys on distributed tables are not supported yet (constraint "${fks.rows[0][0]}")`);
+
+  const shardCount = req.method === 'reference' ? 1 : req.shardCount;
+  const shards: Shard[] = Array.from({ length: shardCount }, (_, i) => {
+    const [minHash, maxHash] = hashRange(i, shardCount);
+    const nodes = req.method === 'reference' ? Array.from({ length: nodeCount }, (_, n) => n) : [i % nodeCount];
+    return { id: 0, index: i, name: shardName(req.schema, req.name, i), minHash, maxHash, nodes };
+  });
+  const table: DistributedTable = { schema: req.schema, name: req.name, columns, method: req.method, distColumn: req.column, distType, shards };
+
+  // The extensions the shell's types come from, and the shard schema, on every node.
+  const exts = await runQuery(home, `SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`);
+  const prep = [`CREATE SCHEMA IF NOT EXISTS ${SHARD_SCHEMA}`, ...exts.rows.map(([e]) => `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e!)}`)].join('; ');
+  const ddl = await shardDdl(home, req.schema, req.name);
+  const created: Array<[number, string]> = [];
+  try {
+    for (let n = 0; n < nodeCount; n++) await runQuery(await conn(n), prep);
+    // One statement at a time per node connection; nodes in parallel.
+    await forEachNode(shards, async (n, list) => {
+      const c = await conn(n);
+      for (const s of list) {
+        await runQuery(c, ddl(s.name, s.index).join('; '));
+        created.push([n, s.name]);
+      }
+    });
+    await moveRows(home, rel, table, conn);
+    await runQuery(home, `BEGIN; ${registerTableSql(table)}; TRUNCATE ${rel}; COMMIT`).catch(async (e) => {
+      await runQuery(home, 'ROLLBACK').catch(() => {});
+      throw e;
+    });
+  } catch (e) {
+    for (const [n, s] of created) await runQuery(await conn(n), `DROP TABLE IF EXISTS ${SHARD_SCHEMA}.${quoteIdent(s)}`).catch(() => {});
+    throw e;
+  }
+  return table;
+}
+
+/** Copies the shell's rows into the shards (COPY out of node 0, routed, COPY into each shard). */
+async function moveRows(home: NodeConnection, rel: string, table: DistributedTable, conn: (node: number) => Promise<NodeConnection>): Promise<void> {
+  const colList = table.columns.map((c) => quoteIdent(c.name)).join(', ');
+  home.write(fe.query(`COPY ${rel} (${colList}) TO STDOUT`));
+  const split = new LineSplitter();
+  const perShard = new Map<number, string[]>();
+  const distIdx = table.columns.findIndex((c) => c.name === table.distColumn);
+  let error: string | undefined;
+  const route = (line: string) => {
+    let index = 0;
+    if (table.method === 'hash') {
+      const v = textField(line.split('\t')[distIdx]);
+      if (v === null) throw err('23502', `vecshard: the distribution column "${table.distColumn}" of "${table.name}" has a NULL value`);
+      index = shardIndexForHash(HASHERS[table.distType!](v), table.shards.length);
+    }
+    const list = perShard.get(index) ?? [];
+    list.push(line);
+    perShard.set(index, list);
+  };
+  await home.readUntilReady((f) => {
+    if (f[0] === 0x64) for (const line of split.push(f.subarray(5))) route(line);
+    if (f[0] === 0x45) error = 'could not read the rows of the table';
+  });
+  for (const line of split.end()) route(line);
+  if (error) throw err('XX000', `vecshard: ${error}`);
+  await forEachNode(
+    table.shards.filter((s) => perShard.has(s.index)),
+    async (n, list) => {
+      const c = await conn(n);
+      for (const s of list) await copyLines(c, `COPY ${SHARD_SCHEMA}.${quoteIdent(s.name)} (${colList}) FROM STDIN`, perShard.get(s.index)!);
+    },
+  );
+}
+
+/** Runs `fn` once per node with that node's shards, nodes in parallel. */
+export async function forEachNode(shards: Shard[], fn: (node: number, shards: Shard[]) => Promise<void>): Promise<void> {
+  const byNode = new Map<number, Shard[]>();
+  for (const s of shards) for (const n of s.nodes) byNode.set(n, [...(byNode.get(n) ?? []), s]);
+  await Promise.all([...byNode].map(([n, list]) => fn(n, list)));
+}
+
+/** Runs COPY ... FROM STDIN on `c` with text-format `lines`; throws the node's error. */
+export async function copyLines(c: NodeConnection, copySql: string, lines: string[]): Promise<number> {
+  const first = await c.startCopyIn(fe.query(copySql));
+  const last = first[first.length - 1];
+  if (last[0] !== 0x47) {
+    const e = first.find((f) => f[0] === 0x45);
+    throw new PgError(e ? readErrorFields(e) : { severity: 'ERROR', code: 'XX000', message: 'COPY did not start' });
+  }
+  const chunks: Buffer[] = [];
+  let batch: string[] = [];
+  const flushBatch = () => {
+    if (batch.length) chunks.push(fe.copyData(Buffer.from(batch.join('\n') + '\n', 'utf8')));
+    batch = [];
+  };
+  for (const l of lines) {
+    batch.push(l);
+    if (batch.length >= 1000) flushBatch();
+  }
+  flushBatch();
+  chunks.push(fe.copyDone());
+  c.write(Buffer.concat(chunks));
+  let n = 0;
+  let error: Buffer | undefined;
+  await c.readUntilReady((f) => {
+    if (f[0] === 0x43) n = Number(/\d+$/.exec(f.toString('latin1', 5, f.length - 1))?.[0] ?? 0);
+    if (f[0] === 0x45) error ??= f;
+  });
+  if (error) {
+    throw new PgError(readErrorFields(error));
+  }
+  return n;
+}

@@ -1,0 +1,119 @@
+// Runs shard tasks: all tasks for one node go in one pipelined write ending in Sync; nodes run in parallel.
+import * as fe from '../protocol/frontend.ts';
+import { readCommandTag, readErrorFields, type PgErrorFields } from '../protocol/backend.ts';
+import type { NodeConnection } from '../shards/node-connection.ts';
+import type { ShardTask } from '../planner/types.ts';
+
+export interface TaskResult {
+  task: ShardTask;
+  rows: Buffer[];
+  tag: string;
+  /** RowDescription, when asked for. */
+  description?: Buffer;
+}
+
+export class ShardError extends Error {
+  constructor(
+    readonly fields: PgErrorFields,
+    readonly task: ShardTask,
+  ) {
+    super(fields.message);
+  }
+}
+
+function bindFor(task: ShardTask, resultFormats: number[]): Buffer {
+  const w: Buffer[] = [];
+  const int16 = (v: number) => {
+    const b = Buffer.alloc(2);
+    b.writeInt16BE(v);
+    return b;
+  };
+  w.push(int16(task.params.formats.length), ...task.params.formats.map(int16), int16(task.params.values.length));
+  for (const v of task.params.values) {
+    const len = Buffer.alloc(4);
+    len.writeInt32BE(v === null ? -1 : v.length);
+    w.push(len);
+    if (v) w.push(v);
+  }
+  w.push(int16(resultFormats.length), ...resultFormats.map(int16));
+  return fe.bind({ portal: '', statement: '', rest: Buffer.concat(w) });
+}
+
+/**
+ * Runs `tasks`; resolves with one result per task in task order, or rejects with the first shard error.
+ * `describe` asks for the RowDescription of the first task's result.
+ */
+export async function runTasks(
+  conns: (nodeId: number) => Promise<NodeConnection>,
+  tasks: ShardTask[],
+  resultFormats: number[],
+  describe: boolean,
+  notices: (frame: Buffer) => void,
+): Promise<TaskResult[]> {
+  const byNode = new Map<number, ShardTask[]>();
+  for (const t of tasks) byNode.set(t.nodeId, [...(byNode.get(t.nodeId) ?? []), t]);
+  const results = new Map<ShardTask, TaskResult>();
+  await Promise.all(
+    [...byNode].map(async ([nodeId, list]) => {
+      const conn = await conns(nodeId);
+      // Each Execute ends in one CommandComplete (or EmptyQueryResponse); `steps` names whose each one is.
+      const steps: Array<ShardTask | undefined> = [];
+      const out: Buffer[] = [];
+      for (const t of list) {
+        for (const sql of t.before ?? []) {
+          out.push(fe.parse({ name: '', sql, paramTypes: [] }), fe.bind({ portal: '', statement: '', rest: Buffer.from([0, 0, 0, 0, 0, 0]) }), fe.execute(''));
+          steps.push(undefined);
+        }
+        out.push(fe.parse({ name: '', sql: t.sql, paramTypes: t.params.types }), bindFor(t, resultFormats));
+        if (describe && t === tasks[0]) out.push(fe.describe({ kind: 'P', name: '' }));
+        out.push(fe.execute(''));
+        steps.push(t);
+        results.set(t, { task: t, rows: [], tag: '' });
+      }
+      out.push(fe.sync());
+      conn.unnamedOwner = undefined;
+      conn.write(Buffer.concat(out));
+      let step = 0;
+      let error: ShardError | undefined;
+      await conn.readUntilReady((f) => {
+        const current = steps[step];
+        switch (f[0]) {
+          case 0x44: // DataRow
+            if (current) results.get(current)!.rows.push(f);
+            break;
+          case 0x54: // RowDescription
+            if (current) results.get(current)!.description = f;
+            break;
+          case 0x43: // CommandComplete
+          case 0x49: // EmptyQueryResponse
+            if (current) results.get(current)!.tag = f[0] === 0x43 ? readCommandTag(f) : '';
+            step++;
+            break;
+          case 0x45:
+            error ??= new ShardError(readErrorFields(f), current ?? list[0]);
+            break;
+          case 0x4e:
+            notices(f);
+            break;
+        }
+      });
+      if (error) throw error;
+    }),
+  );
+  return tasks.map((t) => results.get(t)!);
+}
+
+/** Runs one simple query on several nodes in parallel; rejects with the first error. */
+export async function onNodes(conns: (nodeId: number) => Promise<NodeConnection>, nodeIds: Iterable<number>, sql: string): Promise<void> {
+  await Promise.all(
+    [...new Set(nodeIds)].map(async (id) => {
+      const conn = await conns(id);
+      conn.write(fe.query(sql));
+      let error: PgErrorFields | undefined;
+      await conn.readUntilReady((f) => {
+        if (f[0] === 0x45) error ??= readErrorFields(f);
+      });
+      if (error) throw new ShardError(error, { nodeId: id, shard: '', shardIndex: -1, sql, params: { values: [], formats: [], types: [] } });
+    }),
+  );
+}

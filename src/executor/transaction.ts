@@ -1,0 +1,82 @@
+// Committing work that spans nodes: two-phase commit with a commit record on node 0 as the decision, and the
+// recovery that settles prepared transactions a coordinator left behind.
+import { randomBytes } from 'node:crypto';
+import { runQuery, quoteLiteral } from '../shards/internal-query.ts';
+import type { NodeConnection } from '../shards/node-connection.ts';
+
+const canPrepare = new WeakMap<NodeConnection, boolean>();
+
+/** Whether the node allows PREPARE TRANSACTION (max_prepared_transactions > 0). PGlite does not. */
+async function supportsTwoPhase(c: NodeConnection): Promise<boolean> {
+  let v = canPrepare.get(c);
+  if (v === undefined) {
+    v = Number((await runQuery(c, 'SHOW max_prepared_transactions')).rows[0][0]) > 0;
+    canPrepare.set(c, v);
+  }
+  return v;
+}
+
+export const GID_PREFIX = 'vecshard_';
+
+/**
+ * Commits a transaction open on `others` (and on `home` when `homeInTx`). With more than one node taking part it
+ * prepares the others, commits node 0 with a commit record, then commits the prepared ones; a coordinator that dies
+ * in between leaves prepared transactions that `recoverPrepared` settles by that record.
+ */
+export async function commitDistributed(home: NodeConnection, others: NodeConnection[], homeInTx: boolean): Promise<void> {
+  const parts = homeInTx ? [home, ...others] : others;
+  const twoPhase = parts.length > 1 && (await Promise.all(others.map(supportsTwoPhase))).every(Boolean);
+  if (!twoPhase) {
+    // One node, or nodes that cannot prepare (embedded): commit in turn.
+    for (const c of parts) await runQuery(c, 'COMMIT');
+    return;
+  }
+  const gid = GID_PREFIX + randomBytes(8).toString('hex');
+  const name = (c: NodeConnection) => quoteLiteral(`${gid}_${c.nodeId}`);
+  const prepared: NodeConnection[] = [];
+  try {
+    await Promise.all(
+      others.map(async (c) => {
+        await runQuery(c, `PREPARE TRANSACTION ${name(c)}`);
+        prepared.push(c);
+      }),
+    );
+    await runQuery(home, `${homeInTx ? '' : 'BEGIN; '}INSERT INTO vecshard.transactions (gid) VALUES (${quoteLiteral(gid)}); COMMIT`);
+  } catch (e) {
+    for (const c of others) {
+      if (prepared.includes(c)) await runQuery(c, `ROLLBACK PREPARED ${name(c)}`).catch(() => {});
+      else await runQuery(c, 'ROLLBACK').catch(() => {});
+    }
+    await runQuery(home, 'ROLLBACK').catch(() => {});
+    throw e;
+  }
+  await Promise.all(others.map((c) => runQuery(c, `COMMIT PREPARED ${name(c)}`)));
+  await runQuery(home, `DELETE FROM vecshard.transactions WHERE gid = ${quoteLiteral(gid)}`).catch(() => {});
+}
+
+export async function rollbackAll(conns: NodeConnection[]): Promise<void> {
+  await Promise.all(conns.map((c) => runQuery(c, 'ROLLBACK').catch(() => {})));
+}
+
+/** Settles vecshard's prepared transactions on `nodes` (connections to one database): commit if recorded, else roll back. */
+export async function recoverPrepared(home: NodeConnection, nodes: NodeConnection[]): Promise<number> {
+  const hasTable = (await runQuery(home, `SELECT to_regclass('vecshard.transactions') IS NOT NULL`)).rows[0][0] === 't';
+  let settled = 0;
+  for (const c of nodes) {
+    const r = await runQuery(c, `SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'vecshard\\_%' AND database = current_database()`);
+    for (const [gid] of r.rows) {
+      const base = gid!.replace(/_\d+$/, '');
+      const committed = hasTable && (await runQuery(home, `SELECT 1 FROM vecshard.transactions WHERE gid = ${quoteLiteral(base)}`)).rows.length > 0;
+      await runQuery(c, `${committed ? 'COMMIT' : 'ROLLBACK'} PREPARED ${quoteLiteral(gid!)}`);
+      settled++;
+    }
+  }
+  if (hasTable) {
+    // Records whose prepared transactions are all settled are no longer needed.
+    const left = new Set<string>();
+    for (const c of nodes) for (const [g] of (await runQuery(c, `SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'vecshard\\_%'`)).rows) left.add(g!.replace(/_\d+$/, ''));
+    const recs = (await runQuery(home, 'SELECT gid FROM vecshard.transactions')).rows.map((r) => r[0]!).filter((g) => !left.has(g));
+    if (recs.length) await runQuery(home, `DELETE FROM vecshard.transactions WHERE gid IN (${recs.map(quoteLiteral).join(', ')})`);
+  }
+  return settled;
+}

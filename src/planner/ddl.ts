@@ -1,0 +1,117 @@
+// DDL on distributed tables: the statement on the shell, and its counterpart on every shard.
+import { deparse, type Node } from '../sql/ast.ts';
+import { quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
+import { SHARD_SCHEMA, type DistributedTable } from '../shards/catalog.ts';
+import { NO_PARAMS } from './params.ts';
+import { toShard } from './relations.ts';
+import { notSupported, type DdlPlan, type ErrorPlan, type ShardTask } from './types.ts';
+
+const suffix = (i: number) => `_${String(i).padStart(4, '0')}`;
+
+function perShard(table: DistributedTable, make: (shardName: string, index: number) => string): ShardTask[] {
+  return table.shards.flatMap((s) => s.nodes.map((nodeId) => ({ nodeId, shard: s.name, shardIndex: s.index, sql: make(s.name, s.index), params: NO_PARAMS })));
+}
+
+const catalogKey = (t: DistributedTable) => `schema_name = ${quoteLiteral(t.schema)} AND table_name = ${quoteLiteral(t.name)}`;
+
+export function planIndex(stmt: Node, text: string, table: DistributedTable): DdlPlan {
+  return {
+    kind: 'ddl',
+    shell: text,
+    transactional: !stmt.concurrent,
+    catalog: [],
+    tasks: perShard(table, (name, i) => {
+      const s = toShard({ IndexStmt: { ...stmt, idxname: stmt.idxname ? stmt.idxname.slice(0, 58) + suffix(i) : undefined } }, table, name);
+      delete s.IndexStmt.relation.alias;
+      return deparse(s);
+    }),
+  };
+}
+
+export function planDropTables(text: string, tables: DistributedTable[]): DdlPlan {
+  return {
+    kind: 'ddl',
+    shell: text,
+    transactional: true,
+    catalog: tables.map((t) => `DELETE FROM vecshard.tables WHERE ${catalogKey(t)}`),
+    tasks: tables.flatMap((t) => perShard(t, (name) => `DROP TABLE IF EXISTS ${SHARD_SCHEMA}.${quoteIdent(name)}`)),
+  };
+}
+
+export function planTruncate(text: string, tables: DistributedTable[], stmt: Node): DdlPlan {
+  const opts = `${stmt.restart_seqs ? ' RESTART IDENTITY' : ''}${stmt.behavior === 'DROP_CASCADE' ? ' CASCADE' : ''}`;
+  return {
+    kind: 'ddl',
+    shell: text,
+    transactional: true,
+    catalog: [],
+    tasks: tables.flatMap((t) => perShard(t, (name) => `TRUNCATE ${SHARD_SCHEMA}.${quoteIdent(name)}${opts}`)),
+  };
+}
+
+export function planAlterTable(stmt: Node, text: string, table: DistributedTable): DdlPlan | ErrorPlan {
+  for (const c of stmt.cmds as Node[]) {
+    const cmd = c.AlterTableCmd;
+    const con = cmd?.def?.Constraint;
+    if (con?.contype === 'CONSTR_FOREIGN') return notSupported('foreign keys');
+    if (cmd?.subtype === 'AT_AlterColumnType' && cmd.name === table.distColumn) return notSupported(`changing the type of distribution column "${table.distColumn}"`);
+    if (cmd?.subtype === 'AT_DropColumn' && cmd.name === table.distColumn) return notSupported(`dropping distribution column "${table.distColumn}"`);
+    if ((con?.contype === 'CONSTR_PRIMARY' || con?.contype === 'CONSTR_UNIQUE') && !(con.keys ?? []).some((k: Node) => k.String?.sval === table.distColumn)) {
+      return {
+        kind: 'error',
+        error: {
+          severity: 'ERROR',
+          code: '0A000',
+          message: `vecshard: a primary key or unique constraint on "${table.name}" must include the distribution column "${table.distColumn}"`,
+          hint: `Each shard can only enforce uniqueness within itself. Add "${table.distColumn}" to the key.`,
+        },
+      };
+    }
+  }
+  return {
+    kind: 'ddl',
+    shell: text,
+    transactional: true,
+    catalog: [],
+    tasks: perShard(table, (name, i) => {
+      const s = toShard({ AlterTableStmt: structuredClone(stmt) }, table, name);
+      delete s.AlterTableStmt.relation.alias;
+      for (const c of s.AlterTableStmt.cmds) {
+        const con = c.AlterTableCmd?.def?.Constraint;
+        if (con?.conname) con.conname = con.conname.slice(0, 58) + suffix(i);
+      }
+      return deparse(s);
+    }),
+  };
+}
+
+export function planRename(stmt: Node, text: string, table: DistributedTable): DdlPlan | ErrorPlan {
+  if (stmt.renameType === 'OBJECT_COLUMN') {
+    if (stmt.subname === table.distColumn) {
+      return { kind: 'ddl', shell: text, transactional: true, catalog: [`UPDATE vecshard.tables SET dist_column = ${quoteLiteral(stmt.newname)} WHERE ${catalogKey(table)}`], tasks: renamed(stmt, table) };
+    }
+    return { kind: 'ddl', shell: text, transactional: true, catalog: [], tasks: renamed(stmt, table) };
+  }
+  if (stmt.renameType === 'OBJECT_TABLE') {
+    const base = table.schema === 'public' ? stmt.newname : `${table.schema}_${stmt.newname}`;
+    return {
+      kind: 'ddl',
+      shell: text,
+      transactional: true,
+      catalog: [
+        `UPDATE vecshard.tables SET table_name = ${quoteLiteral(stmt.newname)} WHERE ${catalogKey(table)}`,
+        `UPDATE vecshard.shards SET shard_name = ${quoteLiteral(base.slice(0, 58))} || '_' || lpad(shard_index::text, 4, '0') WHERE schema_name = ${quoteLiteral(table.schema)} AND table_name = ${quoteLiteral(stmt.newname)}`,
+      ],
+      tasks: perShard(table, (name, i) => `ALTER TABLE ${SHARD_SCHEMA}.${quoteIdent(name)} RENAME TO ${quoteIdent(base.slice(0, 58) + suffix(i))}`),
+    };
+  }
+  return notSupported(`renaming this kind of object (${stmt.renameType})`);
+}
+
+function renamed(stmt: Node, table: DistributedTable): ShardTask[] {
+  return perShard(table, (name) => {
+    const s = toShard({ RenameStmt: stmt }, table, name);
+    delete s.RenameStmt.relation.alias;
+    return deparse(s);
+  });
+}

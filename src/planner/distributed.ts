@@ -1,0 +1,152 @@
+// One statement, given the catalog: which planner case handles it.
+import type { RawStmt } from '../sql/parse.ts';
+import { stmtKind } from '../sql/parse.ts';
+import { constText, deparse, type Node } from '../sql/ast.ts';
+import type { Catalog, DistributedTable } from '../shards/catalog.ts';
+import type { DistributeRequest } from '../executor/distribute.ts';
+import type { BoundParams } from './params.ts';
+import { distributedTables, toShard } from './relations.ts';
+import { planSelect } from './select.ts';
+import { planInsert, type DefaultEvaluator } from './insert.ts';
+import { planModify } from './modify.ts';
+import { planAlterTable, planDropTables, planIndex, planRename, planTruncate } from './ddl.ts';
+import { notSupported, type DdlPlan, type DistributedPlan, type ErrorPlan } from './types.ts';
+import { NO_PARAMS } from './params.ts';
+
+export interface CopyPlan {
+  kind: 'copy-in' | 'copy-out';
+  table: DistributedTable;
+  columns: string[];
+  format: 'text' | 'csv' | 'binary';
+  options: Node[];
+  header: boolean;
+}
+
+export type StatementPlan =
+  | { kind: 'passthrough' }
+  | { kind: 'distribute'; req: DistributeRequest }
+  | { kind: 'notice'; tag: string; message: string }
+  | DistributedPlan
+  | DdlPlan
+  | CopyPlan
+  | ErrorPlan;
+
+export interface StatementContext {
+  catalog: Catalog;
+  params: BoundParams;
+  settings: Map<string, string>;
+  nodeCount: number;
+  evalDefault: DefaultEvaluator;
+}
+
+function setting(ctx: StatementContext, names: string[]): string | undefined {
+  for (const n of names) if (ctx.settings.has(n)) return ctx.settings.get(n);
+  return undefined;
+}
+
+/** `SELECT create_distributed_table(...)` and friends: the call, or undefined. */
+function vecshardFunction(stmt: Node): { name: string; args: Node[] } | undefined {
+  const s = stmt.SelectStmt;
+  if (!s || s.fromClause || s.targetList?.length !== 1) return undefined;
+  const f = s.targetList[0].ResTarget?.val?.FuncCall;
+  const name = f?.funcname?.at(-1)?.String?.sval;
+  if (!['create_distributed_table', 'create_reference_table'].includes(name)) return undefined;
+  return { name, args: f.args ?? [] };
+}
+
+function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext): StatementPlan {
+  const positional: Array<string | null | undefined> = [];
+  const named = new Map<string, string | null | undefined>();
+  for (const a of fn.args) {
+    if (a.NamedArgExpr) named.set(a.NamedArgExpr.name, constText(a.NamedArgExpr.arg));
+    else positional.push(constText(a));
+  }
+  const rel = positional[0] ?? named.get('table_name');
+  if (!rel) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `${fn.name}: the first argument must name a table` } };
+  const [schema, name] = rel.includes('.') ? rel.split('.', 2) : ['public', rel];
+  if (fn.name === 'create_reference_table') return notSupported('create_reference_table');
+  const column = positional[1] ?? named.get('distribution_column');
+  if (!column) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: 'create_distributed_table: the second argument must name the distribution column' } };
+  const method = named.get('distribution_type') ?? named.get('distribution') ?? 'hash';
+  if (method !== 'hash') return notSupported(`distribution "${method}"`);
+  const countText = named.get('shard_count') ?? setting(ctx, ['vecshard.shard_count', 'citus.shard_count']);
+  const shardCount = countText ? Number(countText) : 2 * ctx.nodeCount;
+  if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 4096) {
+    return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `shard_count must be an integer from 1 to 4096, not "${countText}"` } };
+  }
+  return { kind: 'distribute', req: { schema, name: name.replace(/^"|"$/g, ''), column, shardCount, method: 'hash' } };
+}
+
+function copyPlan(stmt: Node, table: DistributedTable): CopyPlan | ErrorPlan {
+  let format: CopyPlan['format'] = 'text';
+  let header = false;
+  for (const o of (stmt.options ?? []) as Node[]) {
+    const d = o.DefElem;
+    if (d.defname === 'format') format = String(constText(d.arg) ?? d.arg?.String?.sval).toLowerCase() as CopyPlan['format'];
+    else if (d.defname === 'header') header = d.arg === undefined || /^(true|on|1|match)$/i.test(String(d.arg?.String?.sval ?? constText(d.arg) ?? d.arg?.Boolean?.boolval));
+    else if (!['delimiter', 'null', 'quote', 'escape', 'encoding'].includes(d.defname)) return notSupported(`COPY option ${d.defname.toUpperCase()}`);
+  }
+  if (format === 'binary') return notSupported('COPY in binary format');
+  const columns = stmt.attlist ? stmt.attlist.map((a: Node) => a.String.sval) : table.columns.map((c) => c.name);
+  return { kind: stmt.is_from ? 'copy-in' : 'copy-out', table, columns, format, options: stmt.options ?? [], header };
+}
+
+export async function planStatement(raw: RawStmt, text: string, ctx: StatementContext): Promise<StatementPlan> {
+  const stmt = raw.stmt;
+  const kind = stmtKind(raw);
+  const fn = vecshardFunction(stmt);
+  if (fn) return planFunction(fn, ctx);
+  if (kind === 'CreateExtensionStmt' && stmt.CreateExtensionStmt.extname === 'citus') {
+    return { kind: 'notice', tag: 'CREATE EXTENSION', message: 'vecshard provides the Citus API (create_distributed_table and friends); extension "citus" is not installed' };
+  }
+  const tables = distributedTables(stmt, ctx.catalog);
+  if (!tables.length) return { kind: 'passthrough' };
+  const n = stmt[kind];
+  const one = tables.length === 1 ? tables[0] : undefined;
+  const exact = /^(on|true|1|yes)$/i.test(setting(ctx, ['vecshard.exact']) ?? 'off');
+  const overfetch = Number(setting(ctx, ['vecshard.overfetch']) ?? '1');
+  switch (kind) {
+    case 'SelectStmt':
+      if (!one) return notSupported('a query on more than one distributed table');
+      return planSelect(n, one, { params: ctx.params, exact, overfetch: overfetch >= 1 ? overfetch : 1 });
+    case 'InsertStmt':
+      if (!one || distributedTables(n.selectStmt ?? {}, ctx.catalog).length) return notSupported('INSERT ... SELECT from a distributed table');
+      return planInsert(n, one, ctx.params, ctx.evalDefault);
+    case 'UpdateStmt':
+    case 'DeleteStmt':
+      if (!one) return notSupported('UPDATE or DELETE involving more than one distributed table');
+      return planModify(kind, n, one, ctx.params);
+    case 'IndexStmt':
+      return planIndex(n, text, one!);
+    case 'DropStmt':
+      if (n.removeType === 'OBJECT_TABLE') return planDropTables(text, tables);
+      return notSupported(`DROP ${String(n.removeType).replace('OBJECT_', '')} on a distributed table`);
+    case 'TruncateStmt':
+      return planTruncate(text, tables, n);
+    case 'AlterTableStmt':
+      if (!one || n.objtype !== 'OBJECT_TABLE') return notSupported('this ALTER statement');
+      return planAlterTable(n, text, one);
+    case 'RenameStmt':
+      if (!one) return notSupported('this RENAME');
+      return planRename(n, text, one);
+    case 'CopyStmt':
+      if (n.query || n.filename || !one) return notSupported(n.query ? 'COPY (query) with a distributed table' : 'COPY to or from a server file');
+      return copyPlan(n, one);
+    case 'VacuumStmt':
+      return {
+        kind: 'ddl',
+        shell: text,
+        transactional: false,
+        catalog: [],
+        tasks: tables.flatMap((t) =>
+          t.shards.flatMap((s) => s.nodes.map((nodeId) => {
+            const v = toShard({ VacuumStmt: n }, t, s.name);
+            for (const r of v.VacuumStmt.rels ?? []) delete r.VacuumRelation?.relation?.alias;
+            return { nodeId, shard: s.name, shardIndex: s.index, sql: deparse(v), params: NO_PARAMS };
+          })),
+        ),
+      };
+    default:
+      return notSupported(`${kind.replace(/Stmt$/, '')} statements`);
+  }
+}

@@ -1,0 +1,114 @@
+// SELECT on a distributed table: one shard when the WHERE clause pins the distribution column, else every shard,
+// with kNN (ORDER BY a vector distance LIMIT k) merged by distance.
+import { deparse, walk, intConst, type Node } from '../sql/ast.ts';
+import type { DistributedTable } from '../shards/catalog.ts';
+import { subsetParams, type BoundParams } from './params.ts';
+import { pinnedValue, shardForValue, valueText } from './router.ts';
+import { toShard } from './relations.ts';
+import { notSupported, type DistributedPlan, type ErrorPlan, type ShardTask } from './types.ts';
+
+export const VECTOR_OPERATORS = new Set(['<->', '<#>', '<=>', '<+>', '<~>', '<%>']);
+const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg', 'array_agg', 'string_agg', 'bool_and', 'bool_or', 'every', 'stddev', 'variance', 'json_agg', 'jsonb_agg']);
+export const DISTANCE_COLUMN = '__vecshard_distance';
+
+export interface SelectContext {
+  params: BoundParams;
+  exact: boolean;
+  overfetch: number;
+}
+
+export function taskFor(stmt: Node, table: DistributedTable, shardIndex: number, params: BoundParams, kind: string): ShardTask {
+  const shard = table.shards[shardIndex];
+  const s = toShard({ [kind]: stmt }, table, shard.name);
+  const p = subsetParams(s, params);
+  return { nodeId: shard.nodes[0], shard: shard.name, shardIndex, sql: deparse(s), params: p };
+}
+
+function limitValue(n: Node | undefined, params: BoundParams, what: string): number | ErrorPlan {
+  if (!n) return what === 'LIMIT' ? Infinity : 0;
+  const v = valueText(n, params);
+  if (v === null) return what === 'LIMIT' ? Infinity : 0;
+  if (v === undefined || !/^\d+$/.test(v.trim())) return notSupported(`${what} with an expression (use a constant or a parameter)`);
+  return Number(v);
+}
+
+function has(stmt: Node, test: (n: Node) => boolean): boolean {
+  let found = false;
+  walk(stmt, (n) => {
+    if (found) return false;
+    if (test(n)) found = true;
+  });
+  return found;
+}
+
+export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectContext): DistributedPlan | ErrorPlan {
+  if (stmt.op && stmt.op !== 'SETOP_NONE') return notSupported('UNION, INTERSECT or EXCEPT');
+  if (stmt.withClause) return notSupported('WITH (common table expressions)');
+  if (stmt.fromClause?.length !== 1 || !stmt.fromClause[0].RangeVar) return notSupported('a join or subquery in FROM with a distributed table');
+  if (has(stmt, (n) => !!n.SubLink)) return notSupported('a subquery in a query on a distributed table');
+  if (stmt.intoClause) return notSupported('SELECT INTO');
+
+  const base = { kind: 'distributed' as const, table, command: 'SELECT' as const, write: false };
+  const pinned = pinnedValue(stmt.whereClause, table, ctx.params);
+  if (pinned !== undefined && pinned !== null) {
+    const shard = shardForValue(table, pinned);
+    return {
+      ...base,
+      tasks: [taskFor(stmt, table, shard.index, ctx.params, 'SelectStmt')],
+      merge: { kind: 'concat', limit: Infinity, offset: 0 },
+      hidden: 0,
+      strategy: `router: ${table.distColumn} = ${pinned}`,
+    };
+  }
+
+  if (stmt.groupClause || stmt.havingClause || stmt.distinctClause) return notSupported('GROUP BY, HAVING or DISTINCT across shards');
+  if (has(stmt, (n) => !!n.FuncCall?.over)) return notSupported('window functions across shards');
+  if (has(stmt, (n) => !!n.FuncCall && (n.FuncCall.agg_star || AGGREGATES.has(n.FuncCall.funcname?.at(-1)?.String?.sval))))
+    return notSupported('aggregates across shards');
+
+  const limit = limitValue(stmt.limitCount, ctx.params, 'LIMIT');
+  if (typeof limit !== 'number') return limit;
+  const offset = limitValue(stmt.limitOffset, ctx.params, 'OFFSET');
+  if (typeof offset !== 'number') return offset;
+  const all = table.shards.map((s) => s.index);
+
+  if (!stmt.sortClause?.length) {
+    const shardStmt = { ...stmt, limitOffset: undefined, limitCount: limit === Infinity ? undefined : intConst(limit + offset) };
+    return {
+      ...base,
+      tasks: all.map((i) => taskFor(shardStmt, table, i, ctx.params, 'SelectStmt')),
+      merge: { kind: 'concat', limit, offset },
+      hidden: 0,
+      strategy: 'scatter: every shard, rows concatenated',
+    };
+  }
+
+  const [first, ...rest] = stmt.sortClause as Node[];
+  const key = first.SortBy.node;
+  const op = key?.A_Expr?.kind === 'AEXPR_OP' ? key.A_Expr.name?.at(-1)?.String?.sval : undefined;
+  if (!VECTOR_OPERATORS.has(op)) return notSupported('ORDER BY across shards without a vector distance as the first key', 'Order by a distance such as embedding <-> $1, or filter on the distribution column.');
+  if (rest.length) return notSupported('ORDER BY with further keys after the vector distance');
+  if (first.SortBy.useOp) return notSupported('ORDER BY ... USING');
+
+  const desc = first.SortBy.sortby_dir === 'SORTBY_DESC';
+  const nullsFirst = first.SortBy.sortby_nulls === 'SORTBY_NULLS_FIRST' || (first.SortBy.sortby_nulls !== 'SORTBY_NULLS_LAST' && desc);
+  const perShard = limit === Infinity ? Infinity : Math.ceil((limit + offset) * ctx.overfetch);
+  // In exact mode `+ 0` keeps the planner off the ANN index: a sequential scan and sort is exact.
+  const orderExpr = ctx.exact ? { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '+' } }], lexpr: key, rexpr: intConst(0) } } : key;
+  const shardStmt = {
+    ...stmt,
+    targetList: [...stmt.targetList, { ResTarget: { name: DISTANCE_COLUMN, val: key } }],
+    sortClause: [{ SortBy: { ...first.SortBy, node: orderExpr } }],
+    limitOffset: undefined,
+    limitCount: perShard === Infinity ? undefined : intConst(perShard),
+  };
+  // One HNSW scan returns at most about hnsw.ef_search rows: raise it to the shard's LIMIT for this query.
+  const before = perShard === Infinity || ctx.exact ? [] : [`SELECT set_config('hnsw.ef_search', greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, ${Math.min(perShard, 1000)})::text, true)`];
+  return {
+    ...base,
+    tasks: all.map((i) => ({ ...taskFor(shardStmt, table, i, ctx.params, 'SelectStmt'), before })),
+    merge: { kind: 'knn', limit, offset, desc, nullsFirst },
+    hidden: 1,
+    strategy: `knn scatter-gather: every shard, LIMIT ${perShard} per shard${ctx.exact ? ' (exact scan)' : ''}, merged by distance`,
+  };
+}

@@ -1,0 +1,60 @@
+// Plans: small values that say where each piece of a statement runs and how the answers combine.
+import type { BoundParams } from './params.ts';
+import type { PgErrorFields } from '../protocol/backend.ts';
+import type { DistributedTable } from '../shards/catalog.ts';
+
+/** One query for one shard. */
+export interface ShardTask {
+  nodeId: number;
+  /** The shard's table name (for EXPLAIN and errors). */
+  shard: string;
+  shardIndex: number;
+  sql: string;
+  params: BoundParams;
+  /** Statements run just before, in the same transaction (e.g. raising hnsw.ef_search to the shard's LIMIT). */
+  before?: string[];
+  /** For INSERT: the positions, in the client's VALUES list, of the rows this task inserts. */
+  rowOrder?: number[];
+}
+
+/** How shard answers become the client's answer. */
+export type Merge =
+  /** Rows in any order; LIMIT and OFFSET applied after. */
+  | { kind: 'concat'; limit: number; offset: number }
+  /** k-way merge by the hidden distance column, then OFFSET and LIMIT. */
+  | { kind: 'knn'; limit: number; offset: number; desc: boolean; nullsFirst: boolean }
+  /** Rows put back in the order of the client's VALUES list (INSERT ... RETURNING). */
+  | { kind: 'insert-order' };
+
+export interface DistributedPlan {
+  kind: 'distributed';
+  table: DistributedTable;
+  command: 'SELECT' | 'INSERT' | 'UPDATE' | 'DELETE';
+  tasks: ShardTask[];
+  merge: Merge;
+  /** Trailing columns vecshard added (the distance) and strips before rows reach the client. */
+  hidden: number;
+  write: boolean;
+  /** How the plan was chosen, for EXPLAIN. */
+  strategy: string;
+}
+
+/** DDL: the statement on the shell (node 0) and the matching statements on every shard, all or nothing. */
+export interface DdlPlan {
+  kind: 'ddl';
+  shell: string;
+  tasks: ShardTask[];
+  /** Whether it may run inside a transaction (CREATE INDEX CONCURRENTLY may not). */
+  transactional: boolean;
+  /** Catalog statements to run on node 0 in the same transaction. */
+  catalog: string[];
+}
+
+export interface ErrorPlan {
+  kind: 'error';
+  error: PgErrorFields;
+}
+
+export function notSupported(what: string, hint?: string): ErrorPlan {
+  return { kind: 'error', error: { severity: 'ERROR', code: '0A000', message: `vecshard: ${what} is not supported on distributed tables yet`, hint } };
+}

@@ -1,0 +1,138 @@
+// The catalog of distributed tables, read from node 0 of a database and cached; created on first use.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NodeConnection } from './node-connection.ts';
+import { runQuery, quoteLiteral, quoteIdent } from './internal-query.ts';
+
+export interface Shard {
+  id: number;
+  index: number;
+  /** Table name inside the vecshard_shards schema. */
+  name: string;
+  minHash: number;
+  maxHash: number;
+  /** Nodes holding an active copy, the first being the one reads go to. */
+  nodes: number[];
+}
+
+export interface Column {
+  name: string;
+  type: string;
+  /** Default expression, if any. */
+  default: string | null;
+  /** The default when it draws from a sequence (serial, identity): the coordinator evaluates it. */
+  sequenceDefault: string | null;
+}
+
+export interface DistributedTable {
+  schema: string;
+  name: string;
+  columns: Column[];
+  method: 'hash' | 'reference';
+  distColumn: string | null;
+  distType: string | null;
+  shards: Shard[];
+}
+
+export const SHARD_SCHEMA = 'vecshard_shards';
+
+const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+
+export class Catalog {
+  readonly tables = new Map<string, DistributedTable>();
+
+  static key(schema: string, name: string): string {
+    return `${schema}.${name}`;
+  }
+
+  get(schema: string, name: string): DistributedTable | undefined {
+    return this.tables.get(Catalog.key(schema, name));
+  }
+
+  get empty(): boolean {
+    return this.tables.size === 0;
+  }
+}
+
+/** Applies the numbered SQL files in migrations/ that this database has not had yet, in one transaction. */
+export async function migrate(conn: NodeConnection): Promise<void> {
+  const exists = await runQuery(conn, `SELECT to_regclass('vecshard.migrations') IS NOT NULL`);
+  let done = new Set<number>();
+  if (exists.rows[0][0] === 't') {
+    done = new Set((await runQuery(conn, 'SELECT version FROM vecshard.migrations')).rows.map((r) => Number(r[0])));
+  }
+  const files = fs.readdirSync(MIGRATIONS_DIR).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
+  const todo = files.filter((f) => !done.has(parseInt(f, 10)));
+  if (!todo.length) return;
+  const sql = todo.map((f) => fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')).join('\n');
+  await runQuery(conn, `BEGIN; ${sql}; COMMIT`).catch(async (e) => {
+    await runQuery(conn, 'ROLLBACK').catch(() => {});
+    throw e;
+  });
+}
+
+/** Reads the catalog; an empty one where vecshard was never used in this database. */
+export async function loadCatalog(conn: NodeConnection): Promise<Catalog> {
+  const cat = new Catalog();
+  const exists = await runQuery(conn, `SELECT to_regclass('vecshard.tables') IS NOT NULL`);
+  if (exists.rows[0][0] !== 't') return cat;
+  await migrate(conn);
+  const tables = await runQuery(conn, 'SELECT schema_name, table_name, method, dist_column, dist_type FROM vecshard.tables');
+  for (const [schema, name, method, col, type] of tables.rows) {
+    cat.tables.set(Catalog.key(schema!, name!), { schema: schema!, name: name!, columns: [], method: method as 'hash' | 'reference', distColumn: col, distType: type, shards: [] });
+  }
+  for (const t of cat.tables.values()) t.columns = await readColumns(conn, t.schema, t.name);
+  const shards = await runQuery(
+    conn,
+    `SELECT s.schema_name, s.table_name, s.shard_id, s.shard_index, s.shard_name, s.min_hash, s.max_hash,
+            coalesce(string_agg(p.node_id::text, ',' ORDER BY p.node_id) FILTER (WHERE p.state = 'active'), '')
+       FROM vecshard.shards s LEFT JOIN vecshard.placements p USING (shard_id)
+      GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY s.shard_index`,
+  );
+  for (const [schema, name, id, index, shardName, min, max, nodes] of shards.rows) {
+    cat.get(schema!, name!)?.shards.push({
+      id: Number(id),
+      index: Number(index),
+      name: shardName!,
+      minHash: Number(min),
+      maxHash: Number(max),
+      nodes: nodes ? nodes.split(',').map(Number) : [],
+    });
+  }
+  return cat;
+}
+
+/** SQL that records a new distributed table with its shards and placements. */
+export function registerTableSql(t: DistributedTable): string {
+  const parts = [
+    `INSERT INTO vecshard.tables (schema_name, table_name, method, dist_column, dist_type, shard_count) VALUES (${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)}, ${quoteLiteral(t.method)}, ${t.distColumn === null ? 'NULL' : quoteLiteral(t.distColumn)}, ${t.distType === null ? 'NULL' : quoteLiteral(t.distType)}, ${t.shards.length})`,
+  ];
+  for (const s of t.shards) {
+    parts.push(
+      `WITH s AS (INSERT INTO vecshard.shards (schema_name, table_name, shard_index, shard_name, min_hash, max_hash) VALUES (${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)}, ${s.index}, ${quoteLiteral(s.name)}, ${s.minHash}, ${s.maxHash}) RETURNING shard_id)
+       INSERT INTO vecshard.placements (shard_id, node_id) SELECT shard_id, n FROM s, unnest(ARRAY[${s.nodes.join(',')}]::int[]) n`,
+    );
+  }
+  return parts.join(';\n');
+}
+
+/** The columns of a table as node 0 has them. */
+export async function readColumns(conn: NodeConnection, schema: string, name: string): Promise<Column[]> {
+  const rel = quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(name)}`);
+  const r = await runQuery(
+    conn,
+    `SELECT a.attname, t.typname, pg_get_expr(d.adbin, d.adrelid), a.attidentity,
+            pg_get_serial_sequence(${rel}, a.attname)
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE a.attrelid = ${rel}::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+      ORDER BY a.attnum`,
+  );
+  return r.rows.map(([col, type, def, identity, seq]) => {
+    let sequenceDefault: string | null = null;
+    if (identity) sequenceDefault = `nextval(${quoteLiteral(seq!)}::regclass)`;
+    else if (def && /nextval\(/.test(def)) sequenceDefault = def;
+    return { name: col!, type: type!, default: identity ? sequenceDefault : def, sequenceDefault };
+  });
+}

@@ -1,0 +1,53 @@
+// Small helpers over libpg_query's JSON parse trees.
+import { deparseSync } from 'pgsql-deparser';
+
+export type Node = Record<string, any>;
+
+/** Calls `fn` on every object in the tree (depth first); return false from fn to skip a subtree. */
+export function walk(node: unknown, fn: (n: Node, key: string | undefined) => boolean | void, key?: string): void {
+  if (Array.isArray(node)) {
+    for (const x of node) walk(x, fn, key);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  if (fn(node as Node, key) === false) return;
+  for (const [k, v] of Object.entries(node)) if (v && typeof v === 'object') walk(v, fn, k);
+}
+
+/** Compact SQL for a statement node such as { SelectStmt: {...} }. */
+export function deparse(stmt: Node): string {
+  return deparseSync(stmt as never, { pretty: false } as never);
+}
+
+export const str = (s: string): Node => ({ String: { sval: s } });
+
+export function columnRef(...names: string[]): Node {
+  return { ColumnRef: { fields: names.map(str) } };
+}
+
+/** The text of a constant (A_Const, possibly under a TypeCast), or undefined. */
+export function constText(n: Node | undefined): string | null | undefined {
+  if (!n) return undefined;
+  if (n.TypeCast) return constText(n.TypeCast.arg);
+  const c = n.A_Const;
+  if (!c) return undefined;
+  if (c.isnull) return null;
+  if (c.ival) return String(c.ival.ival ?? 0);
+  if ('ival' in c) return '0';
+  if (c.fval) return c.fval.fval;
+  if (c.sval) return c.sval.sval;
+  if (c.boolval) return c.boolval.boolval ? 'true' : 'false';
+  return undefined;
+}
+
+export function intConst(v: number): Node {
+  return { A_Const: { ival: { ival: v } } };
+}
+
+/** The column name of a simple ColumnRef (optionally qualified), or undefined. */
+export function columnName(n: Node | undefined): string | undefined {
+  const f = n?.ColumnRef?.fields;
+  if (!f?.length) return undefined;
+  const last = f[f.length - 1];
+  return last.String?.sval;
+}
