@@ -7,6 +7,7 @@ import type { DistributeRequest } from '../executor/distribute.ts';
 import type { BoundParams } from './params.ts';
 import { distributedTables, toShard } from './relations.ts';
 import { planSelect } from './select.ts';
+import type { AggregatePlan } from './aggregate.ts';
 import { planInsert, type DefaultEvaluator } from './insert.ts';
 import { planModify } from './modify.ts';
 import { planAlterTable, planDropTables, planIndex, planRename, planTruncate } from './ddl.ts';
@@ -27,6 +28,7 @@ export type StatementPlan =
   | { kind: 'distribute'; req: DistributeRequest }
   | { kind: 'notice'; tag: string; message: string }
   | DistributedPlan
+  | AggregatePlan
   | DdlPlan
   | CopyPlan
   | ErrorPlan;

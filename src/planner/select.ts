@@ -5,6 +5,7 @@ import type { DistributedTable } from '../shards/catalog.ts';
 import { subsetParams, type BoundParams } from './params.ts';
 import { pinnedValue, shardForValue, valueText } from './router.ts';
 import { toShard } from './relations.ts';
+import { planAggregate, type AggregatePlan } from './aggregate.ts';
 import { notSupported, type DistributedPlan, type ErrorPlan, type ShardTask } from './types.ts';
 
 export const VECTOR_OPERATORS = new Set(['<->', '<#>', '<=>', '<+>', '<~>', '<%>']);
@@ -41,7 +42,7 @@ function has(stmt: Node, test: (n: Node) => boolean): boolean {
   return found;
 }
 
-export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectContext): DistributedPlan | ErrorPlan {
+export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectContext): DistributedPlan | AggregatePlan | ErrorPlan {
   if (stmt.op && stmt.op !== 'SETOP_NONE') return notSupported('UNION, INTERSECT or EXCEPT');
   if (stmt.withClause) return notSupported('WITH (common table expressions)');
   if (stmt.fromClause?.length !== 1 || !stmt.fromClause[0].RangeVar) return notSupported('a join or subquery in FROM with a distributed table');
@@ -61,10 +62,11 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
     };
   }
 
-  if (stmt.groupClause || stmt.havingClause || stmt.distinctClause) return notSupported('GROUP BY, HAVING or DISTINCT across shards');
   if (has(stmt, (n) => !!n.FuncCall?.over)) return notSupported('window functions across shards');
-  if (has(stmt, (n) => !!n.FuncCall && (n.FuncCall.agg_star || AGGREGATES.has(n.FuncCall.funcname?.at(-1)?.String?.sval))))
-    return notSupported('aggregates across shards');
+  if (stmt.distinctClause) return notSupported('DISTINCT across shards');
+  if (stmt.groupClause || stmt.havingClause || has(stmt, (n) => !!n.FuncCall && (n.FuncCall.agg_star || AGGREGATES.has(n.FuncCall.funcname?.at(-1)?.String?.sval)))) {
+    return planAggregate(stmt, table, ctx.params);
+  }
 
   const limit = limitValue(stmt.limitCount, ctx.params, 'LIMIT');
   if (typeof limit !== 'number') return limit;

@@ -8,6 +8,8 @@ import { planQuery } from '../planner/plan.ts';
 import { planStatement, type StatementPlan, type CopyPlan } from '../planner/distributed.ts';
 import { expandFormats, readBind, NO_PARAMS, type BoundParams } from '../planner/params.ts';
 import type { DistributedPlan, DdlPlan } from '../planner/types.ts';
+import type { AggregatePlan } from '../planner/aggregate.ts';
+import { readDataRow } from '../protocol/backend.ts';
 import { runTasks, onNodes, ShardError } from '../executor/shard-tasks.ts';
 import { gatherRows, stripColumns, stripDescription } from '../executor/gather.ts';
 import { distributeTable, copyLines } from '../executor/distribute.ts';
@@ -262,6 +264,9 @@ export class ClientSession {
         case 'distributed':
           await this.#runDistributed(plan, resultFormats, describe);
           return true;
+        case 'aggregate':
+          await this.#runAggregate(plan, resultFormats, describe);
+          return true;
         case 'ddl':
           await this.#runDdl(plan, text);
           return true;
@@ -315,6 +320,29 @@ export class ClientSession {
     const total = results.reduce((n, r) => n + count(r.tag), 0);
     const tag = plan.command === 'SELECT' ? `SELECT ${rows.length}` : plan.command === 'INSERT' ? `INSERT 0 ${total}` : `${plan.command} ${total}`;
     this.ctx.send(be.commandComplete(tag));
+  }
+
+  async #runAggregate(plan: AggregatePlan, resultFormats: number[], describe: boolean): Promise<void> {
+    const partial = await runTasks(this.#taskConn, plan.tasks, [], true, (f) => this.ctx.send(f));
+    const fields = be.readRowDescription(partial[0].description!);
+    const home = await this.#acquire(HOME_NODE);
+    const names = await typeNames(home, fields.map((f) => f.typeOid));
+    const type = (c: string) => names.get(fields[Number(c.slice(1))].typeOid)!;
+    const rows = partial.flatMap((r) => r.rows.map(readDataRow));
+    const params: BoundParams = { values: rows.flat(), formats: rows.flat().map(() => 0), types: rows.flat().map(() => 0) };
+    const cols = fields.map((_, i) => `c${i}`).join(', ');
+    let k = 0;
+    const source = rows.length
+      ? `(VALUES ${rows.map((r) => `(${r.map((_, i) => `$${++k}::${type(`c${i}`)}`).join(', ')})`).join(', ')}) AS p(${cols})`
+      : `(SELECT ${fields.map((_, i) => `NULL::${type(`c${i}`)} AS c${i}`).join(', ')} WHERE false) AS p`;
+    const sql = plan
+      .combine(source)
+      .replace(/\$\{type:(c\d+)\}/g, (_, c: string) => type(c))
+      .replace(/\$\{avg:(c\d+)\}/g, (_, c: string) => (/double|real/.test(type(c)) ? 'double precision' : 'numeric'));
+    const [final] = await runTasks(this.#taskConn, [{ nodeId: HOME_NODE, shard: '(combine)', shardIndex: 0, sql, params }], resultFormats, describe, (f) => this.ctx.send(f));
+    if (describe && final.description?.[0] === 0x54) this.ctx.send(final.description);
+    for (const r of final.rows) this.ctx.send(r);
+    this.ctx.send(be.commandComplete(`SELECT ${final.rows.length}`));
   }
 
   async #runDdl(plan: DdlPlan, text: string): Promise<void> {
@@ -792,6 +820,20 @@ export class ClientSession {
       await this.ctx.cluster.pool(conn.nodeId, conn.database).release(conn, false);
     }
   }
+}
+
+const typeNameCache = new WeakMap<NodeConnection, Map<number, string>>();
+
+/** Type names for OIDs, as node 0 of this database spells them (extension types have per-database OIDs). */
+async function typeNames(conn: NodeConnection, oids: number[]): Promise<Map<number, string>> {
+  let cache = typeNameCache.get(conn);
+  if (!cache) typeNameCache.set(conn, (cache = new Map()));
+  const missing = oids.filter((o) => !cache.has(o));
+  if (missing.length) {
+    const r = await runQuery(conn, `SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid IN (${missing.join(', ')})`);
+    for (const [oid, name] of r.rows) cache.set(Number(oid), name!);
+  }
+  return cache;
 }
 
 /** Whether backend message `t` is the last answer to a message of this kind. */

@@ -1,0 +1,109 @@
+// count / sum / min / max / avg with GROUP BY across shards: each shard computes partial aggregates, node 0
+// combines them with a query over the partial rows, so types, rounding and collation are Postgres's own.
+import { deparse, walk, type Node } from '../sql/ast.ts';
+import type { DistributedTable } from '../shards/catalog.ts';
+import type { BoundParams } from './params.ts';
+import { taskFor } from './select.ts';
+import { notSupported, type ErrorPlan, type ShardTask } from './types.ts';
+
+export interface AggregatePlan {
+  kind: 'aggregate';
+  table: DistributedTable;
+  tasks: ShardTask[];
+  /** SQL over the partial rows, given their VALUES list (a parenthesised, typed row source aliased p(c0, c1, ...)). */
+  combine: (source: string) => string;
+  strategy: string;
+}
+
+const AGGS = new Set(['count', 'sum', 'min', 'max', 'avg']);
+
+/** The column name Postgres gives an output expression without an alias. */
+function outputName(t: Node): string {
+  const r = t.ResTarget;
+  if (r.name) return r.name;
+  const v = r.val;
+  if (v.FuncCall) return v.FuncCall.funcname.at(-1).String.sval;
+  if (v.ColumnRef) return v.ColumnRef.fields.at(-1).String?.sval ?? '?column?';
+  if (v.TypeCast?.arg?.ColumnRef) return v.TypeCast.arg.ColumnRef.fields.at(-1).String?.sval;
+  return '?column?';
+}
+
+const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+export function planAggregate(stmt: Node, table: DistributedTable, params: BoundParams): AggregatePlan | ErrorPlan {
+  if (stmt.havingClause) return notSupported('HAVING across shards');
+  if (stmt.distinctClause) return notSupported('DISTINCT with aggregates across shards');
+  const groups: string[] = (stmt.groupClause ?? []).map((g: Node) => deparseExpr(g));
+  const partials: Node[] = [];
+  const finals: string[] = [];
+  const addPartial = (val: Node) => {
+    partials.push({ ResTarget: { name: `c${partials.length}`, val } });
+    return `c${partials.length - 1}`;
+  };
+  for (const t of stmt.targetList as Node[]) {
+    const v = t.ResTarget.val;
+    const name = ident(outputName(t));
+    const f = v.FuncCall;
+    const fname = f?.funcname?.at(-1)?.String?.sval;
+    if (f && AGGS.has(fname)) {
+      if (f.agg_distinct || f.agg_filter || f.agg_order || f.over) return notSupported(`${fname}(DISTINCT/FILTER/ORDER BY) across shards`);
+      if (fname === 'count') finals.push(`sum(${addPartial(v)})::bigint AS ${name}`);
+      else if (fname === 'sum') {
+        const c = addPartial(v);
+        finals.push(`sum(${c})::${'${type:' + c + '}'} AS ${name}`);
+      } else if (fname === 'min' || fname === 'max') finals.push(`${fname}(${addPartial(v)}) AS ${name}`);
+      else {
+        const s = addPartial({ FuncCall: { ...f, funcname: [{ String: { sval: 'sum' } }] } });
+        const c = addPartial({ FuncCall: { ...f, funcname: [{ String: { sval: 'count' } }], agg_star: false } });
+        finals.push(`CASE WHEN sum(${c}) = 0 THEN NULL ELSE (sum(${s})::numeric / sum(${c}))::${'${avg:' + s + '}'} END AS ${name}`);
+      }
+      continue;
+    }
+    let nested = false;
+    walk(v, (n) => {
+      if (n.FuncCall && AGGS.has(n.FuncCall.funcname?.at(-1)?.String?.sval)) nested = true;
+    });
+    if (nested) return notSupported('an expression around an aggregate across shards');
+    const text = deparseExpr(v);
+    const g = groups.indexOf(text);
+    if (g < 0 && !v.A_Const) return notSupported(`output column ${outputName(t)} that is neither grouped nor aggregated`);
+    finals.push(`${addPartial(v)} AS ${name}`);
+  }
+  const groupCols = groups.map((g) => {
+    const idx = partials.findIndex((p) => deparseExpr(p.ResTarget.val) === g);
+    return idx >= 0 ? `c${idx}` : addPartial(parseGroup(stmt, g));
+  });
+  // ORDER BY and LIMIT apply to the combined rows; keys must be output columns (by name or position).
+  const order: string[] = [];
+  for (const s of (stmt.sortClause ?? []) as Node[]) {
+    const k = s.SortBy.node;
+    const pos = k.A_Const?.ival?.ival;
+    const keyText = deparseExpr(k);
+    const idx = pos ? pos - 1 : (stmt.targetList as Node[]).findIndex((t) => outputName(t) === (k.ColumnRef?.fields.at(-1)?.String?.sval ?? '') || deparseExpr(t.ResTarget.val) === keyText);
+    if (idx < 0) return notSupported('ORDER BY a key that is not an output column, with aggregates across shards');
+    const dir = s.SortBy.sortby_dir === 'SORTBY_DESC' ? ' DESC' : '';
+    const nulls = s.SortBy.sortby_nulls === 'SORTBY_NULLS_FIRST' ? ' NULLS FIRST' : s.SortBy.sortby_nulls === 'SORTBY_NULLS_LAST' ? ' NULLS LAST' : '';
+    order.push(`${idx + 1}${dir}${nulls}`);
+  }
+  const lim = stmt.limitCount ? ` LIMIT ${deparseExpr(stmt.limitCount)}` : '';
+  const off = stmt.limitOffset ? ` OFFSET ${deparseExpr(stmt.limitOffset)}` : '';
+  if (/\$\d/.test(lim + off)) return notSupported('LIMIT or OFFSET parameters with aggregates across shards');
+  const shardStmt = { ...stmt, targetList: partials, sortClause: undefined, limitCount: undefined, limitOffset: undefined };
+  const tasks = table.shards.map((s) => taskFor(shardStmt, table, s.index, params, 'SelectStmt'));
+  return {
+    kind: 'aggregate',
+    table,
+    tasks,
+    combine: (source) =>
+      `SELECT ${finals.join(', ')} FROM ${source}${groupCols.length ? ` GROUP BY ${groupCols.join(', ')}` : ''}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}${lim}${off}`,
+    strategy: `aggregate: partial aggregates on every shard, combined on node 0${groups.length ? ` by ${groups.join(', ')}` : ''}`,
+  };
+}
+
+function deparseExpr(n: Node): string {
+  return deparse({ SelectStmt: { targetList: [{ ResTarget: { val: n } }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' } }).replace(/^SELECT /, '');
+}
+
+function parseGroup(stmt: Node, text: string): Node {
+  return (stmt.groupClause as Node[]).find((g) => deparseExpr(g) === text)!;
+}
