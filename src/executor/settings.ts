@@ -33,8 +33,17 @@ export async function applySettings(conn: NodeConnection, settings: Settings, ke
   conn.settingsKey = key;
 }
 
-/** The settings a session has set on `conn`, read back from the node. */
-export async function readSettings(conn: NodeConnection): Promise<Settings> {
-  const r = await runQuery(conn, `SELECT name, setting FROM pg_settings WHERE source = 'session' ORDER BY name`);
+/**
+ * The settings a session has set on `conn`, read back from the node. Placeholders (a dotted setting whose
+ * extension is not loaded in that backend yet, such as hnsw.ef_search before pgvector loads) are not in
+ * pg_settings, so the `custom` names the session has set are read one by one.
+ */
+export async function readSettings(conn: NodeConnection, custom: Iterable<string> = []): Promise<Settings> {
+  const names = [...custom].map(quoteLiteral).join(', ');
+  const extra = names
+    ? ` UNION SELECT n, current_setting(n, true) FROM unnest(ARRAY[${names}]::text[]) n
+         WHERE coalesce(current_setting(n, true), '') <> '' AND n NOT IN (SELECT name FROM pg_settings WHERE source = 'session')`
+    : '';
+  const r = await runQuery(conn, `SELECT name, setting FROM pg_settings WHERE source = 'session'${extra} ORDER BY 1`);
   return new Map(r.rows.map(([k, v]) => [k!, v ?? '']));
 }

@@ -25,6 +25,7 @@ function outputName(t: Node): string {
   if (v.FuncCall) return v.FuncCall.funcname.at(-1).String.sval;
   if (v.ColumnRef) return v.ColumnRef.fields.at(-1).String?.sval ?? '?column?';
   if (v.TypeCast?.arg?.ColumnRef) return v.TypeCast.arg.ColumnRef.fields.at(-1).String?.sval;
+  if (v.TypeCast?.arg?.FuncCall) return v.TypeCast.arg.FuncCall.funcname.at(-1).String.sval;
   return '?column?';
 }
 
@@ -41,8 +42,11 @@ export function planAggregate(stmt: Node, table: DistributedTable, params: Bound
     return `c${partials.length - 1}`;
   };
   for (const t of stmt.targetList as Node[]) {
-    const v = t.ResTarget.val;
-    const name = ident(outputName(t));
+    const outer = t.ResTarget.val;
+    // A cast around an aggregate (count(*)::int) applies to the combined value.
+    const v = outer.TypeCast?.arg?.FuncCall ? outer.TypeCast.arg : outer;
+    const castTo = v !== outer ? deparseExpr({ TypeCast: { arg: { ColumnRef: { fields: [{ String: { sval: 'vecshard_x' } }] } }, typeName: outer.TypeCast.typeName } }) : undefined;
+    const name = ident(outputName(t)) + (castTo ? `\u0000${castTo}` : '');
     const f = v.FuncCall;
     const fname = f?.funcname?.at(-1)?.String?.sval;
     if (f && AGGS.has(fname)) {
@@ -68,6 +72,10 @@ export function planAggregate(stmt: Node, table: DistributedTable, params: Bound
     const g = groups.indexOf(text);
     if (g < 0 && !v.A_Const) return notSupported(`output column ${outputName(t)} that is neither grouped nor aggregated`);
     finals.push(`${addPartial(v)} AS ${name}`);
+  }
+  for (let i = 0; i < finals.length; i++) {
+    const m = /^(.*) AS ("(?:[^"]|"")*")\u0000(.*)$/s.exec(finals[i]);
+    if (m) finals[i] = `${m[3].replace('vecshard_x', `(${m[1]})`)} AS ${m[2]}`;
   }
   const groupCols = groups.map((g) => {
     const idx = partials.findIndex((p) => deparseExpr(p.ResTarget.val) === g);

@@ -15,14 +15,17 @@ export interface ClassifiedQuery {
   pins: boolean;
   /** The parser refused it; the node will report the error in its own words. */
   unparsed: boolean;
+  /** Dotted (extension or placeholder) settings it sets: pg_settings does not list placeholders, so they are tracked. */
+  customSettings: string[];
 }
 
 const CURSOR_OPT_HOLD = 0x20;
 
 export function classify(sql: string): ClassifiedQuery {
   const parsed = parseSql(sql);
-  if (parsed instanceof Error) return { statements: [{ kind: 'other', text: sql }], changesSettings: false, pins: false, unparsed: true };
-  const out: ClassifiedQuery = { statements: [], changesSettings: /set_config/i.test(sql), pins: /advisory_lock/i.test(sql), unparsed: false };
+  if (parsed instanceof Error) return { statements: [{ kind: 'other', text: sql }], changesSettings: false, pins: false, unparsed: true, customSettings: [] };
+  const out: ClassifiedQuery = { statements: [], changesSettings: /set_config/i.test(sql), pins: /advisory_lock/i.test(sql), unparsed: false, customSettings: [] };
+  for (const m of sql.matchAll(/set_config\s*\(\s*'([a-z0-9_]+\.[a-z0-9_.]+)'/gi)) out.customSettings.push(m[1].toLowerCase());
   for (const s of parsed) out.statements.push(classifyOne(sql, s, out));
   return out;
 }
@@ -34,6 +37,7 @@ function classifyOne(sql: string, s: RawStmt, q: ClassifiedQuery): StatementClas
   switch (kind) {
     case 'VariableSetStmt':
       if (!n.is_local) q.changesSettings = true;
+      if (typeof n.name === 'string' && n.name.includes('.')) q.customSettings.push(n.name.toLowerCase());
       break;
     case 'DiscardStmt':
       q.changesSettings = true;

@@ -83,6 +83,8 @@ export class ClientSession {
   #distCopy: DistCopyIn | undefined;
   #pinned = false;
   #refreshSettings = false;
+  /** Dotted settings this session has set (placeholders are not in pg_settings). */
+  #customSettings = new Set<string>();
   #status: TxStatus = 'I';
   #statements = new Map<string, PreparedStatement>();
   // The extended-protocol batch being built until Sync or Flush.
@@ -150,6 +152,7 @@ export class ClientSession {
   async #simpleQuery(frame: Buffer): Promise<void> {
     const sql = fe.readQuery(frame);
     const q = classify(sql);
+    for (const n of q.customSettings) this.#customSettings.add(n);
     const plan = planQuery(q, this.#status !== 'I');
     switch (plan.kind) {
       case 'error':
@@ -449,7 +452,7 @@ export class ClientSession {
     const conn = this.#conn;
     if (conn && this.#refreshSettings && !this.#pinned) {
       this.#refreshSettings = false;
-      this.#settings = await readSettings(conn);
+      this.#settings = await readSettings(conn, this.#customSettings);
       this.#settingsKey = settingsKey(this.#settings);
       conn.settingsKey = this.#settingsKey;
       // Connections to other nodes took the old settings; they are released and get the new ones next time.
@@ -545,6 +548,7 @@ export class ClientSession {
       return this.#batchError({ severity: 'ERROR', code: '42P05', message: `prepared statement "${m.name}" already exists` }, 'parse');
     }
     const q = classify(m.sql);
+    for (const n of q.customSettings) this.#customSettings.add(n);
     if (q.statements.some((s) => s.kind === 'copy-in')) {
       return this.#batchError({ severity: 'ERROR', code: '0A000', message: 'vecshard: COPY FROM STDIN is supported in the simple query protocol only' }, 'parse');
     }
