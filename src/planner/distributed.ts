@@ -102,6 +102,14 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
     return { kind: 'notice', tag: 'CREATE EXTENSION', message: 'vecshard provides the Citus API (create_distributed_table and friends); extension "citus" is not installed' };
   }
   const tables = distributedTables(stmt, ctx.catalog);
+  if (kind === 'DropStmt' && stmt.DropStmt.removeType === 'OBJECT_TABLE') {
+    // DROP TABLE names its tables as lists of strings, not RangeVars.
+    for (const o of stmt.DropStmt.objects ?? []) {
+      const parts = (o.List?.items ?? []).map((x: Node) => x.String?.sval);
+      const t = ctx.catalog.get(parts.length > 1 ? parts[parts.length - 2] : 'public', parts[parts.length - 1]);
+      if (t) tables.push(t);
+    }
+  }
   if (!tables.length) return { kind: 'passthrough' };
   const n = stmt[kind];
   const one = tables.length === 1 ? tables[0] : undefined;

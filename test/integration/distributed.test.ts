@@ -1,0 +1,173 @@
+// Distributed tables end to end through node-postgres: routing, aggregates, DDL, transactions, settings on every
+// shard connection, COPY formats, and a clear 0A000 (never a wrong answer) for what is not supported.
+import { pipeline } from 'node:stream/promises';
+import { Readable, Writable } from 'node:stream';
+import pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPgServers } from '../helpers/pg-nodes.ts';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+
+let pgs: Awaited<ReturnType<typeof startPgServers>>;
+let c: TestCoordinator;
+let db: pg.Client;
+
+async function onNode(i: number, sql: string) {
+  const cl = new pg.Client({ connectionString: pgs.servers[i].url + '/postgres' });
+  await cl.connect();
+  try {
+    return (await cl.query(sql)).rows;
+  } finally {
+    await cl.end();
+  }
+}
+
+beforeAll(async () => {
+  pgs = await startPgServers(3);
+  c = await startTestCoordinator(pgs);
+  db = new pg.Client(c.options());
+  await db.connect();
+  await db.query('CREATE TABLE docs (id serial, tenant int NOT NULL, title text, embedding vector(2), PRIMARY KEY (id, tenant))');
+  await db.query(`SELECT create_distributed_table('docs', 'tenant', shard_count => 6)`);
+  await db.query(`INSERT INTO docs (tenant, title, embedding) SELECT * FROM (VALUES (1, 'a', '[1,0]'::vector)) v`).catch(() => {});
+  const rows = Array.from({ length: 60 }, (_, i) => `(${i % 5}, 't${i}', '[${Math.cos(i)},${Math.sin(i)}]')`).join(',');
+  await db.query(`INSERT INTO docs (tenant, title, embedding) VALUES ${rows}`);
+});
+afterAll(async () => {
+  await db?.end();
+  await c?.close();
+  pgs?.stopAll();
+});
+
+describe('routing and reads', () => {
+  it('spreads shards over every node and assigns unique ids from one sequence', async () => {
+    const perNode = await Promise.all([0, 1, 2].map((i) => onNode(i, `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'vecshard_shards'`)));
+    expect(perNode.map((r) => r[0].n)).toEqual([2, 2, 2]);
+    const ids = (await db.query('SELECT id FROM docs')).rows.map((r) => r.id);
+    expect(ids.length).toBe(60);
+    expect(new Set(ids).size).toBe(60);
+    expect(Math.max(...ids)).toBe(60);
+  });
+
+  it('answers aggregates with GROUP BY, ORDER BY and LIMIT as one table would', async () => {
+    const r = await db.query('SELECT tenant, count(*) AS n, min(id), max(id), sum(id)::int AS s, avg(id) FROM docs GROUP BY tenant ORDER BY tenant DESC LIMIT 3');
+    expect(r.rows).toEqual([
+      { tenant: 4, n: '12', min: 5, max: 60, s: 390, avg: '32.5000000000000000' },
+      { tenant: 3, n: '12', min: 4, max: 59, s: 378, avg: '31.5000000000000000' },
+      { tenant: 2, n: '12', min: 3, max: 58, s: 366, avg: '30.5000000000000000' },
+    ]);
+    expect((await db.query('SELECT count(*)::int AS n FROM docs WHERE tenant > 10')).rows).toEqual([{ n: 0 }]);
+    expect((await db.query('SELECT count(*)::int AS n, max(id) AS m FROM docs WHERE title = $1', ['t7'])).rows).toEqual([{ n: 1, m: 8 }]);
+  });
+
+  it('routes kNN with a filter on the distribution column to one shard, and merges otherwise', async () => {
+    const one = await db.query(`SELECT id, tenant FROM docs WHERE tenant = $1 ORDER BY embedding <-> '[1,0]' LIMIT 3`, [2]);
+    expect(one.rows.every((r) => r.tenant === 2)).toBe(true);
+    const all = await db.query(`SELECT id FROM docs ORDER BY embedding <-> $1 LIMIT 5 OFFSET 1`, ['[1,0]']);
+    expect(all.rows.length).toBe(5);
+  });
+});
+
+describe('writes and transactions', () => {
+  it('UPDATE and DELETE by key or across shards, with RETURNING', async () => {
+    expect((await db.query(`UPDATE docs SET title = 'x' WHERE tenant = 1 RETURNING id`)).rowCount).toBe(12);
+    expect((await db.query(`SELECT count(*)::int AS n FROM docs WHERE title = 'x'`)).rows[0].n).toBe(12);
+    expect((await db.query(`DELETE FROM docs WHERE title = 'x'`)).rowCount).toBe(12);
+  });
+
+  it('commits a transaction across shards on several nodes, and rolls one back', async () => {
+    await db.query('BEGIN');
+    await db.query(`INSERT INTO docs (tenant, title) VALUES (100, 'tx'), (101, 'tx'), (102, 'tx'), (103, 'tx')`);
+    expect((await db.query(`SELECT count(*)::int AS n FROM docs WHERE title = 'tx'`)).rows[0].n).toBe(4);
+    await db.query('COMMIT');
+    expect((await db.query(`SELECT count(*)::int AS n FROM docs WHERE title = 'tx'`)).rows[0].n).toBe(4);
+    await db.query('BEGIN');
+    await db.query(`DELETE FROM docs WHERE title = 'tx'`);
+    await db.query('ROLLBACK');
+    expect((await db.query(`SELECT count(*)::int AS n FROM docs WHERE title = 'tx'`)).rows[0].n).toBe(4);
+    const prepared = await Promise.all([0, 1, 2].map((i) => onNode(i, 'SELECT count(*)::int AS n FROM pg_prepared_xacts')));
+    expect(prepared.map((r) => r[0].n)).toEqual([0, 0, 0]);
+  });
+
+  it('an error inside a distributed transaction fails it, as on Postgres', async () => {
+    await db.query('BEGIN');
+    await db.query(`INSERT INTO docs (tenant, title) VALUES (200, 'e1'), (201, 'e1')`);
+    await expect(db.query(`INSERT INTO docs (id, tenant, title) VALUES (1, 0, 'dup')`)).rejects.toMatchObject({ code: '23505' });
+    await expect(db.query('SELECT 1')).rejects.toMatchObject({ code: '25P02' });
+    await db.query('COMMIT'); // becomes a ROLLBACK
+    expect((await db.query(`SELECT count(*)::int AS n FROM docs WHERE title = 'e1'`)).rows[0].n).toBe(0);
+  });
+
+  it('COPY in CSV with a header, and COPY out', async () => {
+    const csv = 'tenant,title,embedding\n7,"a, quoted","[0,1]"\n8,plain,"[1,1]"\n9,,\n';
+    await pipeline(Readable.from([csv]), db.query(copyFrom('COPY docs (tenant, title, embedding) FROM STDIN WITH (FORMAT csv, HEADER true)')));
+    const r = await db.query('SELECT tenant, title, embedding::text AS e FROM docs WHERE tenant IN (7, 8, 9) ORDER BY embedding <-> $1 LIMIT 10', ['[0,1]']);
+    expect(r.rows).toEqual([
+      { tenant: 7, title: 'a, quoted', e: '[0,1]' },
+      { tenant: 8, title: 'plain', e: '[1,1]' },
+      { tenant: 9, title: null, e: null },
+    ]);
+    let out = '';
+    await pipeline(db.query(copyTo('COPY docs (tenant) TO STDOUT')), new Writable({ write(ch, _e, cb) { out += ch; cb(); } }));
+    expect(out.trim().split('\n').length).toBe(55);
+  });
+});
+
+describe('DDL', () => {
+  it('applies CREATE INDEX, ALTER TABLE and TRUNCATE to every shard, and DROP TABLE removes them', async () => {
+    await db.query('CREATE TABLE t2 (k bigint PRIMARY KEY, v vector(2))');
+    await db.query(`SELECT create_distributed_table('t2', 'k', shard_count => 3)`);
+    await db.query('CREATE INDEX t2_v ON t2 USING hnsw (v vector_cosine_ops) WITH (m = 4)');
+    await db.query('ALTER TABLE t2 ADD COLUMN note text');
+    await db.query(`INSERT INTO t2 VALUES (1, '[1,2]', 'n')`);
+    const idx = await Promise.all([0, 1, 2].map((i) => onNode(i, `SELECT indexname FROM pg_indexes WHERE schemaname = 'vecshard_shards' AND indexname LIKE 't2_v_%'`)));
+    expect(idx.flat().length).toBe(3);
+    expect((await db.query('SELECT note FROM t2 WHERE k = 1')).rows).toEqual([{ note: 'n' }]);
+    await db.query('TRUNCATE t2');
+    expect((await db.query('SELECT count(*)::int AS n FROM t2')).rows[0].n).toBe(0);
+    await db.query('DROP TABLE t2');
+    const left = await Promise.all([0, 1, 2].map((i) => onNode(i, `SELECT count(*)::int AS n FROM pg_tables WHERE tablename LIKE 't2_%'`)));
+    expect(left.map((r) => r[0].n)).toEqual([0, 0, 0]);
+  });
+
+  it('session settings reach every shard connection', async () => {
+    const s = new pg.Client(c.options());
+    await s.connect();
+    await s.query(`SET statement_timeout = '200ms'`);
+    // 60 rows over 6 shards at 20 ms a row: every shard runs past 200 ms only if it has the setting.
+    await expect(s.query(`SELECT id, pg_sleep(0.02) FROM docs ORDER BY embedding <-> '[1,0]' LIMIT 60`)).rejects.toMatchObject({ code: '57014' });
+    await s.query('RESET statement_timeout');
+    expect((await s.query(`SELECT count(*)::int AS n FROM docs`)).rows[0].n).toBe(55);
+    await s.end();
+  });
+});
+
+describe('refused with 0A000, never answered wrongly', () => {
+  const refused: Array<[string, RegExp]> = [
+    [`SELECT id FROM docs ORDER BY title LIMIT 3`, /ORDER BY across shards without a vector distance/],
+    [`SELECT id FROM docs ORDER BY embedding <-> '[1,0]', id LIMIT 3`, /further keys after the vector distance/],
+    [`SELECT DISTINCT tenant FROM docs`, /DISTINCT across shards/],
+    [`SELECT count(DISTINCT tenant) FROM docs`, /DISTINCT\/FILTER\/ORDER BY/],
+    [`SELECT tenant, count(*) FROM docs GROUP BY tenant HAVING count(*) > 1`, /HAVING across shards/],
+    [`SELECT a.id FROM docs a JOIN docs b USING (id)`, /join or subquery in FROM/],
+    [`SELECT id FROM docs WHERE id IN (SELECT 1)`, /subquery/],
+    [`WITH x AS (SELECT 1) SELECT id FROM docs`, /WITH \(common table expressions\)/],
+    [`SELECT id FROM docs UNION SELECT 1`, /UNION, INTERSECT or EXCEPT/],
+    [`SELECT id, row_number() OVER () FROM docs`, /window functions/],
+    [`UPDATE docs SET tenant = 3 WHERE id = 1`, /modifying the distribution column "tenant"/],
+    [`INSERT INTO docs (tenant, title) SELECT tenant, title FROM docs`, /INSERT \.\.\. SELECT/],
+    [`INSERT INTO docs (tenant) VALUES (1 + 1)`, /an expression as the value of distribution column "tenant"/],
+    [`DELETE FROM docs USING docs d2 WHERE docs.id = d2.id`, /UPDATE \.\.\. FROM or DELETE \.\.\. USING/],
+    [`EXPLAIN SELECT * FROM docs`, /Explain statements/],
+    [`CREATE TABLE bad (id int PRIMARY KEY, t int); SELECT create_distributed_table('bad', 't')`, /constraint "bad_pkey" \(PRIMARY KEY \(id\)\) does not include the distribution column "t"/],
+  ];
+  for (const [sql, message] of refused) {
+    it(sql, async () => {
+      await expect(db.query(sql)).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(message) });
+    });
+  }
+
+  it('a NULL distribution value is 23502', async () => {
+    await expect(db.query('INSERT INTO docs (tenant, title) VALUES (NULL, $1)', ['n'])).rejects.toMatchObject({ code: '23502' });
+  });
+});
