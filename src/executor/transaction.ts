@@ -19,6 +19,16 @@ async function supportsTwoPhase(c: NodeConnection): Promise<boolean> {
 export const GID_PREFIX = 'vecshard_';
 
 /**
+ * Test hook: VECSHARD_TEST_HANG=after-prepare|after-commit-record stops a commit at that point forever, so a test
+ * can kill the coordinator there. Unset in normal use.
+ */
+async function hangPoint(name: string): Promise<void> {
+  if (process.env.VECSHARD_TEST_HANG !== name) return;
+  process.stderr.write(`vecshard: test hang at ${name}\n`);
+  await new Promise(() => {});
+}
+
+/**
  * Commits a transaction open on `others` (and on `home` when `homeInTx`). With more than one node taking part it
  * prepares the others, commits node 0 with a commit record, then commits the prepared ones; a coordinator that dies
  * in between leaves prepared transactions that `recoverPrepared` settles by that record.
@@ -41,6 +51,7 @@ export async function commitDistributed(home: NodeConnection, others: NodeConnec
         prepared.push(c);
       }),
     );
+    await hangPoint('after-prepare');
     await runQuery(home, `${homeInTx ? '' : 'BEGIN; '}INSERT INTO vecshard.transactions (gid) VALUES (${quoteLiteral(gid)}); COMMIT`);
   } catch (e) {
     for (const c of others) {
@@ -50,6 +61,7 @@ export async function commitDistributed(home: NodeConnection, others: NodeConnec
     await runQuery(home, 'ROLLBACK').catch(() => {});
     throw e;
   }
+  await hangPoint('after-commit-record');
   await Promise.all(others.map((c) => runQuery(c, `COMMIT PREPARED ${name(c)}`)));
   await runQuery(home, `DELETE FROM vecshard.transactions WHERE gid = ${quoteLiteral(gid)}`).catch(() => {});
 }

@@ -204,15 +204,22 @@ export class ClientSession {
 
   async #catalog(): Promise<Catalog> {
     return this.ctx.cluster.catalog(this.ctx.database, async () => {
-      const home = await this.#acquire();
-      const cat = await loadCatalog(home);
-      if (!cat.empty) {
-        // Settle two-phase commits a previous coordinator left half done.
-        const conns = await Promise.all(this.ctx.cluster.nodes.map((_, i) => this.#acquire(i)));
-        const n = await recoverPrepared(home, conns);
-        if (n) this.ctx.log.warn({ settled: n }, 'settled prepared transactions left by an earlier coordinator');
+      // Connections of its own: the session's may be inside a client transaction.
+      const pools = this.ctx.cluster.nodes.map((_, i) => this.ctx.cluster.pool(i, this.ctx.database));
+      const home = await pools[0].acquire();
+      const taken: NodeConnection[] = [home];
+      try {
+        const cat = await loadCatalog(home);
+        if (!cat.empty) {
+          // Settle two-phase commits a previous coordinator left half done.
+          for (const p of pools.slice(1)) taken.push(await p.acquire());
+          const n = await recoverPrepared(home, taken);
+          if (n) this.ctx.log.warn({ settled: n }, 'settled prepared transactions left by an earlier coordinator');
+        }
+        return cat;
+      } finally {
+        for (const c of taken) await this.ctx.cluster.pool(c.nodeId, c.database).release(c, c.status === 'I');
       }
-      return cat;
     });
   }
 
