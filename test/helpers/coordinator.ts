@@ -34,3 +34,9 @@ export async function startTestCoordinator(
     options: (database = 'postgres') => ({ host: '127.0.0.1', port: c.port, user, password, database }),
   });
 }
+
+/** Closes a test coordinator and removes its embedded nodes' data folder, if it made one. */
+export async function stopTestCoordinator(c: (TestCoordinator & { dataDir?: string }) | undefined): Promise<void> {
+  await c?.close();
+  if (c?.dataDir) fs.rmSync(c.dataDir, { recursive: true, force: true });
+}

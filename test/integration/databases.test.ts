@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
-import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { startTestCoordinator, stopTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
 
 async function q(opts: pg.ClientConfig, sql: string) {
   const cl = new pg.Client(opts);
@@ -80,8 +80,7 @@ describe('on embedded nodes', () => {
     c = await startTestCoordinator({ embedded: 2 });
   });
   afterAll(async () => {
-    await c?.close();
-    if (c?.dataDir) fs.rmSync(c.dataDir, { recursive: true, force: true });
+    await stopTestCoordinator(c);
   });
 
   it('creates, serves and drops a database', async () => {

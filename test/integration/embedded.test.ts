@@ -7,7 +7,7 @@ import pgvector from 'pgvector/pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import postgres from 'postgres';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { startTestCoordinator, stopTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
 
 let c: TestCoordinator & { dataDir?: string };
 
@@ -15,8 +15,7 @@ beforeAll(async () => {
   c = await startTestCoordinator({ embedded: 1 }, { pool: { acquireTimeoutMs: 20_000 } });
 });
 afterAll(async () => {
-  await c?.close();
-  if (c?.dataDir) fs.rmSync(c.dataDir, { recursive: true, force: true });
+  await stopTestCoordinator(c);
 });
 
 it('node-postgres: COPY in and out, parameterized kNN, a transaction', async () => {

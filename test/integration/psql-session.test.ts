@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
-import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { startTestCoordinator, stopTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
 import { psql } from '../helpers/psql.ts';
 
 const tsv = path.join(os.tmpdir(), `vecshard-psql-${process.pid}.tsv`);
@@ -66,8 +66,7 @@ describe('psql against embedded nodes', () => {
     c = await startTestCoordinator({ embedded: 2 });
   });
   afterAll(async () => {
-    await c?.close();
-    if (c?.dataDir) fs.rmSync(c.dataDir, { recursive: true, force: true });
+    await stopTestCoordinator(c);
   });
 
   it('runs the README session', async () => {
