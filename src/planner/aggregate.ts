@@ -10,8 +10,11 @@ export interface AggregatePlan {
   kind: 'aggregate';
   table: DistributedTable;
   tasks: ShardTask[];
-  /** SQL over the partial rows, given their VALUES list (a parenthesised, typed row source aliased p(c0, c1, ...)). */
-  combine: (source: string) => string;
+  /**
+   * SQL over the partial rows, given their row source (typed, aliased p(c0, c1, ...)) and the partial columns'
+   * names as the shards reported them.
+   */
+  combine: (source: string, names: string[]) => string;
   strategy: string;
 }
 
@@ -33,7 +36,7 @@ const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 export function planAggregate(stmt: Node, table: DistributedTable, params: BoundParams): AggregatePlan | ErrorPlan {
   if (stmt.havingClause) return notSupported('HAVING across shards');
-  if (stmt.distinctClause) return notSupported('DISTINCT with aggregates across shards');
+  if (stmt.distinctClause) return notSupported('DISTINCT with GROUP BY or aggregates across shards');
   const groups: string[] = (stmt.groupClause ?? []).map((g: Node) => deparseExpr(g));
   const partials: Node[] = [];
   const finals: string[] = [];

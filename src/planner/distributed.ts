@@ -101,6 +101,15 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   if (kind === 'CreateExtensionStmt' && stmt.CreateExtensionStmt.extname === 'citus') {
     return { kind: 'notice', tag: 'CREATE EXTENSION', message: 'vecshard provides the Citus API (create_distributed_table and friends); extension "citus" is not installed' };
   }
+  if (classifyAllNodes(kind, stmt[kind]) && ctx.nodeCount > 1) {
+    return {
+      kind: 'ddl',
+      shell: text,
+      transactional: true,
+      catalog: [],
+      tasks: Array.from({ length: ctx.nodeCount - 1 }, (_, i) => ({ nodeId: i + 1, shard: `node ${i + 1}`, shardIndex: i + 1, sql: text, params: NO_PARAMS })),
+    };
+  }
   const tables = distributedTables(stmt, ctx.catalog);
   if (kind === 'DropStmt' && stmt.DropStmt.removeType === 'OBJECT_TABLE') {
     // DROP TABLE names its tables as lists of strings, not RangeVars.
@@ -159,4 +168,10 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
     default:
       return notSupported(`${kind.replace(/Stmt$/, '')} statements`);
   }
+}
+
+/** Statements that every node must run: extensions and per-database or per-role settings. */
+function classifyAllNodes(kind: string, n: Node): boolean {
+  if (kind === 'DropStmt') return n.removeType === 'OBJECT_EXTENSION';
+  return ['CreateExtensionStmt', 'AlterExtensionStmt', 'AlterDatabaseSetStmt', 'AlterRoleSetStmt'].includes(kind);
 }

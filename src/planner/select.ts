@@ -6,6 +6,7 @@ import { subsetParams, type BoundParams } from './params.ts';
 import { pinnedValue, shardForValue, valueText } from './router.ts';
 import { toShard } from './relations.ts';
 import { planAggregate, type AggregatePlan } from './aggregate.ts';
+import { planSorted } from './sort.ts';
 import { notSupported, type DistributedPlan, type ErrorPlan, type ShardTask } from './types.ts';
 
 export const VECTOR_OPERATORS = new Set(['<->', '<#>', '<=>', '<+>', '<~>', '<%>']);
@@ -63,7 +64,6 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
   }
 
   if (has(stmt, (n) => !!n.FuncCall?.over)) return notSupported('window functions across shards');
-  if (stmt.distinctClause) return notSupported('DISTINCT across shards');
   if (stmt.groupClause || stmt.havingClause || has(stmt, (n) => !!n.FuncCall && (n.FuncCall.agg_star || AGGREGATES.has(n.FuncCall.funcname?.at(-1)?.String?.sval)))) {
     return planAggregate(stmt, table, ctx.params);
   }
@@ -73,6 +73,10 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
   const offset = limitValue(stmt.limitOffset, ctx.params, 'OFFSET');
   if (typeof offset !== 'number') return offset;
   const all = table.shards.map((s) => s.index);
+
+  const [first0] = (stmt.sortClause ?? []) as Node[];
+  const firstOp = first0?.SortBy.node?.A_Expr?.kind === 'AEXPR_OP' ? first0.SortBy.node.A_Expr.name?.at(-1)?.String?.sval : undefined;
+  if (stmt.distinctClause || (first0 && !VECTOR_OPERATORS.has(firstOp))) return planSorted(stmt, table, ctx.params, limit, offset);
 
   if (!stmt.sortClause?.length) {
     const shardStmt = { ...stmt, limitOffset: undefined, limitCount: limit === Infinity ? undefined : intConst(limit + offset) };
@@ -88,8 +92,13 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
   const [first, ...rest] = stmt.sortClause as Node[];
   const key = first.SortBy.node;
   const op = key?.A_Expr?.kind === 'AEXPR_OP' ? key.A_Expr.name?.at(-1)?.String?.sval : undefined;
-  if (!VECTOR_OPERATORS.has(op)) return notSupported('ORDER BY across shards without a vector distance as the first key', 'Order by a distance such as embedding <-> $1, or filter on the distribution column.');
-  if (rest.length) return notSupported('ORDER BY with further keys after the vector distance');
+  if (rest.length) {
+    // Further keys after the distance: node 0 merges on all keys; shards still get ef_search raised.
+    const p = planSorted(stmt, table, ctx.params, limit, offset);
+    const n = limit === Infinity ? 0 : Math.min(limit + offset, 1000);
+    if (p.kind === 'aggregate' && n > 40) for (const t of p.tasks) t.before = [`SELECT set_config('hnsw.ef_search', greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, ${n})::text, true)`];
+    return p;
+  }
   if (first.SortBy.useOp) return notSupported('ORDER BY ... USING');
 
   const desc = first.SortBy.sortby_dir === 'SORTBY_DESC';

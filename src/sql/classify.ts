@@ -15,6 +15,8 @@ export interface ClassifiedQuery {
   pins: boolean;
   /** The parser refused it; the node will report the error in its own words. */
   unparsed: boolean;
+  /** Must run on every node (extensions, ALTER DATABASE/ROLE ... SET), so later shard connections see it. */
+  allNodes: boolean;
   /** Dotted (extension or placeholder) settings it sets: pg_settings does not list placeholders, so they are tracked. */
   customSettings: string[];
 }
@@ -23,8 +25,8 @@ const CURSOR_OPT_HOLD = 0x20;
 
 export function classify(sql: string): ClassifiedQuery {
   const parsed = parseSql(sql);
-  if (parsed instanceof Error) return { statements: [{ kind: 'other', text: sql }], changesSettings: false, pins: false, unparsed: true, customSettings: [] };
-  const out: ClassifiedQuery = { statements: [], changesSettings: /set_config/i.test(sql), pins: /advisory_lock/i.test(sql), unparsed: false, customSettings: [] };
+  if (parsed instanceof Error) return { statements: [{ kind: 'other', text: sql }], changesSettings: false, pins: false, unparsed: true, customSettings: [], allNodes: false };
+  const out: ClassifiedQuery = { statements: [], changesSettings: /set_config/i.test(sql), pins: /advisory_lock/i.test(sql), unparsed: false, customSettings: [], allNodes: false };
   for (const m of sql.matchAll(/set_config\s*\(\s*'([a-z0-9_]+\.[a-z0-9_.]+)'/gi)) out.customSettings.push(m[1].toLowerCase());
   for (const s of parsed) out.statements.push(classifyOne(sql, s, out));
   return out;
@@ -57,6 +59,15 @@ function classifyOne(sql: string, s: RawStmt, q: ClassifiedQuery): StatementClas
       if (rel?.relpersistence === 't') q.pins = true;
       break;
     }
+    case 'CreateExtensionStmt':
+    case 'AlterExtensionStmt':
+    case 'AlterDatabaseSetStmt':
+    case 'AlterRoleSetStmt':
+      if (n.extname !== 'citus') q.allNodes = true;
+      break;
+    case 'DropStmt':
+      if (n.removeType === 'OBJECT_EXTENSION') q.allNodes = true;
+      break;
     case 'ListenStmt':
     case 'PrepareStmt':
       q.pins = true;

@@ -174,7 +174,7 @@ export class ClientSession {
         return this.#ready('I');
     }
     const catalog = await this.#catalog();
-    const fast = q.unparsed || (catalog.empty && this.#txNodes.size === 0 && !/create_distributed_table|create_reference_table|citus/i.test(sql));
+    const fast = q.unparsed || (catalog.empty && !q.allNodes && this.#txNodes.size === 0 && !/create_distributed_table|create_reference_table|citus/i.test(sql));
     if (fast) {
       if (plan.kind === 'copy-in') return this.#startCopyIn(frame, q.pins);
       const conn = await this.#acquire();
@@ -340,13 +340,16 @@ export class ClientSession {
     const type = (c: string) => names.get(fields[Number(c.slice(1))].typeOid)!;
     const rows = partial.flatMap((r) => r.rows.map(readDataRow));
     const params: BoundParams = { values: rows.flat(), formats: rows.flat().map(() => 0), types: rows.flat().map(() => 0) };
+    if (params.values.length > 60000) {
+      throw new PgError({ severity: 'ERROR', code: '54000', message: `vecshard: ${rows.length} partial rows are too many to combine on node 0`, hint: 'Add a LIMIT, or filter on the distribution column.' });
+    }
     const cols = fields.map((_, i) => `c${i}`).join(', ');
     let k = 0;
     const source = rows.length
       ? `(VALUES ${rows.map((r) => `(${r.map((_, i) => `$${++k}::${type(`c${i}`)}`).join(', ')})`).join(', ')}) AS p(${cols})`
       : `(SELECT ${fields.map((_, i) => `NULL::${type(`c${i}`)} AS c${i}`).join(', ')} WHERE false) AS p`;
     const sql = plan
-      .combine(source)
+      .combine(source, fields.map((f) => f.name))
       .replace(/\$\{type:(c\d+)\}/g, (_, c: string) => type(c))
       .replace(/\$\{avg:(c\d+)\}/g, (_, c: string) => (/double|real/.test(type(c)) ? 'double precision' : 'numeric'));
     const [final] = await runTasks(this.#taskConn, [{ nodeId: HOME_NODE, shard: '(combine)', shardIndex: 0, sql, params }], resultFormats, describe, (f) => this.ctx.send(f));

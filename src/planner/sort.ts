@@ -1,0 +1,59 @@
+// ORDER BY (not a vector distance) and DISTINCT across shards: each shard sorts and limits its own rows, node 0
+// sorts the union with the same keys (its types and collations), then applies OFFSET and LIMIT.
+import { deparse, intConst, type Node } from '../sql/ast.ts';
+import type { DistributedTable } from '../shards/catalog.ts';
+import type { BoundParams } from './params.ts';
+import { taskFor } from './select.ts';
+import { notSupported, type ErrorPlan } from './types.ts';
+import type { AggregatePlan } from './aggregate.ts';
+
+const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+function exprText(n: Node): string {
+  return deparse({ SelectStmt: { targetList: [{ ResTarget: { val: n } }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' } });
+}
+
+export function planSorted(stmt: Node, table: DistributedTable, params: BoundParams, limit: number, offset: number): AggregatePlan | ErrorPlan {
+  if (stmt.distinctClause?.some((d: Node) => Object.keys(d).length > 0)) return notSupported('DISTINCT ON across shards');
+  const targets: Node[] = [...stmt.targetList];
+  const visible = targets.some((t) => t.ResTarget.val?.ColumnRef?.fields?.some((f: Node) => f.A_Star)) ? undefined : targets.length;
+  const hidden: Node[] = [];
+  const order: string[] = [];
+  for (const s of (stmt.sortClause ?? []) as Node[]) {
+    if (s.SortBy.useOp) return notSupported('ORDER BY ... USING');
+    const k = s.SortBy.node;
+    const pos = k.A_Const?.ival?.ival;
+    const name = k.ColumnRef?.fields?.length === 1 ? k.ColumnRef.fields[0].String?.sval : undefined;
+    if (pos && visible === undefined) return notSupported('ORDER BY a position with SELECT * across shards');
+    let idx = pos ? pos - 1 : targets.findIndex((t) => (name !== undefined && t.ResTarget.name === name) || exprText(t.ResTarget.val) === exprText(k));
+    let ref: string;
+    if (idx >= 0 && visible !== undefined) ref = `c${idx}`;
+    else if (stmt.distinctClause) return notSupported('ORDER BY a key that is not an output column, with DISTINCT across shards');
+    else {
+      hidden.push({ ResTarget: { name: `__vecshard_sort${hidden.length}`, val: k } });
+      ref = `h${hidden.length - 1}`;
+    }
+    const dir = s.SortBy.sortby_dir === 'SORTBY_DESC' ? ' DESC' : '';
+    const nulls = s.SortBy.sortby_nulls === 'SORTBY_NULLS_FIRST' ? ' NULLS FIRST' : s.SortBy.sortby_nulls === 'SORTBY_NULLS_LAST' ? ' NULLS LAST' : '';
+    order.push(`${ref}${dir}${nulls}`);
+    idx = -1;
+  }
+  const perShard = limit === Infinity ? undefined : intConst(limit + offset);
+  const shardStmt = { ...stmt, targetList: [...targets, ...hidden], limitOffset: undefined, limitCount: perShard };
+  const tasks = table.shards.map((s) => taskFor(shardStmt, table, s.index, params, 'SelectStmt'));
+  return {
+    kind: 'aggregate',
+    table,
+    tasks,
+    combine: (source, names) => {
+      const n = names.length - hidden.length;
+      // Hidden sort keys are the last partial columns: h0 is c<n>, h1 is c<n+1>, ...
+      const cols = names.slice(0, n).map((name, i) => `c${i} AS ${ident(name)}`);
+      const keys = order.map((o) => o.replace(/^h(\d+)/, (_, j: string) => `c${n + Number(j)}`));
+      return `SELECT ${stmt.distinctClause ? 'DISTINCT ' : ''}${cols.join(', ')} FROM ${source}${keys.length ? ` ORDER BY ${keys.join(', ')}` : ''}${
+        limit === Infinity ? '' : ` LIMIT ${limit}`
+      }${offset ? ` OFFSET ${offset}` : ''}`;
+    },
+    strategy: `sort: every shard sorted${perShard ? ` and limited to ${limit + offset}` : ''}, merged on node 0${stmt.distinctClause ? ' (DISTINCT)' : ''}`,
+  };
+}
