@@ -13,6 +13,7 @@ import { planModify } from './modify.ts';
 import { planAlterTable, planDropTables, planIndex, planRename, planTruncate } from './ddl.ts';
 import { notSupported, type DdlPlan, type DistributedPlan, type ErrorPlan } from './types.ts';
 import { NO_PARAMS } from './params.ts';
+import { explainOptions, type ExplainOptions } from './explain.ts';
 
 export interface CopyPlan {
   kind: 'copy-in' | 'copy-out';
@@ -27,6 +28,7 @@ export type StatementPlan =
   | { kind: 'passthrough' }
   | { kind: 'distribute'; req: DistributeRequest }
   | { kind: 'notice'; tag: string; message: string }
+  | { kind: 'explain'; inner: DistributedPlan | AggregatePlan; options: ExplainOptions }
   | DistributedPlan
   | AggregatePlan
   | DdlPlan
@@ -165,6 +167,15 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
           })),
         ),
       };
+    case 'ExplainStmt': {
+      const options = explainOptions(n);
+      if ('kind' in options) return options;
+      const innerKind = Object.keys(n.query)[0];
+      const inner = await planStatement({ stmt: n.query }, text, ctx);
+      if (inner.kind === 'distributed' || inner.kind === 'aggregate') return { kind: 'explain', inner, options };
+      if (inner.kind === 'error') return inner;
+      return notSupported(`EXPLAIN of ${innerKind.replace(/Stmt$/, '')} on a distributed table`);
+    }
     default:
       return notSupported(`${kind.replace(/Stmt$/, '')} statements`);
   }

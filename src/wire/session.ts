@@ -9,6 +9,7 @@ import { planStatement, type StatementPlan, type CopyPlan } from '../planner/dis
 import { expandFormats, readBind, NO_PARAMS, type BoundParams } from '../planner/params.ts';
 import type { DistributedPlan, DdlPlan } from '../planner/types.ts';
 import type { AggregatePlan } from '../planner/aggregate.ts';
+import { explainLines, type ExplainOptions } from '../planner/explain.ts';
 import { readDataRow } from '../protocol/backend.ts';
 import { runTasks, onNodes, ShardError } from '../executor/shard-tasks.ts';
 import { gatherRows, stripColumns, stripDescription } from '../executor/gather.ts';
@@ -277,6 +278,9 @@ export class ClientSession {
         case 'aggregate':
           await this.#runAggregate(plan, resultFormats, describe);
           return true;
+        case 'explain':
+          await this.#runExplain(plan.inner, plan.options, describe);
+          return true;
         case 'ddl':
           await this.#runDdl(plan, text);
           return true;
@@ -356,6 +360,31 @@ export class ClientSession {
     if (describe && final.description?.[0] === 0x54) this.ctx.send(final.description);
     for (const r of final.rows) this.ctx.send(r);
     this.ctx.send(be.commandComplete(`SELECT ${final.rows.length}`));
+  }
+
+  async #runExplain(inner: DistributedPlan | AggregatePlan, options: ExplainOptions, describe: boolean): Promise<void> {
+    const explained = inner.tasks.map((t) => ({ ...t, sql: `EXPLAIN (${options.shardOptions || 'COSTS true'}) ${t.sql}` }));
+    const timings: number[] = [];
+    const plans: string[][] = [];
+    // One task at a time, so each shard's timing is its own.
+    for (const t of explained) {
+      const t0 = performance.now();
+      const [r] = await runTasks(this.#taskConn, [t], [], false, (f) => this.ctx.send(f));
+      timings.push(performance.now() - t0);
+      plans.push(r.rows.map((row) => readDataRow(row)[0]!.toString('utf8')));
+    }
+    const merge =
+      inner.kind === 'aggregate'
+        ? '  Combine: partial rows merged by a query on node 0'
+        : inner.merge.kind === 'knn'
+          ? `  Merge: by distance${inner.merge.desc ? ' (descending)' : ''}, then OFFSET ${inner.merge.offset} LIMIT ${inner.merge.limit === Infinity ? 'ALL' : inner.merge.limit}`
+          : inner.merge.kind === 'concat'
+            ? `  Merge: concatenate${inner.merge.limit === Infinity ? '' : `, then OFFSET ${inner.merge.offset} LIMIT ${inner.merge.limit}`}`
+            : '  Merge: rows in the order of the VALUES list';
+    const lines = explainLines([`Custom Scan (vecshard)  table: ${inner.table.schema}.${inner.table.name}`, `  Strategy: ${inner.strategy}`, merge], inner.tasks, plans, options, timings);
+    if (describe) this.ctx.send(be.rowDescription([{ name: 'QUERY PLAN', typeOid: 25 }]));
+    for (const l of lines) this.ctx.send(be.dataRow([l]));
+    this.ctx.send(be.commandComplete('EXPLAIN'));
   }
 
   async #runDdl(plan: DdlPlan, text: string): Promise<void> {

@@ -87,6 +87,19 @@ describe('routing and reads', () => {
     expect((await onNode(2, `SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pg_trgm'`))[0].n).toBe(0);
   });
 
+  it('EXPLAIN shows the gather step and every shard task with its own plan; ANALYZE adds timings', async () => {
+    const plan = (await db.query(`EXPLAIN SELECT id FROM docs ORDER BY embedding <-> '[1,0]' LIMIT 5`)).rows.map((r) => r['QUERY PLAN']);
+    expect(plan[0]).toBe('Custom Scan (vecshard)  table: public.docs');
+    expect(plan).toContain('  Merge: by distance, then OFFSET 0 LIMIT 5');
+    expect(plan.filter((l) => /^  ->  Task \d: node \d, shard vecshard_shards\.docs_000\d$/.test(l)).length).toBe(6);
+    expect(plan.some((l) => /Limit  \(cost=/.test(l))).toBe(true);
+    const analyzed = (await db.query(`EXPLAIN (ANALYZE, VERBOSE) SELECT * FROM docs WHERE tenant = 3`)).rows.map((r) => r['QUERY PLAN']);
+    expect(analyzed).toContain('  Strategy: router: tenant = 3');
+    expect(analyzed.some((l) => /Task 1: node \d, shard vecshard_shards\.docs_000\d \(time=[\d.]+ ms\)/.test(l))).toBe(true);
+    expect(analyzed.some((l) => /Query: SELECT \* FROM vecshard_shards\.docs_000\d AS docs WHERE tenant = 3/.test(l))).toBe(true);
+    expect(analyzed.some((l) => /Execution Time/.test(l))).toBe(true);
+  });
+
   it('routes kNN with a filter on the distribution column to one shard, and merges otherwise', async () => {
     const one = await db.query(`SELECT id, tenant FROM docs WHERE tenant = $1 ORDER BY embedding <-> '[1,0]' LIMIT 3`, [2]);
     expect(one.rows.every((r) => r.tenant === 2)).toBe(true);
@@ -184,7 +197,7 @@ describe('refused with 0A000, never answered wrongly', () => {
     [`INSERT INTO docs (tenant, title) SELECT tenant, title FROM docs`, /INSERT \.\.\. SELECT/],
     [`INSERT INTO docs (tenant) VALUES (1 + 1)`, /an expression as the value of distribution column "tenant"/],
     [`DELETE FROM docs USING docs d2 WHERE docs.id = d2.id`, /UPDATE \.\.\. FROM or DELETE \.\.\. USING/],
-    [`EXPLAIN SELECT * FROM docs`, /Explain statements/],
+    [`EXPLAIN (FORMAT JSON) SELECT * FROM docs`, /EXPLAIN \(FORMAT JSON\)/],
     [`CREATE TABLE bad (id int PRIMARY KEY, t int); SELECT create_distributed_table('bad', 't')`, /constraint "bad_pkey" \(PRIMARY KEY \(id\)\) does not include the distribution column "t"/],
   ];
   for (const [sql, message] of refused) {
