@@ -38,8 +38,8 @@ export class DistCopyIn {
     this.extraColumns = t.columns
       .filter((c) => !plan.columns.includes(c.name) && (c.sequenceDefault || (c.name === t.distColumn && c.default)))
       .map((c) => c.name);
-    this.#distIdx = [...plan.columns, ...this.extraColumns].indexOf(t.distColumn!);
-    if (this.#distIdx < 0) {
+    this.#distIdx = t.distColumn ? [...plan.columns, ...this.extraColumns].indexOf(t.distColumn) : -1;
+    if (this.#distIdx < 0 && t.method === 'hash') {
       throw new PgError({ severity: 'ERROR', code: '23502', message: `vecshard: COPY into "${t.name}" must include the distribution column "${t.distColumn}"` });
     }
   }
@@ -85,9 +85,9 @@ export class DistCopyIn {
       if (r.length !== width) {
         throw new PgError({ severity: 'ERROR', code: '22P04', message: `vecshard: COPY row ${this.rows + 1} has ${r.length - this.extraColumns.length} columns, expected ${this.plan.columns.length}` });
       }
-      const v = r[this.#distIdx];
+      const v = t.method === 'reference' ? '' : r[this.#distIdx];
       if (v === null) throw new PgError({ severity: 'ERROR', code: '23502', message: `vecshard: the distribution column "${t.distColumn}" of "${t.name}" cannot be NULL (COPY row ${this.rows + 1})` });
-      const index = shardIndexForHash(HASHERS[t.distType!](v), t.shards.length);
+      const index = t.method === 'reference' ? 0 : shardIndexForHash(HASHERS[t.distType!](v), t.shards.length);
       const list = this.perShard.get(index) ?? [];
       list.push(r.map(toTextField).join('\t'));
       this.perShard.set(index, list);

@@ -68,7 +68,7 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
   const rel = positional[0] ?? named.get('table_name');
   if (!rel) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `${fn.name}: the first argument must name a table` } };
   const [schema, name] = rel.includes('.') ? rel.split('.', 2) : ['public', rel];
-  if (fn.name === 'create_reference_table') return notSupported('create_reference_table');
+  if (fn.name === 'create_reference_table') return { kind: 'distribute', req: { schema, name: name.replace(/^"|"$/g, ''), column: null, shardCount: 1, method: 'reference' } };
   const column = positional[1] ?? named.get('distribution_column');
   if (!column) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: 'create_distributed_table: the second argument must name the distribution column' } };
   const method = named.get('distribution_type') ?? named.get('distribution') ?? 'hash';

@@ -5,7 +5,7 @@ import type { DistributedTable } from '../shards/catalog.ts';
 import { subsetParams, type BoundParams } from './params.ts';
 import { shardForValue, valueText } from './router.ts';
 import { toShard } from './relations.ts';
-import { notSupported, type DistributedPlan, type ErrorPlan, type ShardTask } from './types.ts';
+import { notSupported, toEveryPlacement, type DistributedPlan, type ErrorPlan, type ShardTask } from './types.ts';
 
 /** Evaluates a default expression `n` times on node 0, returning the values as text. */
 export type DefaultEvaluator = (expr: string, n: number) => Promise<Array<string | null>>;
@@ -42,9 +42,16 @@ export async function planInsert(stmt: Node, table: DistributedTable, params: Bo
     });
   }
 
-  const distIdx = cols.indexOf(table.distColumn!);
+  const distIdx = table.distColumn ? cols.indexOf(table.distColumn) : -1;
   const byShard = new Map<number, { rows: Node[][]; order: number[] }>();
   for (let i = 0; i < rows.length; i++) {
+    if (table.method === 'reference') {
+      const g = byShard.get(0) ?? { rows: [], order: [] };
+      g.rows.push(rows[i]);
+      g.order.push(i);
+      byShard.set(0, g);
+      continue;
+    }
     const v = distIdx < 0 ? null : valueText(rows[i][distIdx], params);
     if (v === undefined) return notSupported(`an expression as the value of distribution column "${table.distColumn}" (use a constant or a parameter)`);
     if (v === null) {
@@ -75,7 +82,7 @@ export async function planInsert(stmt: Node, table: DistributedTable, params: Bo
     kind: 'distributed',
     table,
     command: 'INSERT',
-    tasks,
+    tasks: toEveryPlacement(tasks, table),
     merge: stmt.returningList || stmt.returningClause ? { kind: 'insert-order' } : { kind: 'concat', limit: Infinity, offset: 0 },
     hidden: 0,
     write: true,

@@ -4,7 +4,7 @@ import type { DistributedTable } from '../shards/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { pinnedValue, shardForValue } from './router.ts';
 import { taskFor } from './select.ts';
-import { notSupported, type DistributedPlan, type ErrorPlan } from './types.ts';
+import { notSupported, toEveryPlacement, type DistributedPlan, type ErrorPlan } from './types.ts';
 
 export function planModify(kind: 'UpdateStmt' | 'DeleteStmt', stmt: Node, table: DistributedTable, params: BoundParams): DistributedPlan | ErrorPlan {
   if (stmt.withClause) return notSupported('WITH in UPDATE or DELETE');
@@ -25,13 +25,13 @@ export function planModify(kind: 'UpdateStmt' | 'DeleteStmt', stmt: Node, table:
       },
     };
   }
-  const pinned = pinnedValue(stmt.whereClause, table, params);
+  const pinned = table.method === 'reference' ? undefined : pinnedValue(stmt.whereClause, table, params);
   const shards = pinned !== undefined && pinned !== null ? [shardForValue(table, pinned).index] : table.shards.map((s) => s.index);
   return {
     kind: 'distributed',
     table,
     command: kind === 'UpdateStmt' ? 'UPDATE' : 'DELETE',
-    tasks: shards.map((i) => taskFor(stmt, table, i, params, kind)),
+    tasks: toEveryPlacement(shards.map((i) => taskFor(stmt, table, i, params, kind)), table),
     merge: { kind: 'concat', limit: Infinity, offset: 0 },
     hidden: 0,
     write: true,

@@ -51,6 +51,9 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
   if (stmt.intoClause) return notSupported('SELECT INTO');
 
   const base = { kind: 'distributed' as const, table, command: 'SELECT' as const, write: false };
+  if (table.method === 'reference') {
+    return { ...base, tasks: [taskFor(stmt, table, 0, ctx.params, 'SelectStmt')], merge: { kind: 'concat', limit: Infinity, offset: 0 }, hidden: 0, strategy: 'reference table: one copy' };
+  }
   const pinned = pinnedValue(stmt.whereClause, table, ctx.params);
   if (pinned !== undefined && pinned !== null) {
     const shard = shardForValue(table, pinned);

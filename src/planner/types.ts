@@ -15,6 +15,13 @@ export interface ShardTask {
   before?: string[];
   /** For INSERT: the positions, in the client's VALUES list, of the rows this task inserts. */
   rowOrder?: number[];
+  /** A write to a further copy of the shard: it must succeed, but its rows and counts are the first copy's. */
+  replica?: boolean;
+}
+
+/** A write goes to every copy of its shard (reference tables, replicated shards). */
+export function toEveryPlacement(tasks: ShardTask[], table: DistributedTable): ShardTask[] {
+  return tasks.flatMap((t) => [t, ...table.shards[t.shardIndex].nodes.filter((n) => n !== t.nodeId).map((nodeId) => ({ ...t, nodeId, replica: true }))]);
 }
 
 /** How shard answers become the client's answer. */

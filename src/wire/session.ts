@@ -328,6 +328,8 @@ export class ClientSession {
     }
     const desc = results[0]?.description;
     if (describe && desc && desc[0] === 0x54) this.ctx.send(stripDescription(desc, plan.hidden));
+    // Further copies of a shard took the same write; the client hears from the first.
+    results = results.filter((r) => !r.task.replica);
     const rows = gatherRows(results, plan.merge, hiddenBinary);
     for (const r of rows) this.ctx.send(stripColumns(r, plan.hidden));
     const count = (tag: string) => Number(/(\d+)$/.exec(tag)?.[1] ?? 0);

@@ -153,6 +153,27 @@ describe('writes and transactions', () => {
   });
 });
 
+describe('reference tables', () => {
+  it('keep a full copy on every node, written everywhere in one transaction', async () => {
+    await db.query('CREATE TABLE tags (tag text PRIMARY KEY, weight int)');
+    await db.query(`INSERT INTO tags VALUES ('a', 1)`);
+    await db.query(`SELECT create_reference_table('tags')`);
+    await db.query(`INSERT INTO tags VALUES ('b', 2), ('c', 3) RETURNING tag`);
+    await db.query(`UPDATE tags SET weight = weight * 10`);
+    await db.query(`DELETE FROM tags WHERE tag = 'c'`);
+    for (const i of [0, 1, 2]) {
+      expect(await onNode(i, 'SELECT tag, weight FROM vecshard_shards.tags_0000 ORDER BY tag')).toEqual([
+        { tag: 'a', weight: 10 },
+        { tag: 'b', weight: 20 },
+      ]);
+    }
+    expect((await db.query('SELECT tag FROM tags WHERE weight > 15')).rows).toEqual([{ tag: 'b' }]);
+    const r = await db.query(`INSERT INTO tags VALUES ('d', 4) RETURNING tag`);
+    expect(r.rows).toEqual([{ tag: 'd' }]);
+    expect(r.rowCount).toBe(1);
+  });
+});
+
 describe('DDL', () => {
   it('applies CREATE INDEX, ALTER TABLE and TRUNCATE to every shard, and DROP TABLE removes them', async () => {
     await db.query('CREATE TABLE t2 (k bigint PRIMARY KEY, v vector(2))');
