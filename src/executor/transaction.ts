@@ -18,6 +18,16 @@ async function supportsTwoPhase(c: NodeConnection): Promise<boolean> {
 
 export const GID_PREFIX = 'vecshard_';
 
+const logged = new WeakSet<NodeConnection>();
+
+/** Whether node 0 has the commit-record table (only databases with distributed tables do). */
+async function hasCommitLog(home: NodeConnection): Promise<boolean> {
+  if (logged.has(home)) return true;
+  const ok = (await runQuery(home, `SELECT to_regclass('vecshard.transactions') IS NOT NULL`)).rows[0][0] === 't';
+  if (ok) logged.add(home);
+  return ok;
+}
+
 /**
  * Test hook: VECSHARD_TEST_HANG=after-prepare|after-commit-record stops a commit at that point forever, so a test
  * can kill the coordinator there. Unset in normal use.
@@ -35,7 +45,7 @@ async function hangPoint(name: string): Promise<void> {
  */
 export async function commitDistributed(home: NodeConnection, others: NodeConnection[], homeInTx: boolean): Promise<void> {
   const parts = homeInTx ? [home, ...others] : others;
-  const twoPhase = parts.length > 1 && (await Promise.all(others.map(supportsTwoPhase))).every(Boolean);
+  const twoPhase = parts.length > 1 && (await hasCommitLog(home)) && (await Promise.all(others.map(supportsTwoPhase))).every(Boolean);
   if (!twoPhase) {
     // One node, or nodes that cannot prepare (embedded): commit in turn.
     for (const c of parts) await runQuery(c, 'COMMIT');
