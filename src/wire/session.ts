@@ -189,15 +189,38 @@ export class ClientSession {
     if (q.pins) this.#pinned = true;
     if (q.changesSettings) this.#refreshSettings = true;
     const stmts = parseSql(sql) as RawStmt[];
+    // Several statements outside a transaction form one implicit transaction, as on Postgres, unless one of them
+    // cannot run inside one.
+    const implicit =
+      stmts.length > 1 &&
+      this.#status === 'I' &&
+      !/create_distributed_table|create_reference_table/i.test(sql) &&
+      !stmts.some((r) => ['TransactionStmt', 'VacuumStmt'].includes(stmtKind(r)) || r.stmt.IndexStmt?.concurrent);
+    if (implicit) {
+      await runQuery(await this.#acquire(HOME_NODE), 'BEGIN');
+      this.#status = 'T';
+    }
+    let ok = true;
     for (const raw of stmts) {
       const text = stmtText(sql, raw);
-      const p = await this.#plan(raw, text, NO_PARAMS, catalog);
+      const p = await this.#plan(raw, text, NO_PARAMS, await this.#catalog());
       if (p.kind === 'copy-in' || (p.kind === 'passthrough' && stmtKind(raw) === 'CopyStmt' && raw.stmt.CopyStmt.is_from && !raw.stmt.CopyStmt.filename)) {
         if (stmts.length > 1) throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard: COPY FROM STDIN must be the only statement in its query string' });
         if (p.kind === 'copy-in') return this.#startDistCopyIn(p);
         return this.#startCopyIn(frame, q.pins);
       }
-      if (!(await this.#runStatement(raw, text, p, [], true))) break;
+      if (!(await this.#runStatement(raw, text, p, [], true))) {
+        ok = false;
+        break;
+      }
+    }
+    if (implicit) {
+      const home = await this.#acquire(HOME_NODE);
+      const others = await Promise.all([...this.#txNodes].map((n) => this.#acquire(n)));
+      this.#txNodes.clear();
+      if (ok && this.#status === 'T') await commitDistributed(home, others, true);
+      else await rollbackAll([home, ...others]);
+      this.#status = 'I';
     }
     this.ctx.send(be.readyForQuery(this.#status));
     return this.#afterReady();

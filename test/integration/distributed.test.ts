@@ -138,6 +138,14 @@ describe('writes and transactions', () => {
     expect((await db.query(`SELECT count(*)::int AS n FROM docs WHERE title = 'e1'`)).rows[0].n).toBe(0);
   });
 
+  it('a multi-statement string is one implicit transaction across nodes', async () => {
+    await expect(db.query(`INSERT INTO docs (tenant, title) VALUES (300, 'ms'), (301, 'ms'); INSERT INTO docs (id, tenant) VALUES (1, 0)`)).rejects.toMatchObject({ code: '23505' });
+    expect((await db.query(`SELECT count(*)::int AS n FROM docs WHERE title = 'ms'`)).rows[0].n).toBe(0);
+    await db.query(`INSERT INTO docs (tenant, title) VALUES (300, 'ms'), (301, 'ms'); UPDATE docs SET title = 'ms2' WHERE title = 'ms'`);
+    expect((await db.query(`SELECT count(*)::int AS n FROM docs WHERE title = 'ms2'`)).rows[0].n).toBe(2);
+    await db.query(`DELETE FROM docs WHERE title = 'ms2'`);
+  });
+
   it('COPY in CSV with a header, and COPY out', async () => {
     const csv = 'tenant,title,embedding\n7,"a, quoted","[0,1]"\n8,plain,"[1,1]"\n9,,\n';
     await pipeline(Readable.from([csv]), db.query(copyFrom('COPY docs (tenant, title, embedding) FROM STDIN WITH (FORMAT csv, HEADER true)')));
@@ -226,6 +234,16 @@ describe('refused with 0A000, never answered wrongly', () => {
       await expect(db.query(sql)).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(message) });
     });
   }
+
+  it('binary COPY, COPY (query) and savepoints in a distributed transaction are refused', async () => {
+    await expect(db.query(`COPY docs TO STDOUT (FORMAT binary)`)).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(/COPY in binary format/) });
+    await expect(db.query(`COPY (SELECT id FROM docs) TO STDOUT`)).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(/COPY \(query\)/) });
+    await db.query('BEGIN');
+    await db.query(`INSERT INTO docs (tenant, title) VALUES (400, 'sp'), (401, 'sp')`);
+    await expect(db.query('SAVEPOINT s1')).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(/savepoints/) });
+    await db.query('ROLLBACK');
+    expect((await db.query(`SELECT count(*)::int AS n FROM docs WHERE title = 'sp'`)).rows[0].n).toBe(0);
+  });
 
   it('a NULL distribution value is 23502', async () => {
     await expect(db.query('INSERT INTO docs (tenant, title) VALUES (NULL, $1)', ['n'])).rejects.toMatchObject({ code: '23502' });
