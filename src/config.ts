@@ -39,6 +39,7 @@ const schema = z
         size: z.number().int().min(1).max(10000).default(20),
         connectTimeoutMs: z.number().int().min(1).default(5000),
         acquireTimeoutMs: z.number().int().min(1).default(30000),
+        healthCheckIntervalMs: z.number().int().min(50).default(1000),
       })
       .strict()
       .default({}),
@@ -60,6 +61,7 @@ export interface Config {
   nodes: NodeSpec[];
   connectTimeoutMs: number;
   acquireTimeoutMs: number;
+  healthCheckIntervalMs: number;
   logLevel: string;
   /** Where embedded nodes keep their data, when the nodes are embedded. */
   embeddedDir?: string;
@@ -114,6 +116,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
     nodes,
     connectTimeoutMs: c.pool.connectTimeoutMs,
     acquireTimeoutMs: c.pool.acquireTimeoutMs,
+    healthCheckIntervalMs: c.pool.healthCheckIntervalMs,
     logLevel: c.logLevel,
     embeddedDir,
   };

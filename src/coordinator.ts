@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import { loadParser } from './sql/parse.ts';
 import { Cluster } from './shards/cluster.ts';
 import { Server } from './wire/server.ts';
+import { repairDatabase } from './executor/repair.ts';
 import type { Config } from './config.ts';
 
 export interface Coordinator {
@@ -22,6 +23,12 @@ export async function startCoordinator(config: Config, log = createLogger(config
   await loadParser();
   const cluster = new Cluster(config.nodes, { connectTimeoutMs: config.connectTimeoutMs, acquireTimeoutMs: config.acquireTimeoutMs });
   const server = new Server(config.server, cluster, log);
+  // A node that answers again gets its inactive shard copies rebuilt, in every database vecshard has served.
+  cluster.onNodeUp = (nodeId) => {
+    log.warn({ node: nodeId }, 'node is up again; repairing its shard copies');
+    for (const db of cluster.databases()) void repairDatabase(cluster, db, log).catch((err) => log.error({ err, db }, 'repair failed'));
+  };
+  cluster.startHealthChecks(config.healthCheckIntervalMs);
   const addr = await server.listen();
   log.info({ host: addr.address, port: addr.port, nodes: config.nodes.length }, 'vecshard listening');
   return {

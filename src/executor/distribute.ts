@@ -15,6 +15,8 @@ export interface DistributeRequest {
   name: string;
   column: string | null;
   shardCount: number;
+  /** Copies of each shard, on distinct nodes. */
+  replicationFactor: number;
   method: 'hash' | 'reference';
 }
 
@@ -108,7 +110,9 @@ export async function distributeTable(req: DistributeRequest, nodeCount: number,
   const shardCount = req.method === 'reference' ? 1 : req.shardCount;
   const shards: Shard[] = Array.from({ length: shardCount }, (_, i) => {
     const [minHash, maxHash] = hashRange(i, shardCount);
-    const nodes = req.method === 'reference' ? Array.from({ length: nodeCount }, (_, n) => n) : [i % nodeCount];
+    // Copy j of shard i lives on node (i + j) mod N: distinct nodes, spread evenly.
+    const copies = req.method === 'reference' ? nodeCount : Math.min(req.replicationFactor, nodeCount);
+    const nodes = Array.from({ length: copies }, (_, j) => (i + j) % nodeCount);
     return { id: 0, index: i, name: shardName(req.schema, req.name, i), minHash, maxHash, nodes };
   });
   const table: DistributedTable = { schema: req.schema, name: req.name, columns, method: req.method, distColumn: req.column, distType, shards };

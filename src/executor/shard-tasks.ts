@@ -50,11 +50,26 @@ export async function runTasks(
   describe: boolean,
   notices: (frame: Buffer) => void,
 ): Promise<TaskResult[]> {
+  const { results, failures } = await runTasksSettled(conns, tasks, resultFormats, describe, notices);
+  if (failures.size) throw [...failures.values()][0];
+  return results;
+}
+
+/** Like runTasks, but waits for every node and reports each failed node's error instead of throwing. */
+export async function runTasksSettled(
+  conns: (nodeId: number) => Promise<NodeConnection>,
+  tasks: ShardTask[],
+  resultFormats: number[],
+  describe: boolean,
+  notices: (frame: Buffer) => void,
+): Promise<{ results: TaskResult[]; failures: Map<number, Error> }> {
+  const failures = new Map<number, Error>();
   const byNode = new Map<number, ShardTask[]>();
   for (const t of tasks) byNode.set(t.nodeId, [...(byNode.get(t.nodeId) ?? []), t]);
   const results = new Map<ShardTask, TaskResult>();
   await Promise.all(
     [...byNode].map(async ([nodeId, list]) => {
+     try {
       const conn = await conns(nodeId);
       // Each Execute ends in one CommandComplete (or EmptyQueryResponse); `steps` names whose each one is.
       const steps: Array<ShardTask | undefined> = [];
@@ -98,9 +113,18 @@ export async function runTasks(
         }
       });
       if (error) throw error;
+     } catch (e) {
+      failures.set(nodeId, e as Error);
+     }
     }),
   );
-  return tasks.map((t) => results.get(t)!);
+  return { results: tasks.map((t) => results.get(t) ?? { task: t, rows: [], tag: '' }), failures };
+}
+
+/** A lost node rather than an error in the statement: the connection broke, or the server is shutting down. */
+export function isConnectionFailure(e: unknown): boolean {
+  const code = (e as { fields?: { code?: string } })?.fields?.code;
+  return code === '08006' || code === '08001' || code === '57P01' || code === '57P02' || code === '57P03';
 }
 
 /** Runs one simple query on several nodes in parallel; rejects with the first error. */

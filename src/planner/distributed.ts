@@ -28,6 +28,7 @@ export type StatementPlan =
   | { kind: 'passthrough' }
   | { kind: 'distribute'; req: DistributeRequest }
   | { kind: 'notice'; tag: string; message: string }
+  | { kind: 'repair' }
   | { kind: 'explain'; inner: DistributedPlan | AggregatePlan; options: ExplainOptions }
   | DistributedPlan
   | AggregatePlan
@@ -54,7 +55,8 @@ function vecshardFunction(stmt: Node): { name: string; args: Node[] } | undefine
   if (!s || s.fromClause || s.targetList?.length !== 1) return undefined;
   const f = s.targetList[0].ResTarget?.val?.FuncCall;
   const name = f?.funcname?.at(-1)?.String?.sval;
-  if (!['create_distributed_table', 'create_reference_table'].includes(name)) return undefined;
+  if (!['create_distributed_table', 'create_reference_table', 'repair'].includes(name)) return undefined;
+  if (name === 'repair' && f.funcname.length !== 2) return undefined;
   return { name, args: f.args ?? [] };
 }
 
@@ -65,10 +67,11 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
     if (a.NamedArgExpr) named.set(a.NamedArgExpr.name, constText(a.NamedArgExpr.arg));
     else positional.push(constText(a));
   }
+  if (fn.name === 'repair') return { kind: 'repair' };
   const rel = positional[0] ?? named.get('table_name');
   if (!rel) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `${fn.name}: the first argument must name a table` } };
   const [schema, name] = rel.includes('.') ? rel.split('.', 2) : ['public', rel];
-  if (fn.name === 'create_reference_table') return { kind: 'distribute', req: { schema, name: name.replace(/^"|"$/g, ''), column: null, shardCount: 1, method: 'reference' } };
+  if (fn.name === 'create_reference_table') return { kind: 'distribute', req: { schema, name: name.replace(/^"|"$/g, ''), column: null, shardCount: 1, replicationFactor: ctx.nodeCount, method: 'reference' } };
   const column = positional[1] ?? named.get('distribution_column');
   if (!column) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: 'create_distributed_table: the second argument must name the distribution column' } };
   const method = named.get('distribution_type') ?? named.get('distribution') ?? 'hash';
@@ -78,7 +81,12 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
   if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 4096) {
     return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `shard_count must be an integer from 1 to 4096, not "${countText}"` } };
   }
-  return { kind: 'distribute', req: { schema, name: name.replace(/^"|"$/g, ''), column, shardCount, method: 'hash' } };
+  const rfText = named.get('replication_factor') ?? setting(ctx, ['vecshard.replication_factor', 'citus.shard_replication_factor']);
+  const replicationFactor = rfText ? Number(rfText) : ctx.nodeCount > 1 ? 2 : 1;
+  if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > ctx.nodeCount) {
+    return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `replication_factor must be an integer from 1 to the number of nodes (${ctx.nodeCount}), not "${rfText}"` } };
+  }
+  return { kind: 'distribute', req: { schema, name: name.replace(/^"|"$/g, ''), column, shardCount, replicationFactor, method: 'hash' } };
 }
 
 function copyPlan(stmt: Node, table: DistributedTable): CopyPlan | ErrorPlan {

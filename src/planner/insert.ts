@@ -5,7 +5,7 @@ import type { DistributedTable } from '../shards/catalog.ts';
 import { subsetParams, type BoundParams } from './params.ts';
 import { shardForValue, valueText } from './router.ts';
 import { toShard } from './relations.ts';
-import { notSupported, toEveryPlacement, type DistributedPlan, type ErrorPlan, type ShardTask } from './types.ts';
+import { notSupported, type DistributedPlan, type ErrorPlan, type ShardTask } from './types.ts';
 
 /** Evaluates a default expression `n` times on node 0, returning the values as text. */
 export type DefaultEvaluator = (expr: string, n: number) => Promise<Array<string | null>>;
@@ -82,7 +82,7 @@ export async function planInsert(stmt: Node, table: DistributedTable, params: Bo
     kind: 'distributed',
     table,
     command: 'INSERT',
-    tasks: toEveryPlacement(tasks, table),
+    tasks,
     merge: stmt.returningList || stmt.returningClause ? { kind: 'insert-order' } : { kind: 'concat', limit: Infinity, offset: 0 },
     hidden: 0,
     write: true,

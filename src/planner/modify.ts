@@ -4,7 +4,7 @@ import type { DistributedTable } from '../shards/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { pinnedValue, shardForValue } from './router.ts';
 import { taskFor } from './select.ts';
-import { notSupported, toEveryPlacement, type DistributedPlan, type ErrorPlan } from './types.ts';
+import { notSupported, type DistributedPlan, type ErrorPlan } from './types.ts';
 
 export function planModify(kind: 'UpdateStmt' | 'DeleteStmt', stmt: Node, table: DistributedTable, params: BoundParams): DistributedPlan | ErrorPlan {
   if (stmt.withClause) return notSupported('WITH in UPDATE or DELETE');
@@ -31,7 +31,7 @@ export function planModify(kind: 'UpdateStmt' | 'DeleteStmt', stmt: Node, table:
     kind: 'distributed',
     table,
     command: kind === 'UpdateStmt' ? 'UPDATE' : 'DELETE',
-    tasks: toEveryPlacement(shards.map((i) => taskFor(stmt, table, i, params, kind)), table),
+    tasks: shards.map((i) => taskFor(stmt, table, i, params, kind)),
     merge: { kind: 'concat', limit: Infinity, offset: 0 },
     hidden: 0,
     write: true,

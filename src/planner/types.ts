@@ -19,10 +19,6 @@ export interface ShardTask {
   replica?: boolean;
 }
 
-/** A write goes to every copy of its shard (reference tables, replicated shards). */
-export function toEveryPlacement(tasks: ShardTask[], table: DistributedTable): ShardTask[] {
-  return tasks.flatMap((t) => [t, ...table.shards[t.shardIndex].nodes.filter((n) => n !== t.nodeId).map((nodeId) => ({ ...t, nodeId, replica: true }))]);
-}
 
 /** How shard answers become the client's answer. */
 export type Merge =

@@ -1,7 +1,7 @@
 // The nodes behind the coordinator, and a pool per node and database.
 import fs from 'node:fs';
 import path from 'node:path';
-import { PgError, type NodeConnection } from './node-connection.ts';
+import { PgError, connectionFailure, type NodeConnection } from './node-connection.ts';
 import { PgNodeConnection, type PgNodeAddress } from './pg-node.ts';
 import { PgliteConnection, PgliteInstance } from './pglite-node.ts';
 import { NodePool } from './pool.ts';
@@ -22,7 +22,14 @@ export const MAINTENANCE_DB = 'postgres';
 
 export class Cluster {
   #pools = new Map<string, NodePool>();
+  /** Nodes the health checks (or a failed connection) found down; skipped until they answer again. */
+  #down = new Set<number>();
+  #healthTimer: NodeJS.Timeout | undefined;
+  #locks = new Map<number, ShardLock>();
+  /** Called when a down node answers again (repair starts from here). */
+  onNodeUp: (nodeId: number) => void = () => {};
   #catalogs = new Map<string, Promise<Catalog>>();
+  #databases = new Set<string>();
   #pglite = new Map<string, PgliteInstance>();
 
   constructor(
@@ -45,8 +52,53 @@ export class Cluster {
     return p;
   }
 
+  isUp(nodeId: number): boolean {
+    return !this.#down.has(nodeId);
+  }
+
+  markDown(nodeId: number): void {
+    if (this.#down.has(nodeId)) return;
+    this.#down.add(nodeId);
+    for (const [key, p] of this.#pools) if (key.startsWith(`${nodeId}/`)) p.closeIdle();
+  }
+
+  markUp(nodeId: number): void {
+    if (this.#down.delete(nodeId)) this.onNodeUp(nodeId);
+  }
+
+  /** Probes every PostgreSQL node each `intervalMs`: a node that does not answer within the connect timeout is down. */
+  startHealthChecks(intervalMs: number): void {
+    const probe = async (id: number) => {
+      const spec = this.nodes[id];
+      if (spec.kind !== 'postgres') return;
+      const c = new PgNodeConnection(id, MAINTENANCE_DB, spec);
+      try {
+        await c.connect(this.options.connectTimeoutMs);
+        this.markUp(id);
+      } catch {
+        this.markDown(id);
+      } finally {
+        c.close();
+      }
+    };
+    const tick = () => {
+      void Promise.all(this.nodes.map((_, i) => probe(i))).finally(() => {
+        if (this.#healthTimer) this.#healthTimer = setTimeout(tick, intervalMs);
+      });
+    };
+    this.#healthTimer = setTimeout(tick, intervalMs);
+  }
+
+  /** The write lock of a shard: writers share it; a repair takes it alone while it copies. */
+  shardLock(shardId: number): ShardLock {
+    let l = this.#locks.get(shardId);
+    if (!l) this.#locks.set(shardId, (l = new ShardLock()));
+    return l;
+  }
+
   async #connect(nodeId: number, database: string): Promise<NodeConnection> {
     const spec = this.nodes[nodeId];
+    if (this.#down.has(nodeId)) throw connectionFailure(nodeId, 'the node is down (health checks retry it)');
     if (spec.kind === 'postgres') {
       const c = new PgNodeConnection(nodeId, database, spec);
       try {
@@ -90,12 +142,18 @@ export class Cluster {
   /** The catalog of a database, loaded once (by `load`) and shared by every session until invalidated. */
   catalog(database: string, load: () => Promise<Catalog>): Promise<Catalog> {
     let c = this.#catalogs.get(database);
+    this.#databases.add(database);
     if (!c) {
       c = load();
       this.#catalogs.set(database, c);
       c.catch(() => this.#catalogs.delete(database));
     }
     return c;
+  }
+
+  /** Databases whose catalog this coordinator has loaded. */
+  databases(): string[] {
+    return [...this.#databases];
   }
 
   invalidateCatalog(database: string): void {
@@ -177,6 +235,8 @@ export class Cluster {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.#healthTimer);
+    this.#healthTimer = undefined;
     for (const p of this.#pools.values()) p.close();
     this.#pools.clear();
     await Promise.all([...this.#pglite.values()].map((i) => i.stop()));
@@ -186,4 +246,33 @@ export class Cluster {
 
 function databaseMissing(name: string): PgError {
   return new PgError({ severity: 'FATAL', code: '3D000', message: `database "${name}" does not exist` });
+}
+
+/** A shared/exclusive lock, in this coordinator process. */
+export class ShardLock {
+  #shared = 0;
+  #exclusive = false;
+  #waiters: Array<() => void> = [];
+
+  async shared(): Promise<() => void> {
+    while (this.#exclusive) await new Promise<void>((r) => this.#waiters.push(r));
+    this.#shared++;
+    return () => {
+      this.#shared--;
+      this.#wake();
+    };
+  }
+
+  async exclusive(): Promise<() => void> {
+    while (this.#exclusive || this.#shared > 0) await new Promise<void>((r) => this.#waiters.push(r));
+    this.#exclusive = true;
+    return () => {
+      this.#exclusive = false;
+      this.#wake();
+    };
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
 }

@@ -6,14 +6,17 @@ import { classify } from '../sql/classify.ts';
 import { parseSql, stmtKind, stmtText, type RawStmt } from '../sql/parse.ts';
 import { planQuery } from '../planner/plan.ts';
 import { planStatement, type StatementPlan, type CopyPlan } from '../planner/distributed.ts';
+import { distributedTables } from '../planner/relations.ts';
 import { expandFormats, readBind, NO_PARAMS, type BoundParams } from '../planner/params.ts';
-import type { DistributedPlan, DdlPlan } from '../planner/types.ts';
+import type { DistributedPlan, DdlPlan, ShardTask } from '../planner/types.ts';
 import type { AggregatePlan } from '../planner/aggregate.ts';
 import { explainLines, type ExplainOptions } from '../planner/explain.ts';
 import { readDataRow } from '../protocol/backend.ts';
-import { runTasks, onNodes, ShardError } from '../executor/shard-tasks.ts';
+import { runTasks, runTasksSettled, isConnectionFailure, ShardError, type TaskResult } from '../executor/shard-tasks.ts';
+import { placeReads, placeWrites, deactivate, onePerShard } from '../executor/placement.ts';
 import { gatherRows, stripColumns, stripDescription } from '../executor/gather.ts';
 import { distributeTable, copyLines } from '../executor/distribute.ts';
+import { repairDatabase } from '../executor/repair.ts';
 import { commitDistributed, rollbackAll, recoverPrepared } from '../executor/transaction.ts';
 import { DistCopyIn } from '../executor/copy.ts';
 import { loadCatalog, type Catalog } from '../shards/catalog.ts';
@@ -81,6 +84,8 @@ export class ClientSession {
   /** Nodes other than node 0 where the client's open transaction has begun. */
   #txNodes = new Set<number>();
   #portals = new Map<string, DistributedPortal>();
+  /** Rotates reads over the copies of each shard. */
+  #turn = 0;
   #distCopy: DistCopyIn | undefined;
   #pinned = false;
   #refreshSettings = false;
@@ -175,7 +180,7 @@ export class ClientSession {
         return this.#ready('I');
     }
     const catalog = await this.#catalog();
-    const fast = q.unparsed || (catalog.empty && !q.allNodes && this.#txNodes.size === 0 && !/create_distributed_table|create_reference_table|citus/i.test(sql));
+    const fast = q.unparsed || (catalog.empty && !q.allNodes && this.#txNodes.size === 0 && !/create_distributed_table|create_reference_table|citus|vecshard\.repair/i.test(sql));
     if (fast) {
       if (plan.kind === 'copy-in') return this.#startCopyIn(frame, q.pins);
       const conn = await this.#acquire();
@@ -236,7 +241,12 @@ export class ClientSession {
         const cat = await loadCatalog(home);
         if (!cat.empty) {
           // Settle two-phase commits a previous coordinator left half done.
-          for (const p of pools.slice(1)) taken.push(await p.acquire());
+          for (const p of pools.slice(1)) {
+            // A node that is down now keeps its prepared transactions until it is back and repaired.
+            const c = await p.acquire().catch(() => undefined);
+            if (c) taken.push(c);
+            else this.ctx.cluster.markDown(p.nodeId);
+          }
           const n = await recoverPrepared(home, taken);
           if (n) this.ctx.log.warn({ settled: n }, 'settled prepared transactions left by an earlier coordinator');
         }
@@ -298,6 +308,13 @@ export class ClientSession {
         case 'distributed':
           await this.#runDistributed(plan, resultFormats, describe);
           return true;
+        case 'repair': {
+          const n = await repairDatabase(this.ctx.cluster, this.ctx.database, this.ctx.log);
+          if (describe) this.ctx.send(be.rowDescription([{ name: 'repair', typeOid: 23, typeSize: 4 }]));
+          this.ctx.send(be.dataRow([String(n)]));
+          this.ctx.send(be.commandComplete('SELECT 1'));
+          return true;
+        }
         case 'aggregate':
           await this.#runAggregate(plan, resultFormats, describe);
           return true;
@@ -326,10 +343,7 @@ export class ClientSession {
   #taskConn = (nodeId: number) => this.#acquire(nodeId);
 
   async #runDistributed(plan: DistributedPlan, resultFormats: number[], describe: boolean): Promise<void> {
-    const nodes = [...new Set(plan.tasks.map((t) => t.nodeId))];
-    // An autocommit write on several nodes gets a transaction of its own, committed in two phases.
-    const ownTx = plan.write && nodes.length > 1 && this.#status === 'I';
-    if (ownTx) await Promise.all(nodes.map(async (n) => runQuery(await this.#acquire(n), 'BEGIN')));
+    const cluster = this.ctx.cluster;
     // The hidden distance column comes back in the format of the others, or binary when they are given one by one.
     let formats = resultFormats;
     let hiddenBinary = resultFormats.length === 1 && resultFormats[0] === 1;
@@ -337,22 +351,80 @@ export class ClientSession {
       formats = [...resultFormats, 1];
       hiddenBinary = true;
     }
-    let results;
+    // Writes hold their shards' write locks until done, so a repair never copies a shard mid-write.
+    const unlock = plan.write ? await this.#lockShards(plan) : [];
     try {
-      results = await runTasks(this.#taskConn, plan.tasks, formats, describe, (f) => this.ctx.send(f));
-      if (ownTx) {
-        const conns = await Promise.all(nodes.map((n) => this.#acquire(n)));
-        const home = await this.#acquire(HOME_NODE);
-        await commitDistributed(home, conns.filter((c) => c !== home), nodes.includes(HOME_NODE));
+      for (let attempt = 0; ; attempt++) {
+        let tasks: ShardTask[];
+        if (plan.write) {
+          const placed = placeWrites(plan.tasks, plan.table, cluster);
+          await deactivate(cluster, this.ctx.database, placed.lost);
+          tasks = placed.tasks;
+        } else tasks = placeReads(plan.tasks, plan.table, cluster, this.#turn++);
+        const nodes = [...new Set(tasks.map((t) => t.nodeId))];
+        // An autocommit write on several nodes gets a transaction of its own, committed in two phases.
+        const ownTx = plan.write && nodes.length > 1 && this.#status === 'I';
+        const errors = new Map<number, Error>();
+        if (ownTx) {
+          await Promise.all(
+            nodes.map(async (n) => {
+              try {
+                await runQuery(await this.#acquire(n), 'BEGIN');
+              } catch (e) {
+                errors.set(n, e as Error);
+              }
+            }),
+          );
+        }
+        const live = tasks.filter((t) => !errors.has(t.nodeId));
+        const run = await runTasksSettled(this.#taskConn, live, formats, describe, (f) => this.ctx.send(f));
+        for (const [n, e] of run.failures) errors.set(n, e);
+        const failed = new Set(errors.keys());
+        const lost = [...failed].filter((n) => isLost(errors.get(n)));
+        if (failed.size) {
+          for (const n of lost) {
+            cluster.markDown(n);
+            await this.#dropConn(n);
+          }
+          const onlyLostNodes = lost.length === failed.size;
+          const canRetryRead = !plan.write && onlyLostNodes && this.#status === 'I' && attempt < 2;
+          if (canRetryRead) continue; // another copy serves the shards of the lost node
+          // A write survives a lost node when every shard still has a copy that took it: that copy is deactivated.
+          const survivors = new Set(live.filter((t) => !failed.has(t.nodeId)).map((t) => t.shardIndex));
+          const covered = plan.tasks.every((t) => survivors.has(t.shardIndex));
+          if (!(plan.write && ownTx && onlyLostNodes && covered)) {
+            if (ownTx) await rollbackAll(await Promise.all(nodes.filter((n) => !failed.has(n)).map((n) => this.#acquire(n))));
+            // A statement error outranks a lost node in what the client hears.
+            throw [...errors.values()].find((e) => !isLost(e)) ?? [...errors.values()][0];
+          }
+          await deactivate(
+            cluster,
+            this.ctx.database,
+            tasks.filter((t) => failed.has(t.nodeId)).map((t) => ({ shard: plan.table.shards[t.shardIndex], nodeId: t.nodeId })),
+          );
+        }
+        if (ownTx) {
+          const ok = nodes.filter((n) => !failed.has(n));
+          const conns = await Promise.all(ok.map((n) => this.#acquire(n)));
+          const home = await this.#acquire(HOME_NODE);
+          try {
+            await commitDistributed(home, conns.filter((c) => c !== home), ok.includes(HOME_NODE));
+          } catch (e) {
+            await rollbackAll(conns);
+            throw e;
+          }
+        }
+        this.#deliver(plan, onePerShard(run.results, failed), describe, hiddenBinary);
+        return;
       }
-    } catch (e) {
-      if (ownTx) await rollbackAll(await Promise.all(nodes.map((n) => this.#acquire(n))));
-      throw e;
+    } finally {
+      for (const u of unlock) u();
     }
+  }
+
+  #deliver(plan: DistributedPlan, results: TaskResult[], describe: boolean, hiddenBinary: boolean): void {
     const desc = results[0]?.description;
     if (describe && desc && desc[0] === 0x54) this.ctx.send(stripDescription(desc, plan.hidden));
-    // Further copies of a shard took the same write; the client hears from the first.
-    results = results.filter((r) => !r.task.replica);
     const rows = gatherRows(results, plan.merge, hiddenBinary);
     for (const r of rows) this.ctx.send(stripColumns(r, plan.hidden));
     const count = (tag: string) => Number(/(\d+)$/.exec(tag)?.[1] ?? 0);
@@ -361,8 +433,26 @@ export class ClientSession {
     this.ctx.send(be.commandComplete(tag));
   }
 
+  /** Shared write locks on the shards a write touches, in shard order (no deadlock with a repair). */
+  async #lockShards(plan: DistributedPlan): Promise<Array<() => void>> {
+    const ids = [...new Set(plan.tasks.map((t) => plan.table.shards[t.shardIndex].id))].sort((a, b) => a - b);
+    const out: Array<() => void> = [];
+    for (const id of ids) out.push(await this.ctx.cluster.shardLock(id).shared());
+    return out;
+  }
+
+  /** Forgets this session's connection to a node that was lost. */
+  async #dropConn(nodeId: number): Promise<void> {
+    const c = this.#conns.get(nodeId);
+    if (!c) return;
+    this.#conns.delete(nodeId);
+    this.#txNodes.delete(nodeId);
+    c.close();
+    await this.ctx.cluster.pool(c.nodeId, c.database).release(c, false);
+  }
+
   async #runAggregate(plan: AggregatePlan, resultFormats: number[], describe: boolean): Promise<void> {
-    const partial = await runTasks(this.#taskConn, plan.tasks, [], true, (f) => this.ctx.send(f));
+    const partial = await runTasks(this.#taskConn, placeReads(plan.tasks, plan.table, this.ctx.cluster, this.#turn++), [], true, (f) => this.ctx.send(f));
     const fields = be.readRowDescription(partial[0].description!);
     const home = await this.#acquire(HOME_NODE);
     const names = await typeNames(home, fields.map((f) => f.typeOid));
@@ -628,15 +718,13 @@ export class ClientSession {
       changesSettings: q.changesSettings,
     };
     const catalog = await this.#catalog();
-    if (!q.unparsed && (!catalog.empty || /create_distributed_table|create_reference_table/i.test(m.sql))) {
+    if (/create_distributed_table|create_reference_table|vecshard\.repair/i.test(m.sql)) {
+      return this.#batchError({ severity: 'ERROR', code: '0A000', message: 'vecshard: call create_distributed_table, create_reference_table and vecshard.repair in the simple query protocol' }, 'parse');
+    }
+    if (!q.unparsed && (q.allNodes || !catalog.empty)) {
+      // Whether it touches a distributed table is known now; the plan waits for the parameters (at Execute).
       const [raw] = parseSql(m.sql) as RawStmt[];
-      if (raw) {
-        const plan = await this.#plan(raw, m.sql, NO_PARAMS, catalog).catch(() => undefined);
-        if (plan?.kind === 'distribute') {
-          return this.#batchError({ severity: 'ERROR', code: '0A000', message: 'vecshard: call create_distributed_table in the simple query protocol' }, 'parse');
-        }
-        if (plan && plan.kind !== 'passthrough') st.distributed = raw;
-      }
+      if (raw && (q.allNodes || distributedTables(raw.stmt, catalog).length)) st.distributed = raw;
     }
     this.#statements.set(m.name, st);
     const conn = await this.#acquire();
@@ -902,6 +990,11 @@ async function typeNames(conn: NodeConnection, oids: number[]): Promise<Map<numb
     for (const [oid, name] of r.rows) cache.set(Number(oid), name!);
   }
   return cache;
+}
+
+/** A node lost (connection refused, reset, shut down) rather than an error in the statement itself. */
+function isLost(e: unknown): boolean {
+  return isConnectionFailure(e) || (e instanceof Error && !(e instanceof PgError) && !(e instanceof ShardError));
 }
 
 /** Whether backend message `t` is the last answer to a message of this kind. */

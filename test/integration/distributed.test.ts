@@ -42,7 +42,7 @@ afterAll(async () => {
 describe('routing and reads', () => {
   it('spreads shards over every node and assigns unique ids from one sequence', async () => {
     const perNode = await Promise.all([0, 1, 2].map((i) => onNode(i, `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'vecshard_shards'`)));
-    expect(perNode.map((r) => r[0].n)).toEqual([2, 2, 2]);
+    expect(perNode.map((r) => r[0].n)).toEqual([4, 4, 4]); // 6 shards, 2 copies each
     const ids = (await db.query('SELECT id FROM docs')).rows.map((r) => r.id);
     expect(ids.length).toBe(60);
     expect(new Set(ids).size).toBe(60);
@@ -102,7 +102,13 @@ describe('routing and reads', () => {
 
   it('routes kNN with a filter on the distribution column to one shard, and merges otherwise', async () => {
     const one = await db.query(`SELECT id, tenant FROM docs WHERE tenant = $1 ORDER BY embedding <-> '[1,0]' LIMIT 3`, [2]);
+    expect(one.rows.length).toBe(3);
     expect(one.rows.every((r) => r.tenant === 2)).toBe(true);
+    // Parameterized writes go to the shards too, never to the shell on node 0.
+    await db.query('INSERT INTO docs (tenant, title) VALUES ($1, $2)', [77, 'param']);
+    expect((await db.query('SELECT title FROM docs WHERE tenant = $1', [77])).rows).toEqual([{ title: 'param' }]);
+    expect((await onNode(0, `SELECT count(*)::int AS n FROM ONLY public.docs`))[0].n).toBe(0);
+    await db.query('DELETE FROM docs WHERE tenant = $1', [77]);
     const all = await db.query(`SELECT id FROM docs ORDER BY embedding <-> $1 LIMIT 5 OFFSET 1`, ['[1,0]']);
     expect(all.rows.length).toBe(5);
   });
@@ -190,7 +196,7 @@ describe('DDL', () => {
     await db.query('ALTER TABLE t2 ADD COLUMN note text');
     await db.query(`INSERT INTO t2 VALUES (1, '[1,2]', 'n')`);
     const idx = await Promise.all([0, 1, 2].map((i) => onNode(i, `SELECT indexname FROM pg_indexes WHERE schemaname = 'vecshard_shards' AND indexname LIKE 't2_v_%'`)));
-    expect(idx.flat().length).toBe(3);
+    expect(idx.flat().length).toBe(6); // 3 shards, 2 copies each
     expect((await db.query('SELECT note FROM t2 WHERE k = 1')).rows).toEqual([{ note: 'n' }]);
     await db.query('TRUNCATE t2');
     expect((await db.query('SELECT count(*)::int AS n FROM t2')).rows[0].n).toBe(0);

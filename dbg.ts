@@ -1,0 +1,13 @@
+import { startPgServers } from './test/helpers/pg-nodes.ts';
+import { startTestCoordinator } from './test/helpers/coordinator.ts';
+import pg from 'pg';
+const pgs = await startPgServers(2);
+const c = await startTestCoordinator(pgs);
+const cl = new pg.Client(c.options()); await cl.connect();
+await cl.query('CREATE TABLE ev (id bigint, k int, PRIMARY KEY (id, k))');
+await cl.query(`SELECT create_distributed_table('ev', 'k', shard_count => 4)`);
+await cl.query(`INSERT INTO ev VALUES (1,1),(2,2),(3,3)`);
+console.log((await cl.query('SELECT id FROM ev WHERE id = ANY($1::bigint[])', [[1,2,3]])).rows);
+console.log((await cl.query('SELECT count(*) FROM ev WHERE id = ANY($1::bigint[])', [[1,2,3]])).rows);
+console.log((await cl.query('SELECT id FROM ev WHERE id = ANY($1)', [[1,2,3]])).rows);
+await cl.end(); await c.close(); pgs.stopAll();

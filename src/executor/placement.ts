@@ -1,0 +1,69 @@
+// Which copy of a shard a task runs on: reads on one reachable active copy (rotating, to spread the load), writes
+// on every active copy. Copies on nodes that are down become inactive before a write is acknowledged.
+import { PgError } from '../shards/node-connection.ts';
+import { runQuery } from '../shards/internal-query.ts';
+import type { Cluster } from '../shards/cluster.ts';
+import type { DistributedTable, Shard } from '../shards/catalog.ts';
+import type { ShardTask } from '../planner/types.ts';
+
+const unreachable = (shard: Shard, what: string) =>
+  new PgError({
+    severity: 'ERROR',
+    code: '08006',
+    message: `vecshard: no active copy of shard ${shard.name} can ${what}`,
+    detail: `Its copies are on nodes ${shard.nodes.join(', ') || '(none active)'}; none answers.`,
+    hint: 'Bring a node that holds it back, then run SELECT vecshard.repair().',
+  });
+
+export function placeReads(tasks: ShardTask[], table: DistributedTable, cluster: Cluster, turn: number): ShardTask[] {
+  return tasks.map((t, i) => {
+    const shard = table.shards[t.shardIndex];
+    const up = shard.nodes.filter((n) => cluster.isUp(n));
+    if (!up.length) throw unreachable(shard, 'answer');
+    return { ...t, nodeId: up[(turn + i) % up.length] };
+  });
+}
+
+export interface PlacedWrites {
+  tasks: ShardTask[];
+  /** Copies on nodes that are down: to be made inactive before the write is acknowledged. */
+  lost: Array<{ shard: Shard; nodeId: number }>;
+}
+
+export function placeWrites(tasks: ShardTask[], table: DistributedTable, cluster: Cluster): PlacedWrites {
+  const out: PlacedWrites = { tasks: [], lost: [] };
+  for (const t of tasks) {
+    const shard = table.shards[t.shardIndex];
+    const up = shard.nodes.filter((n) => cluster.isUp(n));
+    if (!up.length) throw unreachable(shard, 'take the write');
+    for (const n of shard.nodes) if (!up.includes(n)) out.lost.push({ shard, nodeId: n });
+    up.forEach((nodeId, j) => out.tasks.push({ ...t, nodeId, replica: j > 0 }));
+  }
+  return out;
+}
+
+/** Marks copies inactive in the catalog, on a connection of its own so it is durable whatever the write does next. */
+export async function deactivate(cluster: Cluster, database: string, lost: Array<{ shard: Shard; nodeId: number }>): Promise<void> {
+  if (!lost.length) return;
+  const pool = cluster.pool(0, database);
+  const c = await pool.acquire();
+  try {
+    const pairs = lost.map((l) => `(${l.shard.id}, ${l.nodeId})`).join(', ');
+    await runQuery(c, `UPDATE vecshard.placements SET state = 'inactive' WHERE (shard_id, node_id) IN (${pairs})`);
+  } finally {
+    await pool.release(c, c.status === 'I');
+  }
+  // Later statements must plan without them.
+  for (const l of lost) l.shard.nodes = l.shard.nodes.filter((n) => n !== l.nodeId);
+  cluster.invalidateCatalog(database);
+}
+
+/** Keeps one result per shard: the first copy that answered (a write's further copies said the same). */
+export function onePerShard<T extends { task: ShardTask }>(results: T[], failed: Set<number>): T[] {
+  const seen = new Set<number>();
+  return results.filter((r) => {
+    if (failed.has(r.task.nodeId) || seen.has(r.task.shardIndex)) return false;
+    seen.add(r.task.shardIndex);
+    return true;
+  });
+}
