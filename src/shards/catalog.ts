@@ -77,7 +77,8 @@ export async function loadCatalog(conn: NodeConnection): Promise<Catalog> {
   const cat = new Catalog();
   const exists = await runQuery(conn, `SELECT to_regclass('vecshard.tables') IS NOT NULL`);
   if (exists.rows[0][0] !== 't') return cat;
-  await migrate(conn);
+  // Upgrades run in a transaction of their own, so not from inside a client's.
+  if (conn.status === 'I') await migrate(conn);
   const tables = await runQuery(conn, 'SELECT schema_name, table_name, method, dist_column, dist_type FROM vecshard.tables');
   for (const [schema, name, method, col, type] of tables.rows) {
     cat.tables.set(Catalog.key(schema!, name!), { schema: schema!, name: name!, columns: [], method: method as 'hash' | 'reference', distColumn: col, distType: type, shards: [] });

@@ -151,6 +151,17 @@ export class Cluster {
     return c;
   }
 
+  #recovered = new Set<string>();
+
+  /** Whether this coordinator has settled left-over prepared transactions in the database. */
+  recovered(database: string): boolean {
+    return this.#recovered.has(database);
+  }
+
+  setRecovered(database: string): void {
+    this.#recovered.add(database);
+  }
+
   /** Databases whose catalog this coordinator has loaded. */
   databases(): string[] {
     return [...this.#databases];

@@ -233,7 +233,11 @@ export class ClientSession {
 
   async #catalog(): Promise<Catalog> {
     return this.ctx.cluster.catalog(this.ctx.database, async () => {
-      // Connections of its own: the session's may be inside a client transaction.
+      // Reloads read through the session's own node 0 connection when it holds one (an embedded node has only
+      // one, and inside a transaction the session must see its own DDL); recovery runs once, on first load.
+      const held = this.#conns.get(HOME_NODE);
+      if (held && this.ctx.cluster.recovered(this.ctx.database)) return loadCatalog(held);
+      // Otherwise connections of its own: the session's may be inside a client transaction.
       const pools = this.ctx.cluster.nodes.map((_, i) => this.ctx.cluster.pool(i, this.ctx.database));
       const home = await pools[0].acquire();
       const taken: NodeConnection[] = [home];
@@ -250,6 +254,7 @@ export class ClientSession {
           const n = await recoverPrepared(home, taken);
           if (n) this.ctx.log.warn({ settled: n }, 'settled prepared transactions left by an earlier coordinator');
         }
+        this.ctx.cluster.setRecovered(this.ctx.database);
         return cat;
       } finally {
         for (const c of taken) await this.ctx.cluster.pool(c.nodeId, c.database).release(c, c.status === 'I');

@@ -78,7 +78,7 @@ it('runs the Citus example and keeps recall at least that of one node', async ()
   expect((await client.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(ROWS);
   const seen = new Set<string>();
   const shards = await single.query(`SELECT shard_name, min_hash, max_hash, node_id FROM vecshard.shards JOIN vecshard.placements USING (shard_id) ORDER BY shard_index`);
-  expect(shards.rows.length).toBe(4);
+  expect(shards.rows.length).toBe(8); // 4 shards, 2 copies each (the default with more than one node)
   let total = 0;
   for (const s of shards.rows) {
     const node = new pg.Client({ connectionString: pgs.servers[s.node_id].url + '/postgres' });
@@ -92,7 +92,7 @@ it('runs the Citus example and keeps recall at least that of one node', async ()
     }
     total += r.rows.length;
   }
-  expect(total).toBe(ROWS);
+  expect(total).toBe(2 * ROWS);
   expect(seen.size).toBe(ROWS);
 
   // Recall@10 against exact ground truth, at the default ef_search, for both.
