@@ -35,7 +35,7 @@ const client = async () => {
 };
 
 it('loses no acknowledged write and keeps answering when a node dies; repair makes the copies equal', async () => {
-  const admin = await client();
+  let admin = await client();
   await admin.query('CREATE TABLE ev (id bigint, k int, embedding vector(3), PRIMARY KEY (id, k))');
   await admin.query(`SELECT create_distributed_table('ev', 'k', shard_count => 8, replication_factor => 2)`);
   const seed = Array.from({ length: 200 }, (_, i) => `(${-1 - i}, ${i % 97}, '${vec(-1 - i)}')`).join(', ');
@@ -86,6 +86,16 @@ it('loses no acknowledged write and keeps answering when a node dies; repair mak
   expect(answers.every((n) => n > 0)).toBe(true);
   const late = errors.filter((e) => e.at > killedAt + 5000);
   expect(late).toEqual([]);
+
+  // A coordinator that restarts while the node is down serves the distributed table from what is left.
+  await admin.end();
+  await c.close();
+  c = await startTestCoordinator(pgs, { pool: { connectTimeoutMs: 1000, healthCheckIntervalMs: 200, acquireTimeoutMs: 5000 } });
+  admin = await client();
+  const during = await admin.query(`SELECT id FROM ev ORDER BY embedding <-> '[0,1,0]' LIMIT 3`);
+  expect(during.rows.length).toBe(3);
+  await admin.query(`INSERT INTO ev VALUES (-100000, 5, '[0,1,0]')`);
+  acked.add(-100000);
 
   pgs.servers[victim].start();
   const end = Date.now() + 20_000;
