@@ -1,7 +1,8 @@
 // One statement, given the catalog: which planner case handles it.
 import type { RawStmt } from '../sql/parse.ts';
 import { stmtKind } from '../sql/parse.ts';
-import { constText, deparse, type Node } from '../sql/ast.ts';
+import { constText, deparse, walk, type Node } from '../sql/ast.ts';
+import { parseSql } from '../sql/parse.ts';
 import type { Catalog, DistributedTable } from '../shards/catalog.ts';
 import type { DistributeRequest } from '../executor/distribute.ts';
 import type { BoundParams } from './params.ts';
@@ -15,6 +16,8 @@ import { notSupported, type DdlPlan, type DistributedPlan, type ErrorPlan } from
 import { NO_PARAMS } from './params.ts';
 import { explainOptions, type ExplainOptions } from './explain.ts';
 
+const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance'];
+
 export interface CopyPlan {
   kind: 'copy-in' | 'copy-out';
   table: DistributedTable;
@@ -25,10 +28,12 @@ export interface CopyPlan {
 }
 
 export type StatementPlan =
-  | { kind: 'passthrough' }
+  /** Runs on node 0; `sql` when vecshard rewrote the statement (its virtual tables filled in). */
+  | { kind: 'passthrough'; sql?: string }
   | { kind: 'distribute'; req: DistributeRequest }
   | { kind: 'notice'; tag: string; message: string }
-  | { kind: 'repair' }
+  /** vecshard.repair(), vecshard.move_shard_placement(shard, from, to), vecshard.rebalance() */
+  | { kind: 'admin'; name: string; args: Array<string | null | undefined> }
   | { kind: 'explain'; inner: DistributedPlan | AggregatePlan; options: ExplainOptions }
   | DistributedPlan
   | AggregatePlan
@@ -42,6 +47,8 @@ export interface StatementContext {
   settings: Map<string, string>;
   nodeCount: number;
   evalDefault: DefaultEvaluator;
+  /** The nodes and their health, for the vecshard.nodes virtual table. */
+  nodes: Array<{ id: number; kind: string; host: string; port: number | null; up: boolean }>;
 }
 
 function setting(ctx: StatementContext, names: string[]): string | undefined {
@@ -55,8 +62,8 @@ function vecshardFunction(stmt: Node): { name: string; args: Node[] } | undefine
   if (!s || s.fromClause || s.targetList?.length !== 1) return undefined;
   const f = s.targetList[0].ResTarget?.val?.FuncCall;
   const name = f?.funcname?.at(-1)?.String?.sval;
-  if (!['create_distributed_table', 'create_reference_table', 'repair'].includes(name)) return undefined;
-  if (name === 'repair' && f.funcname.length !== 2) return undefined;
+  const admin = ADMIN_FUNCTIONS.includes(name) && f.funcname.length === 2 && f.funcname[0].String?.sval === 'vecshard';
+  if (!admin && !['create_distributed_table', 'create_reference_table'].includes(name)) return undefined;
   return { name, args: f.args ?? [] };
 }
 
@@ -67,7 +74,7 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
     if (a.NamedArgExpr) named.set(a.NamedArgExpr.name, constText(a.NamedArgExpr.arg));
     else positional.push(constText(a));
   }
-  if (fn.name === 'repair') return { kind: 'repair' };
+  if (ADMIN_FUNCTIONS.includes(fn.name)) return { kind: 'admin', name: fn.name, args: fn.args.map((a) => constText(a)) };
   const rel = positional[0] ?? named.get('table_name');
   if (!rel) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `${fn.name}: the first argument must name a table` } };
   const [schema, name] = rel.includes('.') ? rel.split('.', 2) : ['public', rel];
@@ -120,6 +127,8 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
       tasks: Array.from({ length: ctx.nodeCount - 1 }, (_, i) => ({ nodeId: i + 1, shard: `node ${i + 1}`, shardIndex: i + 1, sql: text, params: NO_PARAMS })),
     };
   }
+  const virtual = withVirtualTables(stmt, ctx);
+  if (virtual) return { kind: 'passthrough', sql: virtual };
   const tables = distributedTables(stmt, ctx.catalog);
   if (kind === 'DropStmt' && stmt.DropStmt.removeType === 'OBJECT_TABLE') {
     // DROP TABLE names its tables as lists of strings, not RangeVars.
@@ -193,4 +202,31 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
 function classifyAllNodes(kind: string, n: Node): boolean {
   if (kind === 'DropStmt') return n.removeType === 'OBJECT_EXTENSION';
   return ['CreateExtensionStmt', 'AlterExtensionStmt', 'AlterDatabaseSetStmt', 'AlterRoleSetStmt'].includes(kind);
+}
+
+/**
+ * vecshard.nodes is answered by the coordinator: the statement is rewritten with the node list as a VALUES list
+ * (so any SELECT over it works) and runs on node 0. Returns the new SQL, or undefined when there is none.
+ */
+function withVirtualTables(stmt: Node, ctx: StatementContext): string | undefined {
+  let found = false;
+  const copy = structuredClone(stmt);
+  const q = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  const rows = ctx.nodes.map((n) => `(${n.id}, ${q(n.kind)}, ${q(n.host)}, ${n.port ?? 'NULL'}::int, ${q(n.up ? 'up' : 'down')})`).join(', ');
+  const parsed = parseSql(`SELECT * FROM (VALUES ${rows}) AS nodes (node_id, kind, host, port, health)`);
+  if (parsed instanceof Error) return undefined;
+  const source = parsed[0].stmt.SelectStmt.fromClause[0];
+  walk(copy, (n) => {
+    const list = (n.fromClause ?? []) as Node[];
+    list.forEach((item, i) => {
+      const rv = item.RangeVar;
+      if (rv?.schemaname === 'vecshard' && rv.relname === 'nodes') {
+        found = true;
+        const sub = structuredClone(source);
+        if (rv.alias) sub.RangeSubselect.alias.aliasname = rv.alias.aliasname;
+        list[i] = sub;
+      }
+    });
+  });
+  return found ? deparse(copy) : undefined;
 }

@@ -16,7 +16,7 @@ import { runTasks, runTasksSettled, isConnectionFailure, ShardError, type TaskRe
 import { placeReads, placeWrites, deactivate, onePerShard } from '../executor/placement.ts';
 import { gatherRows, stripColumns, stripDescription } from '../executor/gather.ts';
 import { distributeTable, copyLines } from '../executor/distribute.ts';
-import { repairDatabase } from '../executor/repair.ts';
+import { repairDatabase, rebalance, moveShardPlacement } from '../executor/repair.ts';
 import { commitDistributed, rollbackAll, recoverPrepared } from '../executor/transaction.ts';
 import { DistCopyIn } from '../executor/copy.ts';
 import { loadCatalog, type Catalog } from '../shards/catalog.ts';
@@ -180,7 +180,7 @@ export class ClientSession {
         return this.#ready('I');
     }
     const catalog = await this.#catalog();
-    const fast = q.unparsed || (catalog.empty && !q.allNodes && this.#txNodes.size === 0 && !/create_distributed_table|create_reference_table|citus|vecshard\.repair/i.test(sql));
+    const fast = q.unparsed || (catalog.empty && !q.allNodes && this.#txNodes.size === 0 && !/create_distributed_table|create_reference_table|citus|vecshard\./i.test(sql));
     if (fast) {
       if (plan.kind === 'copy-in') return this.#startCopyIn(frame, q.pins);
       const conn = await this.#acquire();
@@ -269,6 +269,13 @@ export class ClientSession {
       settings: this.#settings,
       nodeCount: this.ctx.cluster.nodes.length,
       evalDefault: (expr, n) => this.#evalDefault(expr, n),
+      nodes: this.ctx.cluster.nodes.map((n, id) => ({
+        id,
+        kind: n.kind,
+        host: n.kind === 'postgres' ? n.host : n.dataDir,
+        port: n.kind === 'postgres' ? n.port : null,
+        up: this.ctx.cluster.isUp(id),
+      })),
     });
   }
 
@@ -287,7 +294,7 @@ export class ClientSession {
       switch (plan.kind) {
         case 'passthrough': {
           const conn = await this.#acquire();
-          conn.write(fe.query(text));
+          conn.write(fe.query(plan.sql ?? text));
           let ok = true;
           this.#status = await conn.readUntilReady((f) => {
             if (f[0] === 0x45) ok = false;
@@ -313,9 +320,18 @@ export class ClientSession {
         case 'distributed':
           await this.#runDistributed(plan, resultFormats, describe);
           return true;
-        case 'repair': {
-          const n = await repairDatabase(this.ctx.cluster, this.ctx.database, this.ctx.log);
-          if (describe) this.ctx.send(be.rowDescription([{ name: 'repair', typeOid: 23, typeSize: 4 }]));
+        case 'admin': {
+          if (this.#status !== 'I') throw new PgError({ severity: 'ERROR', code: '25001', message: `vecshard.${plan.name} cannot run inside a transaction block` });
+          const { cluster, database, log } = this.ctx;
+          let n = 0;
+          if (plan.name === 'repair') n = await repairDatabase(cluster, database, log);
+          else if (plan.name === 'rebalance') n = await rebalance(cluster, database, log);
+          else {
+            const [shard, from, to] = plan.args.map(Number);
+            if (![shard, from, to].every(Number.isInteger)) throw new PgError({ severity: 'ERROR', code: '22023', message: 'vecshard.move_shard_placement(shard_id, from_node, to_node) takes three integers' });
+            await moveShardPlacement(cluster, database, shard, from, to, log);
+          }
+          if (describe) this.ctx.send(be.rowDescription([{ name: plan.name, typeOid: 23, typeSize: 4 }]));
           this.ctx.send(be.dataRow([String(n)]));
           this.ctx.send(be.commandComplete('SELECT 1'));
           return true;
@@ -723,7 +739,7 @@ export class ClientSession {
       changesSettings: q.changesSettings,
     };
     const catalog = await this.#catalog();
-    if (/create_distributed_table|create_reference_table|vecshard\.repair/i.test(m.sql)) {
+    if (/create_distributed_table|create_reference_table|vecshard\.(repair|rebalance|move_shard_placement)/i.test(m.sql)) {
       return this.#batchError({ severity: 'ERROR', code: '0A000', message: 'vecshard: call create_distributed_table, create_reference_table and vecshard.repair in the simple query protocol' }, 'parse');
     }
     if (!q.unparsed && (q.allNodes || !catalog.empty)) {
