@@ -126,18 +126,3 @@ export function isConnectionFailure(e: unknown): boolean {
   const code = (e as { fields?: { code?: string } })?.fields?.code;
   return code === '08006' || code === '08001' || code === '57P01' || code === '57P02' || code === '57P03';
 }
-
-/** Runs one simple query on several nodes in parallel; rejects with the first error. */
-export async function onNodes(conns: (nodeId: number) => Promise<NodeConnection>, nodeIds: Iterable<number>, sql: string): Promise<void> {
-  await Promise.all(
-    [...new Set(nodeIds)].map(async (id) => {
-      const conn = await conns(id);
-      conn.write(fe.query(sql));
-      let error: PgErrorFields | undefined;
-      await conn.readUntilReady((f) => {
-        if (f[0] === 0x45) error ??= readErrorFields(f);
-      });
-      if (error) throw new ShardError(error, { nodeId: id, shard: '', shardIndex: -1, sql, params: { values: [], formats: [], types: [] } });
-    }),
-  );
-}

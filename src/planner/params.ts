@@ -1,6 +1,7 @@
 // Bind parameters: reading the few values the planner needs (routing keys, LIMIT), and giving each shard query
 // only the parameters it references, renumbered, since Postgres refuses parameters a query does not use.
 import { walk, type Node } from '../sql/ast.ts';
+import { readBindValues } from '../protocol/frontend.ts';
 
 export interface BoundParams {
   values: Array<Buffer | null>;
@@ -63,25 +64,7 @@ export function subsetParams(stmt: Node, p: BoundParams): BoundParams {
 
 /** The parameters of a Bind message body (after its portal and statement names), with the Parse's types. */
 export function readBind(rest: Buffer, types: number[]): { params: BoundParams; resultFormats: number[] } {
-  const r = { off: 0 };
-  const i16 = () => {
-    const v = rest.readInt16BE(r.off);
-    r.off += 2;
-    return v;
-  };
-  const nf = i16();
-  const codes: number[] = [];
-  for (let i = 0; i < nf; i++) codes.push(i16());
-  const nv = i16();
-  const values: Array<Buffer | null> = [];
-  for (let i = 0; i < nv; i++) {
-    const len = rest.readInt32BE(r.off);
-    r.off += 4;
-    values.push(len < 0 ? null : rest.subarray(r.off, r.off + len));
-    if (len > 0) r.off += len;
-  }
-  const nr = i16();
-  const resultFormats: number[] = [];
-  for (let i = 0; i < nr; i++) resultFormats.push(i16());
-  return { params: { values, formats: expandFormats(codes, nv), types: Array.from({ length: nv }, (_, i) => types[i] ?? 0) }, resultFormats };
+  const b = readBindValues(rest);
+  const n = b.values.length;
+  return { params: { values: b.values, formats: expandFormats(b.paramFormats, n), types: Array.from({ length: n }, (_, i) => types[i] ?? 0) }, resultFormats: b.resultFormats };
 }

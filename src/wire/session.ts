@@ -7,11 +7,10 @@ import { parseSql, stmtKind, stmtText, type RawStmt } from '../sql/parse.ts';
 import { planQuery } from '../planner/plan.ts';
 import { planStatement, type StatementPlan, type CopyPlan } from '../planner/distributed.ts';
 import { distributedTables } from '../planner/relations.ts';
-import { expandFormats, readBind, NO_PARAMS, type BoundParams } from '../planner/params.ts';
+import { readBind, NO_PARAMS, type BoundParams } from '../planner/params.ts';
 import type { DistributedPlan, DdlPlan, ShardTask } from '../planner/types.ts';
 import type { AggregatePlan } from '../planner/aggregate.ts';
 import { explainLines, type ExplainOptions } from '../planner/explain.ts';
-import { readDataRow } from '../protocol/backend.ts';
 import { runTasks, runTasksSettled, isConnectionFailure, ShardError, type TaskResult } from '../executor/shard-tasks.ts';
 import { placeReads, placeWrites, deactivate, onePerShard } from '../executor/placement.ts';
 import { gatherRows, stripColumns, stripDescription } from '../executor/gather.ts';
@@ -478,7 +477,7 @@ export class ClientSession {
     const home = await this.#acquire(HOME_NODE);
     const names = await typeNames(home, fields.map((f) => f.typeOid));
     const type = (c: string) => names.get(fields[Number(c.slice(1))].typeOid)!;
-    const rows = partial.flatMap((r) => r.rows.map(readDataRow));
+    const rows = partial.flatMap((r) => r.rows.map(be.readDataRow));
     const params: BoundParams = { values: rows.flat(), formats: rows.flat().map(() => 0), types: rows.flat().map(() => 0) };
     if (params.values.length > 60000) {
       throw new PgError({ severity: 'ERROR', code: '54000', message: `vecshard: ${rows.length} partial rows are too many to combine on node 0`, hint: 'Add a LIMIT, or filter on the distribution column.' });
@@ -507,7 +506,7 @@ export class ClientSession {
       const t0 = performance.now();
       const [r] = await runTasks(this.#taskConn, [t], [], false, (f) => this.ctx.send(f));
       timings.push(performance.now() - t0);
-      plans.push(r.rows.map((row) => readDataRow(row)[0]!.toString('utf8')));
+      plans.push(r.rows.map((row) => be.readDataRow(row)[0]!.toString('utf8')));
     }
     const merge =
       inner.kind === 'aggregate'
