@@ -89,6 +89,7 @@ export const bindComplete = (): Buffer => new Writer().frame('2');
 export const closeComplete = (): Buffer => new Writer().frame('3');
 export const noData = (): Buffer => new Writer().frame('n');
 export const emptyQueryResponse = (): Buffer => new Writer().frame('I');
+export const portalSuspended = (): Buffer => new Writer().frame('s');
 
 export interface FieldDescription {
   name: string;

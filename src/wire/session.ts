@@ -47,6 +47,8 @@ interface DistributedPortal {
   sql: string;
   params: BoundParams;
   resultFormats: number[];
+  /** Rows not yet handed out (after an Execute with a row limit), and the CommandComplete that ends them. */
+  pending?: { rows: Buffer[]; complete: Buffer };
 }
 
 type EntryKind = 'parse' | 'bind' | 'describe-S' | 'describe-P' | 'execute' | 'close' | 'sync';
@@ -801,21 +803,38 @@ export class ClientSession {
 
   async #execute(frame: Buffer): Promise<void> {
     if (this.#batchFailed) return;
-    const { portal } = fe.readExecute(frame);
+    const { portal, maxRows } = fe.readExecute(frame);
     const dp = this.#portals.get(portal);
     if (!dp) return this.#forward('execute', frame);
     // Answers to what came before go out first; then vecshard runs the portal on the shards itself.
     await this.#flushBatch(false);
     if (this.#batchFailed) return;
-    const plan = await this.#plan(dp.stmt, dp.sql, dp.params, await this.#catalog());
-    try {
-      await this.#runStatement(dp.stmt, dp.sql, plan, dp.resultFormats, false, true);
-    } catch (e) {
-      const fields = e instanceof PgError || e instanceof ShardError ? e.fields : undefined;
-      if (!fields) throw e;
-      await this.#batchError(fields, 'execute');
-      await this.#flushBatch(false);
+    if (!dp.pending) {
+      const plan = await this.#plan(dp.stmt, dp.sql, dp.params, await this.#catalog());
+      // The portal's rows are kept, so an Execute with a row limit can hand them out in parts.
+      const out: Buffer[] = [];
+      const send = this.ctx.send;
+      this.ctx.send = (b) => (b[0] === 0x44 || b[0] === 0x43 ? out.push(b) : send(b));
+      try {
+        await this.#runStatement(dp.stmt, dp.sql, plan, dp.resultFormats, false, true);
+      } catch (e) {
+        const fields = e instanceof PgError || e instanceof ShardError ? e.fields : undefined;
+        if (!fields) throw e;
+        this.ctx.send = send;
+        await this.#batchError(fields, 'execute');
+        await this.#flushBatch(false);
+        return;
+      } finally {
+        this.ctx.send = send;
+      }
+      dp.pending = { rows: out.filter((b) => b[0] === 0x44), complete: out.find((b) => b[0] === 0x43)! };
     }
+    const { rows, complete } = dp.pending;
+    const part = maxRows > 0 ? rows.splice(0, maxRows) : rows.splice(0);
+    for (const r of part) this.ctx.send(r);
+    // PortalSuspended while rows remain; CommandComplete once they are all out.
+    if (maxRows > 0 && rows.length) this.ctx.send(be.portalSuspended());
+    else this.ctx.send(complete);
   }
 
   async #close(frame: Buffer): Promise<void> {

@@ -3,6 +3,8 @@
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import pg from 'pg';
+import { serialize } from 'pg-protocol';
+import { RawClient, names } from '../helpers/raw-client.ts';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
@@ -98,6 +100,37 @@ describe('routing and reads', () => {
     expect(analyzed.some((l) => /Task 1: node \d, shard vecshard_shards\.docs_000\d \(time=[\d.]+ ms\)/.test(l))).toBe(true);
     expect(analyzed.some((l) => /Query: SELECT \* FROM vecshard_shards\.docs_000\d AS docs WHERE tenant = 3/.test(l))).toBe(true);
     expect(analyzed.some((l) => /Execution Time/.test(l))).toBe(true);
+  });
+
+  it('hands out a distributed portal in parts when Execute has a row limit', async () => {
+    const cl = await RawClient.connect(c.port);
+    cl.write([
+      serialize.query('BEGIN'),
+    ]);
+    await cl.until('readyForQuery');
+    cl.write([
+      serialize.parse({ name: 'knn', text: `SELECT id FROM docs ORDER BY embedding <-> $1 LIMIT 10`, types: [] }),
+      serialize.bind({ portal: 'p', statement: 'knn', values: ['[1,0]'] }),
+      serialize.execute({ portal: 'p', rows: 4 }),
+      serialize.execute({ portal: 'p', rows: 4 }),
+      serialize.execute({ portal: 'p', rows: 0 }),
+      serialize.sync(),
+    ]);
+    const got = names(await cl.until('readyForQuery'));
+    expect(got).toEqual([
+      'parseComplete',
+      'bindComplete',
+      ...Array(4).fill('dataRow'),
+      'portalSuspended',
+      ...Array(4).fill('dataRow'),
+      'portalSuspended',
+      ...Array(2).fill('dataRow'),
+      'commandComplete',
+      'readyForQuery',
+    ]);
+    cl.write([serialize.query('COMMIT')]);
+    await cl.until('readyForQuery');
+    cl.end();
   });
 
   it('routes kNN with a filter on the distribution column to one shard, and merges otherwise', async () => {
