@@ -8,7 +8,7 @@ set -euo pipefail
 debian_major=$(cut -d. -f1 /etc/debian_version 2>/dev/null || echo unknown)
 want=15; [ "$debian_major" = "13" ] && want=17
 if [ -x "/usr/lib/postgresql/$want/bin/postgres" ] && [ -f "/usr/share/postgresql/$want/extension/vector.control" ] \
-   && command -v pgbench >/dev/null && command -v psql >/dev/null; then
+   && command -v pgbench >/dev/null && command -v psql >/dev/null && command -v pgbouncer >/dev/null; then
   echo "PostgreSQL $want with pgvector is already installed: /usr/lib/postgresql/$want/bin"
   exit 0
 fi
@@ -69,5 +69,10 @@ else
     has_vector "$pgv" || { echo "install-postgres.sh: pgvector did not install" >&2; exit 1; }
     echo "Built and installed pgvector for PostgreSQL $pgv."
   fi
+fi
+# PgBouncer: the pooler the benchmarks compare vecshard with.
+if ! command -v pgbouncer >/dev/null; then
+  apt_update_once
+  apt-get install -y -qq pgbouncer >/dev/null
 fi
 echo "PostgreSQL $pgv binaries: /usr/lib/postgresql/$pgv/bin"
