@@ -2,7 +2,7 @@
 import net from 'node:net';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
-import { fromNodeSocket } from 'pg-gateway/node';
+import { fromDuplexStream } from 'pg-gateway/node';
 import { createScramSha256Data, type ScramSha256Data } from 'pg-gateway';
 import { FrameReader, FrameError } from '../protocol/frames.ts';
 import * as be from '../protocol/backend.ts';
@@ -84,7 +84,10 @@ export class Server {
             getScramSha256Data: ({ username }: { username: string }) => this.#scramData(username),
           } as const);
 
-    const gateway = fromNodeSocket(socket, {
+    // pg-gateway reads web streams; this one can be unplugged after auth, so a plaintext session then reads the
+    // socket directly (web streams cost a lot per message on the hot path).
+    const plug = plugSocket(socket);
+    const gateway = fromDuplexStream(plug.duplex, {
       auth,
       tls,
       onMessage: (data, state) => {
@@ -106,7 +109,8 @@ export class Server {
         const conn = await gateway;
         const duplex = await conn.detach();
         const params = state.clientParams ?? { user: 'postgres' };
-        setImmediate(() => void this.#serve(duplex, params, socket));
+        const io = state.tlsInfo ? webIo(duplex) : plug.unplug();
+        setImmediate(() => void this.#serve(io, params, socket));
       },
     });
     gateway.catch((e) => {
@@ -131,10 +135,8 @@ export class Server {
     if (s && s.secret === secret) await s.cancel().catch(() => {});
   }
 
-  async #serve(duplex: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }, params: Record<string, string>, socket: net.Socket): Promise<void> {
-    while (duplex.readable.locked || duplex.writable.locked) await new Promise((r) => setImmediate(r));
-    const reader = duplex.readable.getReader();
-    const writer = duplex.writable.getWriter();
+  async #serve(io: ClientIo, params: Record<string, string>, socket: net.Socket): Promise<void> {
+    await io.ready;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     const flush = async () => {
@@ -142,8 +144,7 @@ export class Server {
       const data = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
       pending = [];
       pendingBytes = 0;
-      await writer.ready;
-      await writer.write(data);
+      await io.write(data);
     };
     const send = (b: Buffer) => {
       pending.push(b);
@@ -171,11 +172,12 @@ export class Server {
     const frames = new FrameReader();
     try {
       for (;;) {
-        const { value, done } = await reader.read();
+        const value = await io.read();
+        const done = value === undefined;
         if (done || session.closed) break;
         let list: Buffer[];
         try {
-          list = frames.push(value);
+          list = frames.push(value!);
         } catch (e) {
           if (!(e instanceof FrameError)) throw e;
           send(be.errorResponse({ severity: 'FATAL', code: '08P01', message: `invalid message format: ${e.message}` }));
@@ -202,4 +204,87 @@ export class Server {
 
 function toArrayBuffer(b: Buffer): ArrayBuffer {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+}
+
+/** How a session reads and writes its client, whatever carries the bytes. */
+interface ClientIo {
+  ready: Promise<void>;
+  /** The next chunk, or undefined at the end. */
+  read(): Promise<Uint8Array | undefined>;
+  write(data: Buffer): Promise<void>;
+}
+
+/**
+ * A web-stream duplex over a plaintext socket for pg-gateway's startup and auth, which `unplug()` turns into
+ * direct socket I/O. Chunks are handed out only when pg-gateway asks (pull, high-water mark 0), so none is left
+ * inside the web stream at the switch.
+ */
+function plugSocket(socket: net.Socket): { duplex: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }; unplug(): ClientIo } {
+  const queue: Buffer[] = [];
+  let ended = false;
+  let wake: (() => void) | undefined;
+  socket.on('data', (b) => {
+    queue.push(b);
+    wake?.();
+  });
+  const end = () => {
+    ended = true;
+    wake?.();
+  };
+  socket.on('end', end);
+  socket.on('close', end);
+  const next = async (): Promise<Uint8Array | undefined> => {
+    while (!queue.length && !ended) await new Promise<void>((r) => (wake = r));
+    wake = undefined;
+    return queue.shift();
+  };
+  const write = (data: Uint8Array) =>
+    new Promise<void>((resolve, reject) => {
+      if (socket.destroyed) return reject(new Error('socket closed'));
+      socket.write(data, (e) => (e ? reject(e) : resolve()));
+    });
+  const readable = new ReadableStream<Uint8Array>(
+    {
+      async pull(ctrl) {
+        const b = await next();
+        if (b === undefined) ctrl.close();
+        else ctrl.enqueue(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const writable = new WritableStream<Uint8Array>({ write, close: () => void socket.end() });
+  return {
+    duplex: { readable, writable },
+    unplug: () => ({
+      ready: Promise.resolve(),
+      read: next,
+      write: async (data) => {
+        if (socket.destroyed) throw new Error('socket closed');
+        if (!socket.write(data)) await new Promise((r) => socket.once('drain', r));
+      },
+    }),
+  };
+}
+
+/** I/O over the web streams pg-gateway hands back (TLS sessions). */
+function webIo(duplex: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }): ClientIo {
+  let reader: ReadableStreamDefaultReader<Uint8Array>;
+  let writer: WritableStreamDefaultWriter<Uint8Array>;
+  const ready = (async () => {
+    while (duplex.readable.locked || duplex.writable.locked) await new Promise((r) => setImmediate(r));
+    reader = duplex.readable.getReader();
+    writer = duplex.writable.getWriter();
+  })();
+  return {
+    ready,
+    read: async () => {
+      const { value, done } = await reader.read();
+      return done ? undefined : value;
+    },
+    write: async (data) => {
+      await writer.ready;
+      await writer.write(data);
+    },
+  };
 }
