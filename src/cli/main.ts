@@ -67,4 +67,42 @@ program
     }
   });
 
+program
+  .command('status')
+  .description('Show the nodes (with health), the distributed tables and where their shard copies are.')
+  .option('-H, --host <host>', 'coordinator address', '127.0.0.1')
+  .option('-p, --port <port>', 'coordinator port', '6432')
+  .option('-U, --user <user>', 'user', 'postgres')
+  .option('-d, --database <db>', 'database', 'postgres')
+  .addHelpText('after', '\nExample:\n  vecshard status --port 6432 --database app\nThe password comes from PGPASSWORD, as with psql.')
+  .action(async (opts: { host: string; port: string; user: string; database: string }) => {
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ host: opts.host, port: Number(opts.port), user: opts.user, database: opts.database, password: process.env.PGPASSWORD });
+    try {
+      await client.connect();
+    } catch (e) {
+      process.stderr.write(`vecshard status: cannot connect to ${opts.host}:${opts.port}: ${(e as Error).message}\nIs vecshard running? Start it with: npm start\n`);
+      process.exit(1);
+    }
+    const print = (title: string, rows: Array<Record<string, unknown>>) => {
+      process.stdout.write(`\n${title}\n`);
+      if (!rows.length) return void process.stdout.write('  (none)\n');
+      const cols = Object.keys(rows[0]);
+      const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length)));
+      const line = (vals: string[]) => '  ' + vals.map((v, i) => v.padEnd(width[i])).join('  ') + '\n';
+      process.stdout.write(line(cols) + line(width.map((w) => '-'.repeat(w))));
+      for (const r of rows) process.stdout.write(line(cols.map((c) => String(r[c] ?? ''))));
+    };
+    print('Nodes', (await client.query('SELECT node_id, kind, host, port, health FROM vecshard.nodes ORDER BY node_id')).rows);
+    const hasCatalog = (await client.query(`SELECT to_regclass('vecshard.tables') IS NOT NULL AS ok`)).rows[0].ok;
+    if (hasCatalog) {
+      print('Distributed tables', (await client.query(`SELECT schema_name || '.' || table_name AS "table", method, dist_column AS "distributed by", shard_count AS shards FROM vecshard.tables ORDER BY 1`)).rows);
+      print(
+        'Shard copies per node',
+        (await client.query(`SELECT node_id, count(*) FILTER (WHERE state = 'active') AS active, count(*) FILTER (WHERE state = 'inactive') AS inactive FROM vecshard.placements GROUP BY 1 ORDER BY 1`)).rows,
+      );
+    } else process.stdout.write('\nNo distributed tables in this database yet.\n');
+    await client.end();
+  });
+
 await program.parseAsync();
