@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { p1, type P1Cell } from './p1.ts';
+import { p2 } from './p2.ts';
 
 const args = process.argv.slice(2);
 const scenario = args[0];
@@ -20,26 +21,47 @@ function machine(): string {
 }
 
 async function main(): Promise<void> {
+  if (scenario === 'p2') return runP2();
   if (scenario !== 'p1') {
-    process.stderr.write('usage: npm run bench -- p1 [--seconds 5] [--rounds 2] [--smoke]\n  p1: pgbench -S through vecshard vs PgBouncer vs direct\n');
+    process.stderr.write(
+      'usage: npm run bench -- <scenario> [options]\n' +
+        '  p1 [--seconds 5] [--rounds 2] [--scale 10] [--smoke]   pgbench -S through vecshard vs PgBouncer vs direct\n' +
+        '  p2 [--rows 100000] [--dim 128] [--queries 200] [--nodes 2] [--shards 4] [--smoke]   sharded kNN vs one node\n',
+    );
     process.exit(2);
   }
   const opts = smoke
     ? { seconds: 1, clients: [1, 4], modes: ['prepared' as const], rounds: 1, scale: 1 }
     : { seconds: flag('seconds', 5), clients: [1, 8, 32], modes: ['prepared' as const, 'simple' as const], rounds: flag('rounds', 2), scale: flag('scale', 10) };
   const cells: P1Cell[] = await p1(opts, (s) => process.stderr.write(s + '\n'));
-  const result = { scenario, date: new Date().toISOString(), machine: machine(), options: opts, cells };
-  const dir = path.join('bench', 'results');
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${scenario}-${result.date.replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify(result, null, 2));
   const table = cells
     .map((c) => `| ${c.mode} | ${c.clients} | ${c.median.direct.toFixed(0)} | ${c.median.pgbouncer.toFixed(0)} | ${c.median.vecshard.toFixed(0)} | ${c.vsPgbouncer.toFixed(2)}× | ${c.vsDirect.toFixed(2)}× |`)
     .join('\n');
-  process.stdout.write(`${file}\n| mode | clients | direct tps | PgBouncer tps | vecshard tps | vecshard / PgBouncer | vecshard / direct |\n| --- | --- | --- | --- | --- | --- | --- |\n${table}\n`);
+  const head = '| mode | clients | direct tps | PgBouncer tps | vecshard tps | vecshard / PgBouncer | vecshard / direct |\n| --- | --- | --- | --- | --- | --- | --- |\n';
+  report('p1', opts, cells, `P1 proxy overhead`, `medians of ${opts.rounds} interleaved rounds of ${opts.seconds} s, pgbench scale ${opts.scale}, one node.`, head + table);
+}
+
+async function runP2(): Promise<void> {
+  const opts = smoke
+    ? { rows: 3000, dim: 16, queries: 30, nodes: 2, shards: 4, efSearch: [20, 80], clients: [1] }
+    : { rows: flag('rows', 100_000), dim: flag('dim', 128), queries: flag('queries', 200), nodes: flag('nodes', 2), shards: flag('shards', 4), efSearch: [20, 40, 80, 160, 320], clients: [1, 8] };
+  const cells = await p2(opts, (s) => process.stderr.write(s + '\n'));
+  const head = '| ef_search | clients | one node recall@10 | one node q/s | vecshard recall@10 | vecshard q/s | q/s ratio |\n| --- | --- | --- | --- | --- | --- | --- |\n';
+  const table = cells
+    .map((c) => `| ${c.efSearch} | ${c.clients} | ${c.single.recall.toFixed(3)} | ${c.single.qps.toFixed(0)} | ${c.vecshard.recall.toFixed(3)} | ${c.vecshard.qps.toFixed(0)} | ${c.qpsRatio.toFixed(2)}× |`)
+    .join('\n');
+  report('p2', opts, cells, 'P2 sharded kNN', `${opts.rows} × ${opts.dim} clustered vectors (40 Gaussian clusters, fixed seed), ${opts.queries} queries; one node, one HNSW table (m 16, ef_construction 64) vs vecshard with ${opts.shards} shards on ${opts.nodes} nodes, same index settings.`, head + table);
+}
+
+function report(scenario: string, options: unknown, cells: unknown, title: string, what: string, table: string): void {
+  const date = new Date().toISOString();
+  const dir = path.join('bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${scenario}-${date.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify({ scenario, date, machine: machine(), options, cells }, null, 2));
+  process.stdout.write(`${file}\n${table}\n`);
   if (!smoke) {
-    const cmd = `npm run bench -- ${args.join(' ')}`;
-    const section = `\n### P1 proxy overhead, ${result.date.slice(0, 10)}\n\n\`${cmd}\` — ${result.machine}; medians of ${opts.rounds} interleaved rounds of ${opts.seconds} s, pgbench scale ${opts.scale}, one node.\n\n| mode | clients | direct tps | PgBouncer tps | vecshard tps | vecshard / PgBouncer | vecshard / direct |\n| --- | --- | --- | --- | --- | --- | --- |\n${table}\n`;
+    const section = `\n### ${title}, ${date.slice(0, 10)}\n\n\`npm run bench -- ${args.join(' ')}\` — ${machine()}; ${what}\n\n${table}\n`;
     fs.appendFileSync(path.join('docs', 'benchmarks.md'), section);
   }
 }

@@ -146,7 +146,7 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   switch (kind) {
     case 'SelectStmt':
       if (!one) return notSupported('a query on more than one distributed table');
-      return planSelect(n, one, { params: ctx.params, exact, overfetch: overfetch >= 1 ? overfetch : 1 });
+      return planSelect(n, one, { params: ctx.params, exact, overfetch: overfetch >= 1 ? overfetch : 1, efSearch: Number(setting(ctx, ['hnsw.ef_search']) ?? '40') || 40 });
     case 'InsertStmt':
       if (!one || distributedTables(n.selectStmt ?? {}, ctx.catalog).length) return notSupported('INSERT ... SELECT from a distributed table');
       return planInsert(n, one, ctx.params, ctx.evalDefault);
@@ -209,6 +209,11 @@ function classifyAllNodes(kind: string, n: Node): boolean {
  * (so any SELECT over it works) and runs on node 0. Returns the new SQL, or undefined when there is none.
  */
 function withVirtualTables(stmt: Node, ctx: StatementContext): string | undefined {
+  let named = false;
+  walk(stmt, (n) => {
+    if (n.RangeVar?.schemaname === 'vecshard' && n.RangeVar.relname === 'nodes') named = true;
+  });
+  if (!named) return undefined;
   let found = false;
   const copy = structuredClone(stmt);
   const q = (v: string) => `'${v.replace(/'/g, "''")}'`;

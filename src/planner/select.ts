@@ -17,6 +17,8 @@ export interface SelectContext {
   params: BoundParams;
   exact: boolean;
   overfetch: number;
+  /** The session's hnsw.ef_search (pgvector's default 40 when unset). */
+  efSearch: number;
 }
 
 export function taskFor(stmt: Node, table: DistributedTable, shardIndex: number, params: BoundParams, kind: string): ShardTask {
@@ -117,7 +119,11 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
     limitCount: perShard === Infinity ? undefined : intConst(perShard),
   };
   // One HNSW scan returns at most about hnsw.ef_search rows: raise it to the shard's LIMIT for this query.
-  const before = perShard === Infinity || ctx.exact ? [] : [`SELECT set_config('hnsw.ef_search', greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, ${Math.min(perShard, 1000)})::text, true)`];
+  // Only when the shard's LIMIT is above the session's ef_search (settings follow the session, so it is known).
+  const before =
+    perShard === Infinity || ctx.exact || perShard <= ctx.efSearch
+      ? []
+      : [`SELECT set_config('hnsw.ef_search', greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, ${Math.min(perShard, 1000)})::text, true)`];
   return {
     ...base,
     tasks: all.map((i) => ({ ...taskFor(shardStmt, table, i, ctx.params, 'SelectStmt'), before })),
