@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { splitFrames } from '../protocol/frames.ts';
 import * as fe from '../protocol/frontend.ts';
-import { NodeConnection, PgError, connectionFailure } from './node-connection.ts';
+import { NodeConnection, connectionFailure } from './node-connection.ts';
 
 const WORKER_URL = new URL('./pglite-worker.mjs', import.meta.url);
 
@@ -175,4 +175,3 @@ function lastFrameType(data: Buffer): string {
   return last;
 }
 
-export { PgError };

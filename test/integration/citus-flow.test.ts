@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
 import { hashInt8 } from '../../src/shards/hash.ts';
+import { clustered } from '../../bench/data.ts';
 
 const ROWS = 100_000;
 const DIM = 128;
@@ -17,25 +18,6 @@ const QUERIES = 100;
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
 let c: TestCoordinator;
-
-/** A fixed-seed Gaussian mixture: real structure, unlike uniform noise (HNSW's worst case). */
-function dataset() {
-  let s = 42;
-  // mulberry32: 32-bit integer steps, so the sequence does not collapse the way float LCGs do.
-  const rand = () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
-  const centers = Array.from({ length: CLUSTERS }, () => Array.from({ length: DIM }, () => gauss()));
-  const point = () => {
-    const c0 = centers[Math.floor(rand() * CLUSTERS)];
-    return c0.map((x) => Number((x + 0.3 * gauss()).toFixed(3)));
-  };
-  return { rows: Array.from({ length: ROWS }, point), queries: Array.from({ length: QUERIES }, point) };
-}
 
 beforeAll(async () => {
   pgs = await startPgServers(2);
@@ -47,7 +29,7 @@ afterAll(async () => {
 });
 
 it('runs the Citus example and keeps recall at least that of one node', async () => {
-  const { rows, queries } = dataset();
+  const { rows, queries } = clustered(ROWS, QUERIES, DIM, CLUSTERS);
   const client = new pg.Client(c.options());
   await client.connect();
   await client.query('CREATE EXTENSION IF NOT EXISTS vector');
