@@ -1,4 +1,4 @@
--- vecshard's catalog, kept on node 0 of each database that has distributed tables.
+-- vecshard's catalog, kept on every node of each database that has distributed tables.
 CREATE SCHEMA IF NOT EXISTS vecshard;
 CREATE SCHEMA IF NOT EXISTS vecshard_shards;
 

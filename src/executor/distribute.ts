@@ -4,7 +4,7 @@ import { parseSql } from '../sql/parse.ts';
 import { deparse } from '../sql/ast.ts';
 import { PgError, type NodeConnection } from '../shards/node-connection.ts';
 import { runQuery, quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
-import { migrate, readColumns, registerTableSql, SHARD_SCHEMA, type DistributedTable, type Shard } from '../shards/catalog.ts';
+import { BUMP_VERSION, migrate, readColumns, registerTableSql, SHARD_SCHEMA, type DistributedTable, type Shard } from '../shards/catalog.ts';
 import { HASHERS, hashRange, shardIndexForHash } from '../shards/hash.ts';
 import * as fe from '../protocol/frontend.ts';
 import { readErrorFields } from '../protocol/backend.ts';
@@ -28,8 +28,24 @@ export function shardName(schema: string, name: string, index: number): string {
   return `${base.slice(0, 58)}_${String(index).padStart(4, '0')}`;
 }
 
-/** CREATE statements that make shard `shard` of the shell `rel`, read from node 0's catalog. */
+/** CREATE statements that make shard `shard` of the shell `schema.name`, read from `home`'s catalog. */
 export async function shardDdl(home: NodeConnection, schema: string, name: string): Promise<(shard: string, index: number) => string[]> {
+  const make = await tableDdl(home, schema, name);
+  return (shard, index) => make(SHARD_SCHEMA, shard, `_${String(index).padStart(4, '0')}`);
+}
+
+/**
+ * CREATE statements for a table like `schema.name` (columns, constraints, indexes) under another name, with
+ * `suffix` on constraint and index names. Sequence defaults are left out of shards (the coordinator assigns those
+ * values); a `shell` keeps them, with sequences of its own, so the catalog read from any node knows the column
+ * draws from a sequence.
+ */
+export async function tableDdl(
+  home: NodeConnection,
+  schema: string,
+  name: string,
+  shell = false,
+): Promise<(toSchema: string, toName: string, suffix: string) => string[]> {
   const rel = quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(name)}`);
   const cols = await runQuery(
     home,
@@ -43,24 +59,29 @@ export async function shardDdl(home: NodeConnection, schema: string, name: strin
     `SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = ${rel}::regclass
         AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY i.indexrelid`,
   );
-  return (shard, index) => {
-    const suffix = `_${String(index).padStart(4, '0')}`;
+  return (toSchema, toName, suffix) => {
+    const rename = (n: string) => (suffix ? n.slice(0, 58) + suffix : n);
+    const sequences: string[] = [];
     const defs = cols.rows.map(([col, type, notnull, def, generated, identity]) => {
       let s = `${quoteIdent(col!)} ${type}`;
+      const seq = def && /nextval\('((?:[^']|'')+)'::regclass\)/.exec(def)?.[1];
       if (generated === 's') s += ` GENERATED ALWAYS AS (${def}) STORED`;
-      // Sequence defaults stay on the coordinator: shards take the values it assigns.
-      else if (def && !identity && !/nextval\(/.test(def)) s += ` DEFAULT ${def}`;
+      else if (shell && identity) s += ` GENERATED ${identity === 'a' ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY`;
+      else if (shell && seq) {
+        sequences.push(`CREATE SEQUENCE IF NOT EXISTS ${seq.replace(/''/g, "'")}`);
+        s += ` DEFAULT ${def}`;
+      } else if (def && !identity && !seq) s += ` DEFAULT ${def}`;
       if (notnull === 't') s += ' NOT NULL';
       return s;
     });
-    for (const [con, def] of cons.rows) defs.push(`CONSTRAINT ${quoteIdent((con!.slice(0, 58) + suffix))} ${def}`);
-    const out = [`CREATE TABLE ${SHARD_SCHEMA}.${quoteIdent(shard)} (${defs.join(', ')})`];
+    for (const [con, def] of cons.rows) defs.push(`CONSTRAINT ${quoteIdent(rename(con!))} ${def}`);
+    const out = [...sequences, `CREATE TABLE ${quoteIdent(toSchema)}.${quoteIdent(toName)} (${defs.join(', ')})`];
     for (const [def] of idx.rows) {
       const parsed = parseSql(def!);
       if (parsed instanceof Error) throw parsed;
       const stmt = parsed[0].stmt;
-      stmt.IndexStmt.relation = { schemaname: SHARD_SCHEMA, relname: shard, inh: true, relpersistence: 'p' };
-      stmt.IndexStmt.idxname = stmt.IndexStmt.idxname ? stmt.IndexStmt.idxname.slice(0, 58) + suffix : undefined;
+      stmt.IndexStmt.relation = { schemaname: toSchema, relname: toName, inh: true, relpersistence: 'p' };
+      stmt.IndexStmt.idxname = stmt.IndexStmt.idxname ? rename(stmt.IndexStmt.idxname) : undefined;
       out.push(deparse(stmt));
     }
     return out;
@@ -68,15 +89,22 @@ export async function shardDdl(home: NodeConnection, schema: string, name: strin
 }
 
 /**
- * Distributes the shell `req.schema.req.name`. `conn(i)` gives this session's connection to node i (node 0 holds
- * the shell and catalog). Returns the table as the catalog now has it.
+ * Distributes the table `req.schema.req.name` of node `homeId`. `conn(i)` gives this session's connection to node
+ * i. The table stays on every node as an empty shell, and the catalog rows go to every node in one two-phase
+ * commit. Returns the table as the catalog now has it.
  */
-export async function distributeTable(req: DistributeRequest, nodeCount: number, conn: (node: number) => Promise<NodeConnection>): Promise<DistributedTable> {
-  const home = await conn(0);
+export async function distributeTable(
+  req: DistributeRequest,
+  nodeCount: number,
+  homeId: number,
+  conn: (node: number) => Promise<NodeConnection>,
+  commit: (home: NodeConnection, others: NodeConnection[]) => Promise<void>,
+): Promise<DistributedTable> {
+  const home = await conn(homeId);
   const rel = `${quoteIdent(req.schema)}.${quoteIdent(req.name)}`;
   const exists = await runQuery(home, `SELECT to_regclass(${quoteLiteral(rel)}) IS NOT NULL`);
   if (exists.rows[0][0] !== 't') throw err('42P01', `relation "${req.name}" does not exist`);
-  await migrate(home);
+  for (let n = 0; n < nodeCount; n++) await migrate(await conn(n));
   const already = await runQuery(home, `SELECT 1 FROM vecshard.tables WHERE schema_name = ${quoteLiteral(req.schema)} AND table_name = ${quoteLiteral(req.name)}`);
   if (already.rows.length) throw err('42P07', `table "${req.name}" is already distributed`);
 
@@ -108,12 +136,14 @@ export async function distributeTable(req: DistributeRequest, nodeCount: number,
   if (fks.rows.length) throw err('0A000', `vecshard: foreign keys on distributed tables are not supported yet (constraint "${fks.rows[0][0]}")`);
 
   const shardCount = req.method === 'reference' ? 1 : req.shardCount;
+  // Shard ids are chosen here so that every catalog copy has the same ones.
+  const firstId = Number((await runQuery(home, 'SELECT coalesce(max(shard_id), 0) + 1 FROM vecshard.shards')).rows[0][0]);
   const shards: Shard[] = Array.from({ length: shardCount }, (_, i) => {
     const [minHash, maxHash] = hashRange(i, shardCount);
     // Copy j of shard i lives on node (i + j) mod N: distinct nodes, spread evenly.
     const copies = req.method === 'reference' ? nodeCount : Math.min(req.replicationFactor, nodeCount);
     const nodes = Array.from({ length: copies }, (_, j) => (i + j) % nodeCount);
-    return { id: 0, index: i, name: shardName(req.schema, req.name, i), minHash, maxHash, nodes };
+    return { id: firstId + i, index: i, name: shardName(req.schema, req.name, i), minHash, maxHash, nodes };
   });
   const table: DistributedTable = { schema: req.schema, name: req.name, columns, method: req.method, distColumn: req.column, distType, shards };
 
@@ -133,10 +163,20 @@ export async function distributeTable(req: DistributeRequest, nodeCount: number,
       }
     });
     await moveRows(home, rel, table, conn);
-    await runQuery(home, `BEGIN; ${registerTableSql(table)}; TRUNCATE ${rel}; COMMIT`).catch(async (e) => {
-      await runQuery(home, 'ROLLBACK').catch(() => {});
+    // Every node gets the catalog rows and (but node `homeId`, which has the table) an empty shell, atomically.
+    const shell = await tableDdl(home, req.schema, req.name, true);
+    const all = await Promise.all(Array.from({ length: nodeCount }, (_, n) => conn(n)));
+    try {
+      for (const c of all) {
+        await migrate(c);
+        const own = c === home ? [`TRUNCATE ${rel}`] : [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(req.schema)}`, ...shell(req.schema, req.name, '')];
+        await runQuery(c, ['BEGIN', ...own, registerTableSql(table), BUMP_VERSION].join(';\n'));
+      }
+      await commit(home, all.filter((c) => c !== home));
+    } catch (e) {
+      await Promise.all(all.map((c) => runQuery(c, 'ROLLBACK').catch(() => {})));
       throw e;
-    });
+    }
   } catch (e) {
     for (const [n, s] of created) await runQuery(await conn(n), `DROP TABLE IF EXISTS ${SHARD_SCHEMA}.${quoteIdent(s)}`).catch(() => {});
     throw e;

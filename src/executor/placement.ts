@@ -1,7 +1,7 @@
 // Which copy of a shard a task runs on: reads on one reachable active copy (rotating, to spread the load), writes
 // on every active copy. Copies on nodes that are down become inactive before a write is acknowledged.
 import { PgError } from '../shards/node-connection.ts';
-import { runQuery } from '../shards/internal-query.ts';
+import { writeCatalog } from './catalog-copies.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import type { DistributedTable, Shard } from '../shards/catalog.ts';
 import type { ShardTask } from '../planner/types.ts';
@@ -42,20 +42,13 @@ export function placeWrites(tasks: ShardTask[], table: DistributedTable, cluster
   return out;
 }
 
-/** Marks copies inactive in the catalog, on a connection of its own so it is durable whatever the write does next. */
+/** Marks copies inactive on every current catalog copy, each in a transaction of its own: durable whatever the write does next. */
 export async function deactivate(cluster: Cluster, database: string, lost: Array<{ shard: Shard; nodeId: number }>): Promise<void> {
   if (!lost.length) return;
-  const pool = cluster.pool(0, database);
-  const c = await pool.acquire();
-  try {
-    const pairs = lost.map((l) => `(${l.shard.id}, ${l.nodeId})`).join(', ');
-    await runQuery(c, `UPDATE vecshard.placements SET state = 'inactive' WHERE (shard_id, node_id) IN (${pairs})`);
-  } finally {
-    await pool.release(c, c.status === 'I');
-  }
+  const pairs = lost.map((l) => `(${l.shard.id}, ${l.nodeId})`).join(', ');
+  await writeCatalog(cluster, database, `UPDATE vecshard.placements SET state = 'inactive' WHERE (shard_id, node_id) IN (${pairs})`);
   // Later statements must plan without them.
   for (const l of lost) l.shard.nodes = l.shard.nodes.filter((n) => n !== l.nodeId);
-  cluster.invalidateCatalog(database);
 }
 
 /** Keeps one result per shard: the first copy that answered (a write's further copies said the same). */

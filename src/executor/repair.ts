@@ -7,21 +7,19 @@ import { runQuery, quoteIdent } from '../shards/internal-query.ts';
 import { SHARD_SCHEMA } from '../shards/catalog.ts';
 import * as fe from '../protocol/frontend.ts';
 import { copyLines, shardDdl } from './distribute.ts';
+import { readCatalog, refreshStaleCopies, withConn, writeCatalog } from './catalog-copies.ts';
+import { recoverPrepared } from './transaction.ts';
 import { LineSplitter } from './copy-rows.ts';
 
-async function withConn<T>(cluster: Cluster, node: number, database: string, fn: (c: NodeConnection) => Promise<T>): Promise<T> {
-  const pool = cluster.pool(node, database);
-  const c = await pool.acquire();
-  try {
-    return await fn(c);
-  } finally {
-    await pool.release(c, c.status === 'I');
-  }
-}
-
-/** Repairs every inactive copy whose node is up; returns how many it made active. */
+/**
+ * Brings stale catalog copies up to date, settles prepared transactions left on nodes that were down, then repairs
+ * every inactive copy whose node is up; returns how many copies it made active.
+ */
 export async function repairDatabase(cluster: Cluster, database: string, log: Logger): Promise<number> {
-  const inactive = await withConn(cluster, 0, database, async (c) => {
+  const fixed = await refreshStaleCopies(cluster, database);
+  if (fixed.length) log.info({ nodes: fixed, database }, 'catalog copies brought up to date');
+  await settlePrepared(cluster, database, log);
+  const inactive = await readCatalog(cluster, database, async (c) => {
     const exists = (await runQuery(c, `SELECT to_regclass('vecshard.placements') IS NOT NULL`)).rows[0][0] === 't';
     if (!exists) return [];
     return (
@@ -49,10 +47,10 @@ export async function repairCopy(cluster: Cluster, database: string, shardId: nu
   const unlock = await cluster.shardLock(shardId).exclusive();
   try {
     const [[shard, schema, table]] = (
-      await withConn(cluster, 0, database, (c) => runQuery(c, `SELECT shard_name, schema_name, table_name FROM vecshard.shards WHERE shard_id = ${shardId}`))
+      await readCatalog(cluster, database, (c) => runQuery(c, `SELECT shard_name, schema_name, table_name FROM vecshard.shards WHERE shard_id = ${shardId}`))
     ).rows;
     const index = Number(/_(\d+)$/.exec(shard!)?.[1] ?? 0);
-    const ddl = await withConn(cluster, 0, database, (c) => shardDdl(c, schema!, table!));
+    const ddl = await readCatalog(cluster, database, (c) => shardDdl(c, schema!, table!));
     const lines = await withConn(cluster, source, database, async (c) => {
       c.write(fe.query(`COPY ${SHARD_SCHEMA}.${quoteIdent(shard!)} TO STDOUT`));
       const split = new LineSplitter();
@@ -73,8 +71,7 @@ export async function repairCopy(cluster: Cluster, database: string, shardId: nu
         throw e;
       }
     });
-    await withConn(cluster, 0, database, (c) => runQuery(c, `UPDATE vecshard.placements SET state = 'active' WHERE shard_id = ${shardId} AND node_id = ${target}`));
-    cluster.invalidateCatalog(database);
+    await writeCatalog(cluster, database, `UPDATE vecshard.placements SET state = 'active' WHERE shard_id = ${shardId} AND node_id = ${target}`);
     log.info({ shard, from: source, to: target, rows: lines.length }, 'copied shard');
   } finally {
     unlock();
@@ -85,20 +82,18 @@ export async function repairCopy(cluster: Cluster, database: string, shardId: nu
 export async function moveShardPlacement(cluster: Cluster, database: string, shardId: number, from: number, to: number, log: Logger): Promise<void> {
   const bad = (m: string) => new PgError({ severity: 'ERROR', code: '22023', message: `vecshard.move_shard_placement: ${m}` });
   if (!cluster.nodes[to]) throw bad(`there is no node ${to}`);
-  const state = await withConn(cluster, 0, database, (c) =>
+  const state = await readCatalog(cluster, database, (c) =>
     runQuery(c, `SELECT node_id, state FROM vecshard.placements WHERE shard_id = ${shardId}`),
   );
   const here = new Map(state.rows.map(([n, s]) => [Number(n), s]));
   if (here.get(from) !== 'active') throw bad(`shard ${shardId} has no active copy on node ${from}`);
   if (here.has(to)) throw bad(`shard ${shardId} already has a copy on node ${to}`);
-  await withConn(cluster, 0, database, (c) => runQuery(c, `INSERT INTO vecshard.placements (shard_id, node_id, state) VALUES (${shardId}, ${to}, 'inactive')`));
-  cluster.invalidateCatalog(database);
+  await writeCatalog(cluster, database, `INSERT INTO vecshard.placements (shard_id, node_id, state) VALUES (${shardId}, ${to}, 'inactive')`);
   await repairCopy(cluster, database, shardId, from, to, log);
   const unlock = await cluster.shardLock(shardId).exclusive();
   try {
-    const [[shard]] = (await withConn(cluster, 0, database, (c) => runQuery(c, `SELECT shard_name FROM vecshard.shards WHERE shard_id = ${shardId}`))).rows;
-    await withConn(cluster, 0, database, (c) => runQuery(c, `DELETE FROM vecshard.placements WHERE shard_id = ${shardId} AND node_id = ${from}`));
-    cluster.invalidateCatalog(database);
+    const [[shard]] = (await readCatalog(cluster, database, (c) => runQuery(c, `SELECT shard_name FROM vecshard.shards WHERE shard_id = ${shardId}`))).rows;
+    await writeCatalog(cluster, database, `DELETE FROM vecshard.placements WHERE shard_id = ${shardId} AND node_id = ${from}`);
     await withConn(cluster, from, database, (c) => runQuery(c, `DROP TABLE IF EXISTS ${SHARD_SCHEMA}.${quoteIdent(shard!)}`)).catch(() => {});
   } finally {
     unlock();
@@ -110,7 +105,7 @@ export async function rebalance(cluster: Cluster, database: string, log: Logger)
   let moves = 0;
   for (;;) {
     const rows = (
-      await withConn(cluster, 0, database, (c) => runQuery(c, `SELECT shard_id, node_id FROM vecshard.placements WHERE state = 'active' ORDER BY shard_id`))
+      await readCatalog(cluster, database, (c) => runQuery(c, `SELECT shard_id, node_id FROM vecshard.placements WHERE state = 'active' ORDER BY shard_id`))
     ).rows.map(([s, n]) => [Number(s), Number(n)] as const);
     const nodes = cluster.nodes.map((_, i) => i).filter((i) => cluster.isUp(i));
     const load = new Map(nodes.map((n) => [n, [] as number[]]));
@@ -124,5 +119,19 @@ export async function rebalance(cluster: Cluster, database: string, log: Logger)
     if (shard === undefined) return moves;
     await moveShardPlacement(cluster, database, shard, fullest, emptiest, log);
     moves++;
+  }
+}
+
+/** Settles prepared transactions (a node that was down may hold some) once every node answers. */
+async function settlePrepared(cluster: Cluster, database: string, log: Logger): Promise<void> {
+  if (!cluster.nodes.every((_, i) => cluster.isUp(i))) return;
+  const pools = cluster.nodes.map((_, i) => cluster.pool(i, database));
+  const conns: NodeConnection[] = [];
+  try {
+    for (const p of pools) conns.push(await p.acquire());
+    const n = await recoverPrepared(conns, true);
+    if (n) log.warn({ settled: n, database }, 'settled prepared transactions left on a node that was down');
+  } finally {
+    for (const c of conns) await cluster.pool(c.nodeId, database).release(c, c.status === 'I');
   }
 }

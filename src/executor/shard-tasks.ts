@@ -113,6 +113,10 @@ export async function runTasksSettled(
         }
       });
       if (error) throw error;
+      if (step !== steps.length) {
+        conn.close();
+        throw new ShardError({ severity: 'ERROR', code: '08P01', message: `vecshard: node ${nodeId} answered ${step} of ${steps.length} statements; the connection was out of step and is closed` }, list[0]);
+      }
      } catch (e) {
       failures.set(nodeId, e as Error);
      }

@@ -1,5 +1,6 @@
-// Committing work that spans nodes: two-phase commit with a commit record on node 0 as the decision, and the
-// recovery that settles prepared transactions a coordinator left behind.
+// Committing work that spans nodes: two-phase commit with a commit record on the session's home node as the
+// decision, and the recovery that settles prepared transactions a coordinator left behind. A transaction's id
+// names the node that holds its record, so recovery asks that node and no other.
 import { randomBytes } from 'node:crypto';
 import { runQuery, quoteLiteral } from '../shards/internal-query.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
@@ -17,6 +18,9 @@ async function supportsTwoPhase(c: NodeConnection): Promise<boolean> {
 }
 
 export const GID_PREFIX = 'vecshard_';
+
+/** Transactions this process is committing right now: recovery leaves their prepared parts alone. */
+const inFlight = new Set<string>();
 
 const logged = new WeakSet<NodeConnection>();
 
@@ -51,8 +55,17 @@ export async function commitDistributed(home: NodeConnection, others: NodeConnec
     for (const c of parts) await runQuery(c, 'COMMIT');
     return;
   }
-  const gid = GID_PREFIX + randomBytes(8).toString('hex');
+  const gid = `${GID_PREFIX}${randomBytes(8).toString('hex')}_${home.nodeId}`;
   const name = (c: NodeConnection) => quoteLiteral(`${gid}_${c.nodeId}`);
+  inFlight.add(gid);
+  try {
+    await twoPhaseCommit(gid, name, home, others, homeInTx);
+  } finally {
+    inFlight.delete(gid);
+  }
+}
+
+async function twoPhaseCommit(gid: string, name: (c: NodeConnection) => string, home: NodeConnection, others: NodeConnection[], homeInTx: boolean): Promise<void> {
   const prepared: NodeConnection[] = [];
   try {
     await Promise.all(
@@ -80,25 +93,43 @@ export async function rollbackAll(conns: NodeConnection[]): Promise<void> {
   await Promise.all(conns.map((c) => runQuery(c, 'ROLLBACK').catch(() => {})));
 }
 
-/** Settles vecshard's prepared transactions on `nodes` (connections to one database): commit if recorded, else roll back. */
-export async function recoverPrepared(home: NodeConnection, nodes: NodeConnection[]): Promise<number> {
-  const hasTable = (await runQuery(home, `SELECT to_regclass('vecshard.transactions') IS NOT NULL`)).rows[0][0] === 't';
+/** The node holding the commit record of prepared transaction `gid` (vecshard_<hex>_<home>_<node>). */
+function recordNode(base: string): number {
+  const m = /^vecshard_[0-9a-f]+_(\d+)$/.exec(base);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Settles vecshard's prepared transactions on `nodes` (connections to one database, one per node that answers):
+ * commit where the record exists, roll back where its node says it does not. A transaction whose record's node
+ * did not answer stays prepared (in doubt) until that node is back. `complete` says every node answered: only then
+ * are records no prepared transaction needs any more deleted.
+ */
+export async function recoverPrepared(nodes: NodeConnection[], complete: boolean): Promise<number> {
+  const byNode = new Map(nodes.map((c) => [c.nodeId, c]));
+  const logs = new Map<number, boolean>();
+  for (const c of nodes) logs.set(c.nodeId, (await runQuery(c, `SELECT to_regclass('vecshard.transactions') IS NOT NULL`)).rows[0][0] === 't');
   let settled = 0;
   for (const c of nodes) {
     const r = await runQuery(c, `SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'vecshard\\_%' AND database = current_database()`);
     for (const [gid] of r.rows) {
       const base = gid!.replace(/_\d+$/, '');
-      const committed = hasTable && (await runQuery(home, `SELECT 1 FROM vecshard.transactions WHERE gid = ${quoteLiteral(base)}`)).rows.length > 0;
+      if (inFlight.has(base)) continue;
+      const home = byNode.get(recordNode(base));
+      if (!home) continue;
+      const committed = logs.get(home.nodeId) && (await runQuery(home, `SELECT 1 FROM vecshard.transactions WHERE gid = ${quoteLiteral(base)}`)).rows.length > 0;
       await runQuery(c, `${committed ? 'COMMIT' : 'ROLLBACK'} PREPARED ${quoteLiteral(gid!)}`);
       settled++;
     }
   }
-  if (hasTable) {
-    // Records whose prepared transactions are all settled are no longer needed.
-    const left = new Set<string>();
-    for (const c of nodes) for (const [g] of (await runQuery(c, `SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'vecshard\\_%'`)).rows) left.add(g!.replace(/_\d+$/, ''));
-    const recs = (await runQuery(home, 'SELECT gid FROM vecshard.transactions')).rows.map((r) => r[0]!).filter((g) => !left.has(g));
-    if (recs.length) await runQuery(home, `DELETE FROM vecshard.transactions WHERE gid IN (${recs.map(quoteLiteral).join(', ')})`);
+  if (!complete) return settled;
+  // Records whose prepared transactions are all settled are no longer needed.
+  const left = new Set<string>();
+  for (const c of nodes) for (const [g] of (await runQuery(c, `SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'vecshard\\_%'`)).rows) left.add(g!.replace(/_\d+$/, ''));
+  for (const c of nodes) {
+    if (!logs.get(c.nodeId)) continue;
+    const recs = (await runQuery(c, 'SELECT gid FROM vecshard.transactions')).rows.map((r) => r[0]!).filter((g) => !left.has(g));
+    if (recs.length) await runQuery(c, `DELETE FROM vecshard.transactions WHERE gid IN (${recs.map(quoteLiteral).join(', ')})`);
   }
   return settled;
 }

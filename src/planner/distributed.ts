@@ -118,15 +118,8 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   if (kind === 'CreateExtensionStmt' && stmt.CreateExtensionStmt.extname === 'citus') {
     return { kind: 'notice', tag: 'CREATE EXTENSION', message: 'vecshard provides the Citus API (create_distributed_table and friends); extension "citus" is not installed' };
   }
-  if (classifyAllNodes(kind, stmt[kind]) && ctx.nodeCount > 1) {
-    return {
-      kind: 'ddl',
-      shell: text,
-      transactional: true,
-      catalog: [],
-      tasks: Array.from({ length: ctx.nodeCount - 1 }, (_, i) => ({ nodeId: i + 1, shard: `node ${i + 1}`, shardIndex: i + 1, sql: text, params: NO_PARAMS })),
-    };
-  }
+  // A DDL plan's statement runs on every node (where shells live): that is all these need.
+  if (classifyAllNodes(kind, stmt[kind]) && ctx.nodeCount > 1) return { kind: 'ddl', shell: text, transactional: true, catalog: [], tasks: [] };
   const virtual = withVirtualTables(stmt, ctx);
   if (virtual) return { kind: 'passthrough', sql: virtual };
   const tables = distributedTables(stmt, ctx.catalog);

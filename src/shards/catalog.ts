@@ -37,6 +37,9 @@ export interface DistributedTable {
 
 export const SHARD_SCHEMA = 'vecshard_shards';
 
+/** Every change to a catalog copy bumps its version; the highest version is the newest copy. */
+export const BUMP_VERSION = 'UPDATE vecshard.catalog_state SET version = version + 1';
+
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
 export class Catalog {
@@ -111,10 +114,11 @@ export function registerTableSql(t: DistributedTable): string {
   ];
   for (const s of t.shards) {
     parts.push(
-      `WITH s AS (INSERT INTO vecshard.shards (schema_name, table_name, shard_index, shard_name, min_hash, max_hash) VALUES (${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)}, ${s.index}, ${quoteLiteral(s.name)}, ${s.minHash}, ${s.maxHash}) RETURNING shard_id)
+      `WITH s AS (INSERT INTO vecshard.shards (shard_id, schema_name, table_name, shard_index, shard_name, min_hash, max_hash) VALUES (${s.id}, ${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)}, ${s.index}, ${quoteLiteral(s.name)}, ${s.minHash}, ${s.maxHash}) RETURNING shard_id)
        INSERT INTO vecshard.placements (shard_id, node_id) SELECT shard_id, n FROM s, unnest(ARRAY[${s.nodes.join(',')}]::int[]) n`,
     );
   }
+  parts.push(`SELECT setval(pg_get_serial_sequence('vecshard.shards', 'shard_id'), ${Math.max(...t.shards.map((s) => s.id))})`);
   return parts.join(';\n');
 }
 

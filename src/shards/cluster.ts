@@ -26,6 +26,8 @@ export class Cluster {
   #down = new Set<number>();
   #healthTimer: NodeJS.Timeout | undefined;
   #locks = new Map<number, ShardLock>();
+  #catalogLocks = new Map<string, ShardLock>();
+  #synced = new Map<string, Set<number>>();
   /** Called when a down node answers again (repair starts from here). */
   onNodeUp: (nodeId: number) => void = () => {};
   #catalogs = new Map<string, Promise<Catalog>>();
@@ -59,6 +61,8 @@ export class Cluster {
   markDown(nodeId: number): void {
     if (this.#down.has(nodeId)) return;
     this.#down.add(nodeId);
+    // What it missed while down must be copied to it before its catalog copy is trusted again.
+    for (const set of this.#synced.values()) set.delete(nodeId);
     for (const [key, p] of this.#pools) if (key.startsWith(`${nodeId}/`)) p.closeIdle();
   }
 
@@ -87,6 +91,41 @@ export class Cluster {
       });
     };
     this.#healthTimer = setTimeout(tick, intervalMs);
+  }
+
+  /**
+   * Nodes whose copy of a database's catalog is known to be current (equal to every other such copy): catalog
+   * changes go to these, and reads of the catalog come from them. Undefined until the catalog is first loaded.
+   */
+  catalogNodes(database: string): number[] | undefined {
+    const set = this.#synced.get(database);
+    return set && [...set].filter((n) => this.isUp(n)).sort((a, b) => a - b);
+  }
+
+  setCatalogNodes(database: string, nodes: number[]): void {
+    this.#synced.set(database, new Set(nodes.filter((n) => this.isUp(n))));
+  }
+
+  addCatalogNode(database: string, node: number): void {
+    if (this.isUp(node)) this.#synced.get(database)?.add(node);
+  }
+
+  /**
+   * The node that serves a session's statements on tables that are not distributed: node 0, or while it is
+   * down (or its catalog copy is behind) the lowest node with a current catalog copy, which has the shells.
+   */
+  homeNode(database: string): number {
+    const current = this.catalogNodes(database);
+    if (current?.length) return current[0];
+    const up = this.nodes.findIndex((_, i) => this.isUp(i));
+    return up < 0 ? 0 : up;
+  }
+
+  /** Serialises changes to a database's catalog copies and the bringing up to date of a stale copy. */
+  catalogLock(database: string): ShardLock {
+    let l = this.#catalogLocks.get(database);
+    if (!l) this.#catalogLocks.set(database, (l = new ShardLock()));
+    return l;
   }
 
   /** The write lock of a shard: writers share it; a repair takes it alone while it copies. */

@@ -42,6 +42,11 @@ export abstract class NodeConnection {
   abstract cancel(): Promise<void>;
   abstract close(): void;
 
+  /** No frame is waiting to be read and nobody is reading: the connection can go to another session. */
+  get quiet(): boolean {
+    return !this.#waiter && this.#head >= this.#frames.length;
+  }
+
   /** The next backend frame. */
   read(): Promise<Buffer> {
     if (this.#head < this.#frames.length) return Promise.resolve(this.#take());

@@ -73,6 +73,13 @@ export class NodePool {
    * reset (PGlite) or closed (TCP).
    */
   async release(conn: NodeConnection, clean: boolean): Promise<void> {
+    // Unread answers (or a read still going on) would reach the next session: such a connection is not reused.
+    if (!conn.quiet && !conn.broken) {
+      conn.close();
+      this.#size--;
+      this.#wakeNext();
+      return;
+    }
     if (!conn.broken && (!clean || conn.status !== 'I')) {
       if (this.options.disposable) conn.close();
       else await this.#reset(conn);

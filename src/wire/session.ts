@@ -18,15 +18,13 @@ import { distributeTable, copyLines } from '../executor/distribute.ts';
 import { repairDatabase, rebalance, moveShardPlacement } from '../executor/repair.ts';
 import { commitDistributed, rollbackAll, recoverPrepared } from '../executor/transaction.ts';
 import { DistCopyIn } from '../executor/copy.ts';
-import { loadCatalog, type Catalog } from '../shards/catalog.ts';
+import { BUMP_VERSION, loadCatalog, type Catalog } from '../shards/catalog.ts';
+import { loadNewestCatalog, requireAllNodes } from '../executor/catalog-copies.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import { applySettings, readSettings, settingsKey, startupSettings, type Settings } from '../executor/settings.ts';
 import { PgError, type NodeConnection, type TxStatus } from '../shards/node-connection.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import type { Logger } from 'pino';
-
-/** The node that holds everything that is not distributed. */
-const HOME_NODE = 0;
 
 interface PreparedStatement {
   sql: string;
@@ -101,8 +99,21 @@ export class ClientSession {
   #copyIn = false;
   closed = false;
 
+  #homeId = -1;
+
+  /**
+   * The node this session's statements on ordinary tables (and transaction bookkeeping) go to: node 0 unless it is
+   * down. Chosen again only between transactions, when the session holds no connection to it.
+   */
+  get #home(): number {
+    if (this.#homeId < 0 || (this.#status === 'I' && !this.#pinned && !this.#conns.has(this.#homeId))) {
+      this.#homeId = this.ctx.cluster.homeNode(this.ctx.database);
+    }
+    return this.#homeId;
+  }
+
   get #conn(): NodeConnection | undefined {
-    return this.#conns.get(HOME_NODE);
+    return this.#conns.get(this.#home);
   }
 
   constructor(readonly ctx: SessionContext) {
@@ -150,7 +161,7 @@ export class ClientSession {
           throw new PgError({ severity: 'FATAL', code: '08P01', message: `invalid frontend message type ${frame[0]}` });
       }
     } catch (e) {
-      await this.#fail(e);
+      await this.#fail(e, 'PBDECH'.includes(type));
     }
   }
 
@@ -182,7 +193,7 @@ export class ClientSession {
     }
     const catalog = await this.#catalog();
     const fast = q.unparsed || (catalog.empty && !q.allNodes && this.#txNodes.size === 0 && !/create_distributed_table|create_reference_table|citus|vecshard\./i.test(sql));
-    if (fast) {
+    if (fast && (this.#home === 0 || q.unparsed)) {
       if (plan.kind === 'copy-in') return this.#startCopyIn(frame, q.pins);
       const conn = await this.#acquire();
       if (q.pins) this.#pinned = true;
@@ -203,7 +214,7 @@ export class ClientSession {
       !/create_distributed_table|create_reference_table/i.test(sql) &&
       !stmts.some((r) => ['TransactionStmt', 'VacuumStmt'].includes(stmtKind(r)) || r.stmt.IndexStmt?.concurrent);
     if (implicit) {
-      await runQuery(await this.#acquire(HOME_NODE), 'BEGIN');
+      await runQuery(await this.#acquire(this.#home), 'BEGIN');
       this.#status = 'T';
     }
     let ok = true;
@@ -221,7 +232,7 @@ export class ClientSession {
       }
     }
     if (implicit) {
-      const home = await this.#acquire(HOME_NODE);
+      const home = await this.#acquire(this.#home);
       const others = await Promise.all([...this.#txNodes].map((n) => this.#acquire(n)));
       this.#txNodes.clear();
       if (ok && this.#status === 'T') await commitDistributed(home, others, true);
@@ -233,32 +244,33 @@ export class ClientSession {
   }
 
   async #catalog(): Promise<Catalog> {
-    return this.ctx.cluster.catalog(this.ctx.database, async () => {
-      // Reloads read through the session's own node 0 connection when it holds one (an embedded node has only
-      // one, and inside a transaction the session must see its own DDL); recovery runs once, on first load.
-      const held = this.#conns.get(HOME_NODE);
-      if (held && this.ctx.cluster.recovered(this.ctx.database)) return loadCatalog(held);
-      // Otherwise connections of its own: the session's may be inside a client transaction.
-      const pools = this.ctx.cluster.nodes.map((_, i) => this.ctx.cluster.pool(i, this.ctx.database));
-      const home = await pools[0].acquire();
-      const taken: NodeConnection[] = [home];
+    const { cluster, database } = this.ctx;
+    return cluster.catalog(database, async () => {
+      // Reloads read through the session's own connection to a current copy when it holds one (an embedded node
+      // has only one, and inside a transaction the session must see its own DDL); recovery runs once, on first load.
+      const held = this.#conns.get(this.#home);
+      if (held && cluster.recovered(database) && cluster.catalogNodes(database)?.includes(held.nodeId)) return loadCatalog(held);
+      // Otherwise connections of its own (the session's may be inside a client transaction), one per node that answers.
+      const taken: NodeConnection[] = [];
       try {
-        const cat = await loadCatalog(home);
-        if (!cat.empty) {
+        for (let n = 0; n < cluster.nodes.length; n++) {
+          if (!cluster.isUp(n)) continue;
+          // A node that is down now keeps its prepared transactions and stale catalog until it is back and repaired.
+          const c = await cluster.pool(n, database).acquire().catch(() => undefined);
+          if (c) taken.push(c);
+          else cluster.markDown(n);
+        }
+        if (!taken.length) throw new PgError({ severity: 'FATAL', code: '08006', message: 'vecshard: no node answers' });
+        const cat = await loadNewestCatalog(cluster, database, taken);
+        if (!cat.empty && !cluster.recovered(database)) {
           // Settle two-phase commits a previous coordinator left half done.
-          for (const p of pools.slice(1)) {
-            // A node that is down now keeps its prepared transactions until it is back and repaired.
-            const c = await p.acquire().catch(() => undefined);
-            if (c) taken.push(c);
-            else this.ctx.cluster.markDown(p.nodeId);
-          }
-          const n = await recoverPrepared(home, taken);
+          const n = await recoverPrepared(taken, taken.length === cluster.nodes.length);
           if (n) this.ctx.log.warn({ settled: n }, 'settled prepared transactions left by an earlier coordinator');
         }
-        this.ctx.cluster.setRecovered(this.ctx.database);
+        cluster.setRecovered(database);
         return cat;
       } finally {
-        for (const c of taken) await this.ctx.cluster.pool(c.nodeId, c.database).release(c, c.status === 'I');
+        for (const c of taken) await cluster.pool(c.nodeId, c.database).release(c, c.status === 'I');
       }
     });
   }
@@ -281,6 +293,14 @@ export class ClientSession {
   }
 
   async #evalDefault(expr: string, n: number): Promise<Array<string | null>> {
+    if (this.#home !== 0) {
+      throw new PgError({
+        severity: 'ERROR',
+        code: '55000',
+        message: `vecshard: node 0 is down, and the sequence behind ${expr} lives there`,
+        hint: 'Give the column a value explicitly until node 0 is back.',
+      });
+    }
     const r = await runQuery(await this.#acquire(), `SELECT ${expr} FROM generate_series(1, ${n})`);
     return r.rows.map((row) => row[0]);
   }
@@ -294,6 +314,7 @@ export class ClientSession {
       if (stmtKind(raw) === 'TransactionStmt' && this.#txNodes.size) return await this.#endDistributedTx(raw);
       switch (plan.kind) {
         case 'passthrough': {
+          if (this.#home !== 0 && !readsOnly(raw)) throw standInRefusal();
           const conn = await this.#acquire();
           conn.write(fe.query(plan.sql ?? text));
           let ok = true;
@@ -311,7 +332,8 @@ export class ClientSession {
           throw new PgError(plan.error);
         case 'distribute': {
           if (this.#status !== 'I') throw new PgError({ severity: 'ERROR', code: '25001', message: 'vecshard: create_distributed_table cannot run inside a transaction block' });
-          await distributeTable(plan.req, this.ctx.cluster.nodes.length, (n) => this.#acquire(n));
+          requireAllNodes(this.ctx.cluster, this.ctx.database, plan.req.method === 'reference' ? 'create_reference_table' : 'create_distributed_table');
+          await distributeTable(plan.req, this.ctx.cluster.nodes.length, this.#home, (n) => this.#acquire(n), (home, others) => commitDistributed(home, others, true));
           this.ctx.cluster.invalidateCatalog(this.ctx.database);
           if (describe) this.ctx.send(be.rowDescription([{ name: raw.stmt.SelectStmt.targetList[0].ResTarget.name ?? 'create_distributed_table', typeOid: 2278, typeSize: 4 }]));
           this.ctx.send(be.dataRow(['']));
@@ -428,9 +450,9 @@ export class ClientSession {
         if (ownTx) {
           const ok = nodes.filter((n) => !failed.has(n));
           const conns = await Promise.all(ok.map((n) => this.#acquire(n)));
-          const home = await this.#acquire(HOME_NODE);
+          const home = await this.#acquire(this.#home);
           try {
-            await commitDistributed(home, conns.filter((c) => c !== home), ok.includes(HOME_NODE));
+            await commitDistributed(home, conns.filter((c) => c !== home), ok.includes(this.#home));
           } catch (e) {
             await rollbackAll(conns);
             throw e;
@@ -476,7 +498,7 @@ export class ClientSession {
   async #runAggregate(plan: AggregatePlan, resultFormats: number[], describe: boolean): Promise<void> {
     const partial = await runTasks(this.#taskConn, placeReads(plan.tasks, plan.table, this.ctx.cluster, this.#turn++), [], true, (f) => this.ctx.send(f));
     const fields = be.readRowDescription(partial[0].description!);
-    const home = await this.#acquire(HOME_NODE);
+    const home = await this.#acquire(this.#home);
     const names = await typeNames(home, fields.map((f) => f.typeOid));
     const type = (c: string) => names.get(fields[Number(c.slice(1))].typeOid)!;
     const rows = partial.flatMap((r) => r.rows.map(be.readDataRow));
@@ -493,7 +515,7 @@ export class ClientSession {
       .combine(source, fields.map((f) => f.name))
       .replace(/\$\{type:(c\d+)\}/g, (_, c: string) => type(c))
       .replace(/\$\{avg:(c\d+)\}/g, (_, c: string) => (/double|real/.test(type(c)) ? 'double precision' : 'numeric'));
-    const [final] = await runTasks(this.#taskConn, [{ nodeId: HOME_NODE, shard: '(combine)', shardIndex: 0, sql, params }], resultFormats, describe, (f) => this.ctx.send(f));
+    const [final] = await runTasks(this.#taskConn, [{ nodeId: this.#home, shard: '(combine)', shardIndex: 0, sql, params }], resultFormats, describe, (f) => this.ctx.send(f));
     if (describe && final.description?.[0] === 0x54) this.ctx.send(final.description);
     for (const r of final.rows) this.ctx.send(r);
     this.ctx.send(be.commandComplete(`SELECT ${final.rows.length}`));
@@ -525,11 +547,18 @@ export class ClientSession {
   }
 
   async #runDdl(plan: DdlPlan, text: string): Promise<void> {
-    const home = await this.#acquire(HOME_NODE);
-    const nodes = [...new Set(plan.tasks.map((t) => t.nodeId))];
+    const { cluster, database } = this.ctx;
+    requireAllNodes(cluster, database, 'changing a distributed table');
+    const home = await this.#acquire(this.#home);
+    // The shell and the catalog rows are on every node; the home node's answer is the one the client sees.
+    const everywhere = cluster.nodes.map((_, i) => i);
+    const nodes = [...new Set([...everywhere, ...plan.tasks.map((t) => t.nodeId)])];
     let tag = '';
+    // Changes to catalog rows bump every copy's version; all copies change together (every node takes part).
+    const catalog = plan.catalog.length ? [...plan.catalog, BUMP_VERSION] : [];
+    const sql = plan.transactional ? [plan.shell, ...catalog].join(';\n') : plan.shell;
     const shell = async () => {
-      home.write(fe.query([plan.shell, ...plan.catalog].join(';\n')));
+      home.write(fe.query(sql));
       let error: be.PgErrorFields | undefined;
       const notices: Buffer[] = [];
       await home.readUntilReady((f) => {
@@ -539,25 +568,32 @@ export class ClientSession {
       });
       for (const n of notices) this.ctx.send(n);
       if (error) throw new PgError(error);
+      for (const n of everywhere) {
+        if (n === home.nodeId) continue;
+        const c = await this.#acquire(n);
+        await runQuery(c, sql);
+      }
+      if (!plan.transactional && catalog.length) {
+        for (const n of everywhere) await runQuery(await this.#acquire(n), catalog.join(';\n'));
+      }
     };
     if (!plan.transactional || this.#status !== 'I') {
       // In the client's transaction (or where none may be used) the statements simply run in turn.
       await shell();
       await runTasks(this.#taskConn, plan.tasks, [], false, () => {});
     } else {
-      const all = [...new Set([HOME_NODE, ...nodes])];
-      await Promise.all(all.map(async (n) => runQuery(await this.#acquire(n), 'BEGIN')));
+      await Promise.all(nodes.map(async (n) => runQuery(await this.#acquire(n), 'BEGIN')));
       try {
         await shell();
         await runTasks(this.#taskConn, plan.tasks, [], false, () => {});
-        const conns = await Promise.all(all.map((n) => this.#acquire(n)));
+        const conns = await Promise.all(nodes.map((n) => this.#acquire(n)));
         await commitDistributed(home, conns.filter((c) => c !== home), true);
       } catch (e) {
-        await rollbackAll(await Promise.all(all.map((n) => this.#acquire(n))));
+        await rollbackAll(await Promise.all(nodes.map((n) => this.#acquire(n))));
         throw e;
       }
     }
-    this.ctx.cluster.invalidateCatalog(this.ctx.database);
+    cluster.invalidateCatalog(database);
     this.ctx.send(be.commandComplete(tag || text.trim().split(/\s+/).slice(0, 2).join(' ').toUpperCase()));
   }
 
@@ -587,7 +623,7 @@ export class ClientSession {
   /** COMMIT or ROLLBACK of a client transaction that reached other nodes. */
   async #endDistributedTx(raw: RawStmt): Promise<boolean> {
     const kind = raw.stmt.TransactionStmt.kind as string;
-    const home = await this.#acquire(HOME_NODE);
+    const home = await this.#acquire(this.#home);
     const others = await Promise.all([...this.#txNodes].map((n) => this.#acquire(n)));
     this.#txNodes.clear();
     if (kind === 'TRANS_STMT_COMMIT' && this.#status === 'T') {
@@ -703,8 +739,8 @@ export class ClientSession {
         }),
       );
       if (ownTx) {
-        const home = await this.#acquire(HOME_NODE);
-        await commitDistributed(home, conns.filter((c) => c !== home), nodes.includes(HOME_NODE));
+        const home = await this.#acquire(this.#home);
+        await commitDistributed(home, conns.filter((c) => c !== home), nodes.includes(this.#home));
       }
     } catch (e) {
       if (ownTx) await rollbackAll(conns);
@@ -747,6 +783,10 @@ export class ClientSession {
       // Whether it touches a distributed table is known now; the plan waits for the parameters (at Execute).
       const [raw] = parseSql(m.sql) as RawStmt[];
       if (raw && (q.allNodes || distributedTables(raw.stmt, catalog).length)) st.distributed = raw;
+    }
+    if (this.#home !== 0 && !st.distributed) {
+      const [raw] = q.unparsed ? [] : ((parseSql(m.sql) as RawStmt[]) ?? []);
+      if (raw && !readsOnly(raw)) return this.#batchError(standInRefusal().fields, 'parse');
     }
     this.#statements.set(m.name, st);
     const conn = await this.#acquire();
@@ -936,14 +976,28 @@ export class ClientSession {
   // ---- connections ----
 
   /** This session's connection to a node, taken from the pool with the session's settings applied. */
-  async #acquire(nodeId = HOME_NODE): Promise<NodeConnection> {
+  async #acquire(nodeId: number = this.#home): Promise<NodeConnection> {
     const held = this.#conns.get(nodeId);
     if (held) return held;
     const pool = this.ctx.cluster.pool(nodeId, this.ctx.database);
-    const conn = await pool.acquire();
+    let conn: NodeConnection;
+    try {
+      conn = await pool.acquire();
+    } catch (e) {
+      // A home node found down between transactions: another node stands in for it.
+      const rehome = nodeId === this.#homeId && this.#status === 'I' && !this.#pinned && isConnectionFailure(e);
+      if (!rehome) throw e;
+      const { cluster, database } = this.ctx;
+      const others = (cluster.catalogNodes(database) ?? cluster.nodes.map((_, i) => i)).filter((n) => n !== nodeId && cluster.isUp(n));
+      if (!others.length) throw e;
+      cluster.markDown(nodeId);
+      const next = cluster.homeNode(database);
+      this.#homeId = next;
+      return this.#acquire(next);
+    }
     try {
       await applySettings(conn, this.#settings, this.#settingsKey);
-      if (nodeId !== HOME_NODE && this.#status !== 'I') {
+      if (nodeId !== this.#home && this.#status !== 'I') {
         // The client's transaction reaches this node now.
         await runQuery(conn, 'BEGIN');
         this.#txNodes.add(nodeId);
@@ -959,7 +1013,7 @@ export class ClientSession {
   /** Returns idle connections to their pools (node 0's stays when session state pins it). */
   async #release(): Promise<void> {
     for (const [nodeId, conn] of [...this.#conns]) {
-      if (nodeId === HOME_NODE && this.#pinned) continue;
+      if (nodeId === this.#home && this.#pinned) continue;
       this.#conns.delete(nodeId);
       await this.ctx.cluster.pool(conn.nodeId, conn.database).release(conn, conn.status === 'I');
     }
@@ -973,12 +1027,19 @@ export class ClientSession {
     this.#status = await conn.readUntilReady(() => {});
   }
 
-  async #fail(e: unknown): Promise<void> {
+  /**
+   * Reports an error that escaped a message's handler. In the extended protocol the rest of the batch is skipped
+   * and ReadyForQuery waits for the client's Sync, as on Postgres: answering it now would put the client one
+   * answer out of step.
+   */
+  async #fail(e: unknown, extended = false): Promise<void> {
     this.#out = [];
     this.#entries = [];
     this.#batchFailed = false;
     this.#copyIn = false;
     this.#distCopy = undefined;
+    // A node connection with answers still unread cannot be used again: its next reader would get them.
+    for (const c of this.#conns.values()) if (!c.quiet) c.close();
     const lostNode = [...this.#conns.values()].some((c) => c.broken);
     const fields: be.PgErrorFields =
       e instanceof PgError || e instanceof ShardError ? e.fields : { severity: 'ERROR', code: 'XX000', message: `vecshard: ${(e as Error)?.message ?? String(e)}` };
@@ -999,6 +1060,11 @@ export class ClientSession {
     }
     await this.#abortNodeTransaction().catch(() => {});
     this.ctx.send(be.errorResponse(fields));
+    if (extended) {
+      this.#batchFailed = true;
+      await this.ctx.flush().catch(() => {});
+      return;
+    }
     await this.#ready(this.#conn ? this.#conn.status : this.#status === 'I' ? 'I' : 'E').catch(() => {});
     await this.#afterReady().catch(() => {});
   }
@@ -1057,4 +1123,25 @@ function completes(kind: EntryKind, t: number): boolean {
 
 function statementName(sql: string, types: number[]): string {
   return 'vs_' + createHash('sha1').update(sql).update('\0').update(types.join(',')).digest('hex').slice(0, 24);
+}
+
+/** Statements a node standing in for node 0 may run: it has the shells and catalogs, not node 0's ordinary tables. */
+const STAND_IN_KINDS = new Set([
+  'VariableSetStmt', 'VariableShowStmt', 'TransactionStmt', 'ExplainStmt', 'DiscardStmt', 'DeallocateStmt', 'PrepareStmt',
+  'ExecuteStmt', 'DeclareCursorStmt', 'FetchStmt', 'ClosePortalStmt', 'ListenStmt', 'UnlistenStmt', 'NotifyStmt',
+]);
+
+function readsOnly(raw: RawStmt): boolean {
+  const kind = stmtKind(raw);
+  if (kind === 'SelectStmt') return !raw.stmt.SelectStmt.intoClause && !raw.stmt.SelectStmt.lockingClause;
+  return STAND_IN_KINDS.has(kind);
+}
+
+function standInRefusal(): PgError {
+  return new PgError({
+    severity: 'ERROR',
+    code: '55000',
+    message: 'vecshard: node 0 is down; tables that are not distributed live there, so only reads of the catalog and of distributed tables are served',
+    hint: 'Distributed tables keep working. Bring node 0 back to change anything else.',
+  });
 }

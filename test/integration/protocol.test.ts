@@ -172,11 +172,14 @@ describe('bad input', () => {
     await client.connect();
     pgs.servers[0].stop();
     await expect(client.query('SELECT 1')).rejects.toMatchObject({ code: expect.stringMatching(/^(08006|57P01|57P02|57P03)$/) });
+    // The same in the extended protocol: one ReadyForQuery, at Sync, so the client's next answer is its own.
+    await expect(client.query('SELECT $1::int AS n', [1])).rejects.toMatchObject({ code: '08006' });
     const fresh = new pg.Client(c.options());
     fresh.on('error', () => {});
     await expect(fresh.connect()).rejects.toMatchObject({ code: '08006', message: expect.stringContaining('cannot reach node 0') });
     pgs.servers[0].start();
     await healthyQuery();
+    for (const n of [2, 3]) expect((await client.query('SELECT $1::int AS n', [n])).rows).toEqual([{ n }]);
     await client.end().catch(() => {});
   });
 });

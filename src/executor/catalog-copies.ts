@@ -1,0 +1,165 @@
+// The catalog on every node, so losing any one node loses no metadata. Every change reaches every current copy and
+// bumps its version; a copy that missed changes (its node was down) is brought up to date from a current one
+// before it is trusted again, and a coordinator starts from the newest copy that answers.
+import type { Cluster } from '../shards/cluster.ts';
+import { PgError, type NodeConnection } from '../shards/node-connection.ts';
+import { BUMP_VERSION, loadCatalog, migrate, type Catalog } from '../shards/catalog.ts';
+export { BUMP_VERSION };
+import { runQuery, quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
+import { isConnectionFailure } from './shard-tasks.ts';
+import { tableDdl } from './distribute.ts';
+
+/** The version of a node's copy: -1 where vecshard never kept a catalog in this database. */
+export async function catalogVersion(c: NodeConnection): Promise<number> {
+  const r = await runQuery(c, `SELECT to_regclass('vecshard.tables') IS NOT NULL, to_regclass('vecshard.catalog_state') IS NOT NULL`);
+  if (r.rows[0][0] !== 't') return -1;
+  if (r.rows[0][1] !== 't') return 0;
+  return Number((await runQuery(c, 'SELECT version FROM vecshard.catalog_state')).rows[0][0]);
+}
+
+const CATALOG_TABLES = ['tables', 'shards', 'placements'];
+
+/** Makes `dst`'s catalog copy equal to `src`'s and gives it the shells it lacks. Both connections idle. */
+export async function copyCatalog(src: NodeConnection, dst: NodeConnection): Promise<void> {
+  await migrate(src);
+  await migrate(dst);
+  // Shells first: a node standing in for node 0 answers psql's catalog queries about them.
+  const tables = await runQuery(src, 'SELECT schema_name, table_name FROM vecshard.tables');
+  for (const [schema, name] of tables.rows) {
+    const rel = quoteLiteral(`${quoteIdent(schema!)}.${quoteIdent(name!)}`);
+    if ((await runQuery(dst, `SELECT to_regclass(${rel}) IS NOT NULL`)).rows[0][0] === 't') continue;
+    const exts = await runQuery(src, `SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`);
+    const ddl = await tableDdl(src, schema!, name!, true);
+    await runQuery(
+      dst,
+      [...exts.rows.map(([e]) => `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e!)}`), `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema!)}`, ...ddl(schema!, name!, '')].join('; '),
+    );
+  }
+  const sql = ['BEGIN', ...[...CATALOG_TABLES].reverse().map((t) => `DELETE FROM vecshard.${t}`)];
+  for (const t of CATALOG_TABLES) {
+    const r = await runQuery(src, `SELECT * FROM vecshard.${t}`);
+    if (!r.rows.length) continue;
+    const values = r.rows.map((row) => `(${row.map((v) => (v === null ? 'NULL' : quoteLiteral(v))).join(', ')})`);
+    sql.push(`INSERT INTO vecshard.${t} (${r.fields.map(quoteIdent).join(', ')}) VALUES ${values.join(', ')}`);
+  }
+  const version = await catalogVersion(src);
+  sql.push(
+    `SELECT setval(pg_get_serial_sequence('vecshard.shards', 'shard_id'), greatest((SELECT max(shard_id) FROM vecshard.shards), 1))`,
+    `UPDATE vecshard.catalog_state SET version = ${version}`,
+    'COMMIT',
+  );
+  await runQuery(dst, sql.join(';\n')).catch(async (e) => {
+    await runQuery(dst, 'ROLLBACK').catch(() => {});
+    throw e;
+  });
+}
+
+/**
+ * Loads the catalog from the newest copy among `conns` (one idle connection per node that answers) and brings
+ * the older copies up to date; those nodes become the database's current catalog nodes.
+ */
+export async function loadNewestCatalog(cluster: Cluster, database: string, conns: NodeConnection[]): Promise<Catalog> {
+  const unlock = await cluster.catalogLock(database).exclusive();
+  try {
+    const versions = await Promise.all(conns.map(catalogVersion));
+    const newest = Math.max(...versions);
+    const src = conns[versions.indexOf(newest)];
+    if (newest >= 0) {
+      for (let i = 0; i < conns.length; i++) if (versions[i] < newest) await copyCatalog(src, conns[i]);
+    }
+    cluster.setCatalogNodes(database, conns.map((c) => c.nodeId));
+    return await loadCatalog(src);
+  } finally {
+    unlock();
+  }
+}
+
+/** Brings the copies on nodes that are up but not current (back from being down) up to date. */
+export async function refreshStaleCopies(cluster: Cluster, database: string): Promise<number[]> {
+  const unlock = await cluster.catalogLock(database).exclusive();
+  const fixed: number[] = [];
+  try {
+    const current = cluster.catalogNodes(database);
+    if (!current?.length) return fixed;
+    const stale = cluster.nodes.map((_, i) => i).filter((i) => cluster.isUp(i) && !current.includes(i));
+    for (const n of stale) {
+      await withConn(cluster, current[0], database, (src) => withConn(cluster, n, database, (dst) => copyCatalog(src, dst)));
+      cluster.addCatalogNode(database, n);
+      fixed.push(n);
+    }
+    return fixed;
+  } finally {
+    unlock();
+    if (fixed.length) cluster.invalidateCatalog(database);
+  }
+}
+
+/**
+ * Runs `sql` on every current copy, each in a transaction of its own that bumps the version. A node that cannot
+ * be reached is marked down (its copy is brought up to date when it is back); at least one copy must take it.
+ */
+export async function writeCatalog(cluster: Cluster, database: string, sql: string): Promise<void> {
+  const unlock = await cluster.catalogLock(database).exclusive();
+  try {
+    const nodes = cluster.catalogNodes(database) ?? [0];
+    let wrote = 0;
+    let lost: unknown;
+    await Promise.all(
+      nodes.map(async (n) => {
+        try {
+          await withConn(cluster, n, database, (c) =>
+            runQuery(c, `BEGIN; ${sql}; ${BUMP_VERSION}; COMMIT`).catch(async (e) => {
+              await runQuery(c, 'ROLLBACK').catch(() => {});
+              throw e;
+            }),
+          );
+          wrote++;
+        } catch (e) {
+          if (!isConnectionFailure(e)) throw e;
+          cluster.markDown(n);
+          lost = e;
+        }
+      }),
+    );
+    if (!wrote) {
+      throw new PgError({
+        severity: 'ERROR',
+        code: '08006',
+        message: 'vecshard: no copy of the catalog could be written',
+        detail: lost instanceof Error ? lost.message : undefined,
+      });
+    }
+  } finally {
+    unlock();
+    cluster.invalidateCatalog(database);
+  }
+}
+
+/** Reads from a current catalog copy. */
+export async function readCatalog<T>(cluster: Cluster, database: string, fn: (c: NodeConnection) => Promise<T>): Promise<T> {
+  return withConn(cluster, cluster.catalogNodes(database)?.[0] ?? cluster.homeNode(database), database, fn);
+}
+
+/** Every node must be up with a current copy for changes to table definitions (shells live on every node). */
+export function requireAllNodes(cluster: Cluster, database: string, what: string): void {
+  const current = cluster.catalogNodes(database);
+  const missing = cluster.nodes.map((_, i) => i).filter((i) => !cluster.isUp(i) || (current && !current.includes(i)));
+  if (missing.length) {
+    throw new PgError({
+      severity: 'ERROR',
+      code: '55000',
+      message: `vecshard: ${what} needs every node, and node ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} down or not yet repaired`,
+      hint: 'Table definitions are kept on every node. Bring the node back (it is repaired automatically), or remove it with vecshard.remove_node.',
+    });
+  }
+}
+
+export async function withConn<T>(cluster: Cluster, node: number, database: string, fn: (c: NodeConnection) => Promise<T>): Promise<T> {
+  const pool = cluster.pool(node, database);
+  const c = await pool.acquire();
+  try {
+    return await fn(c);
+  } finally {
+    await pool.release(c, c.status === 'I');
+  }
+}

@@ -1,0 +1,95 @@
+// The catalog lives on every node: with node 0 down a coordinator starts from the surviving copies, serves the
+// distributed tables and refuses (clearly) what only node 0 could do; node 0's copy catches up when it is back.
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startPgServers } from '../helpers/pg-nodes.ts';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+
+let pgs: Awaited<ReturnType<typeof startPgServers>>;
+let c: TestCoordinator;
+const opts = { pool: { connectTimeoutMs: 1000, healthCheckIntervalMs: 200, acquireTimeoutMs: 5000 } };
+
+beforeAll(async () => {
+  pgs = await startPgServers(3);
+  c = await startTestCoordinator(pgs, opts);
+});
+afterAll(async () => {
+  await c?.close();
+  pgs?.stopAll();
+});
+
+async function onNode(i: number, sql: string): Promise<Record<string, unknown>[]> {
+  const cl = new pg.Client({ connectionString: pgs.servers[i].url + '/postgres' });
+  await cl.connect();
+  try {
+    return (await cl.query(sql)).rows;
+  } finally {
+    await cl.end();
+  }
+}
+
+const catalogOf = (i: number) =>
+  onNode(
+    i,
+    `SELECT (SELECT version FROM vecshard.catalog_state) AS version,
+            (SELECT string_agg(table_name || ':' || dist_column, ',') FROM vecshard.tables) AS tables,
+            (SELECT string_agg(shard_id || ':' || shard_name, ',' ORDER BY shard_id) FROM vecshard.shards) AS shards,
+            (SELECT string_agg(shard_id || ':' || node_id || ':' || state, ',' ORDER BY shard_id, node_id) FROM vecshard.placements) AS placements,
+            to_regclass('public.items') IS NOT NULL AS shell`,
+  ).then((r) => r[0]);
+
+it('keeps the catalog and shells on every node, and serves from the survivors while node 0 is down', async () => {
+  let db = new pg.Client(c.options());
+  await db.connect();
+  await db.query('CREATE TABLE items (id bigserial, tenant int NOT NULL, embedding vector(2), PRIMARY KEY (id, tenant))');
+  await db.query(`SELECT create_distributed_table('items', 'tenant', shard_count => 4, replication_factor => 2)`);
+  await db.query(`INSERT INTO items (tenant, embedding) VALUES ${Array.from({ length: 40 }, (_, i) => `(${i % 5}, '[${i + 1},1]')`).join(', ')}`);
+  await db.query('CREATE INDEX ON items USING hnsw (embedding vector_l2_ops)');
+  const first = await catalogOf(0);
+  expect(first.shell).toBe(true);
+  expect(first.tables).toBe('items:tenant');
+  for (const i of [1, 2]) expect(await catalogOf(i)).toEqual(first);
+  // The shell's index is on every node too (psql's \d reads it there when a node stands in).
+  expect((await onNode(2, `SELECT count(*)::int AS n FROM pg_indexes WHERE tablename = 'items' AND indexdef LIKE '%hnsw%'`))[0].n).toBe(1);
+
+  await db.end();
+  await c.close();
+  pgs.servers[0].stop();
+  c = await startTestCoordinator(pgs, opts);
+  db = new pg.Client(c.options());
+  await db.connect();
+  // Distributed reads and writes (with explicit ids) go on; the catalog comes from nodes 1 and 2.
+  expect((await db.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 40 }]);
+  await db.query(`INSERT INTO items (id, tenant, embedding) VALUES (1000, 1, '[0,0]')`);
+  expect((await db.query(`SELECT id FROM items ORDER BY embedding <-> '[0,0]' LIMIT 1`)).rows).toEqual([{ id: '1000' }]);
+  expect((await db.query(`SELECT attname FROM pg_attribute WHERE attrelid = 'items'::regclass AND attnum > 0 ORDER BY attnum`)).rows.map((r) => r.attname)).toEqual(['id', 'tenant', 'embedding']);
+  // What only node 0 holds is refused with 55000, naming the reason.
+  await expect(db.query(`INSERT INTO items (tenant, embedding) VALUES (1, '[1,1]')`)).rejects.toMatchObject({ code: '55000', message: expect.stringContaining('node 0 is down') });
+  await expect(db.query('CREATE TABLE plain (a int)')).rejects.toMatchObject({ code: '55000', message: expect.stringContaining('node 0 is down') });
+  await expect(db.query('ALTER TABLE items ADD COLUMN note text')).rejects.toMatchObject({ code: '55000', message: expect.stringContaining('needs every node') });
+  // Losing a copy on node 0 is recorded on the survivors' catalog copies.
+  const versionWhileDown = (await catalogOf(1)).version;
+  expect(Number(versionWhileDown)).toBeGreaterThan(Number(first.version));
+  expect(await catalogOf(2)).toEqual(await catalogOf(1));
+
+  // Node 0 comes back: its copy catches up, its shard copies are repaired, and it is the home node again.
+  pgs.servers[0].start();
+  const end = Date.now() + 20_000;
+  let inactive = -1;
+  while (Date.now() < end) {
+    await db.query('SELECT vecshard.repair()').catch(() => {});
+    inactive = (await db.query(`SELECT count(*)::int AS n FROM vecshard.placements WHERE state = 'inactive'`)).rows[0].n;
+    if (inactive === 0) break;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  expect(inactive).toBe(0);
+  expect(await catalogOf(0)).toEqual(await catalogOf(1));
+  expect(await catalogOf(2)).toEqual(await catalogOf(1));
+  await db.end();
+  db = new pg.Client(c.options());
+  await db.connect();
+  await db.query(`INSERT INTO items (tenant, embedding) VALUES (2, '[5,5]')`);
+  await db.query('ALTER TABLE items ADD COLUMN note text');
+  expect((await db.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 42 }]);
+  await db.end();
+}, 90_000);
