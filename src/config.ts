@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { NodeSpec } from './shards/cluster.ts';
+import { parseNodeUrl, type PgNodeAddress } from './shards/pg-node.ts';
 import type { ServerOptions } from './wire/server.ts';
 
 const nodeUrl = z
@@ -31,7 +32,7 @@ const schema = z
       .default({ method: 'trust' }),
     tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict().optional(),
     nodes: z
-      .array(z.union([nodeUrl, z.object({ url: nodeUrl, poolSize: z.number().int().min(1).max(10000).optional() }).strict()]))
+      .array(z.union([nodeUrl, z.object({ url: nodeUrl, poolSize: z.number().int().min(1).max(10000).optional(), removed: z.boolean().optional() }).strict()]))
       .min(1, 'must name at least one node')
       .optional(),
     pool: z
@@ -65,6 +66,35 @@ export interface Config {
   logLevel: string;
   /** Where embedded nodes keep their data, when the nodes are embedded. */
   embeddedDir?: string;
+  /** The file the config came from: nodes added or removed at run time are written back to it. */
+  configFile?: string;
+}
+
+/** A file in an embedded node's folder that says the node was removed. */
+export const REMOVED_MARKER = 'REMOVED';
+
+/** Writes the node list back after vecshard.add_node / remove_node, so a restart keeps it (ids are positions). */
+export function saveNodes(config: Config, nodes: NodeSpec[]): void {
+  if (config.embeddedDir) {
+    nodes.forEach((n, i) => {
+      if (n.kind === 'pglite' && n.removed) {
+        fs.mkdirSync(n.dataDir, { recursive: true });
+        fs.writeFileSync(path.join(n.dataDir, REMOVED_MARKER), 'removed with vecshard.remove_node\n');
+      }
+    });
+    return;
+  }
+  if (!config.configFile) return;
+  const raw = JSON.parse(fs.readFileSync(config.configFile, 'utf8'));
+  const listed: unknown[] = raw.nodes ?? [];
+  raw.nodes = nodes.map((n, i) => {
+    const old = listed[i];
+    const url = n.kind === 'postgres' ? n.url : undefined;
+    if (!n.removed) return old ?? url;
+    const base = typeof old === 'object' && old !== null ? old : { url: typeof old === 'string' ? old : url };
+    return { ...base, removed: true };
+  });
+  fs.writeFileSync(config.configFile, JSON.stringify(raw, null, 2) + '\n');
 }
 
 export class ConfigError extends Error {}
@@ -89,27 +119,24 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
   if (c.nodes) {
     nodes = c.nodes.map((n, i) => {
       const url = typeof n === 'string' ? n : n.url;
-      let u: URL;
+      let address: PgNodeAddress;
       try {
-        u = new URL(url);
-      } catch {
-        throw new ConfigError(`invalid configuration:\n  nodes.${i}: not a valid connection string`);
+        address = parseNodeUrl(url);
+      } catch (e) {
+        throw new ConfigError(`invalid configuration:\n  nodes.${i}: ${(e as Error).message}`);
       }
-      if (u.pathname.length > 1) {
-        throw new ConfigError(`invalid configuration:\n  nodes.${i}: leave the database out of the URL; clients choose it when they connect`);
-      }
-      return {
-        kind: 'postgres' as const,
-        host: decodeURIComponent(u.hostname) || '127.0.0.1',
-        port: u.port ? Number(u.port) : 5432,
-        user: decodeURIComponent(u.username) || 'postgres',
-        password: u.password ? decodeURIComponent(u.password) : undefined,
-        poolSize: (typeof n === 'string' ? undefined : n.poolSize) ?? c.pool.size,
-      };
+      const removed = typeof n !== 'string' && n.removed ? { removed: true } : {};
+      return { kind: 'postgres' as const, ...address, url, poolSize: (typeof n === 'string' ? undefined : n.poolSize) ?? c.pool.size, ...removed };
     });
   } else {
     embeddedDir = path.resolve(baseDir, c.embedded.dataDir);
-    nodes = Array.from({ length: c.embedded.nodes }, (_, i) => ({ kind: 'pglite' as const, dataDir: path.join(embeddedDir!, `node-${i}`) }));
+    // Nodes added with vecshard.add_node() are folders beyond the configured count; removed ones carry a marker.
+    let count = c.embedded.nodes;
+    while (fs.existsSync(path.join(embeddedDir, `node-${count}`))) count++;
+    nodes = Array.from({ length: count }, (_, i) => {
+      const dataDir = path.join(embeddedDir!, `node-${i}`);
+      return { kind: 'pglite' as const, dataDir, ...(fs.existsSync(path.join(dataDir, REMOVED_MARKER)) ? { removed: true } : {}) };
+    });
   }
   return {
     server: { host: c.listen.host, port: c.listen.port, auth: c.auth, tls: c.tls },
@@ -135,5 +162,5 @@ export function loadConfigFile(file: string): Config {
   } catch (e) {
     throw new ConfigError(`config file ${file} is not valid JSON: ${(e as Error).message}`);
   }
-  return parseConfig(raw, path.dirname(path.resolve(file)));
+  return { ...parseConfig(raw, path.dirname(path.resolve(file))), configFile: path.resolve(file) };
 }

@@ -4,7 +4,7 @@ import { loadParser } from './sql/parse.ts';
 import { Cluster } from './shards/cluster.ts';
 import { Server } from './wire/server.ts';
 import { repairDatabase } from './executor/repair.ts';
-import type { Config } from './config.ts';
+import { saveNodes, type Config } from './config.ts';
 
 export interface Coordinator {
   server: Server;
@@ -27,6 +27,13 @@ export async function startCoordinator(config: Config, log = createLogger(config
   cluster.onNodeUp = (nodeId) => {
     log.warn({ node: nodeId }, 'node is up again; repairing its shard copies');
     for (const db of cluster.databases()) void repairDatabase(cluster, db, log).catch((err) => log.error({ err, db }, 'repair failed'));
+  };
+  cluster.onMembershipChange = () => {
+    try {
+      saveNodes(config, cluster.nodes);
+    } catch (err) {
+      log.error({ err }, 'could not write the node list back to the config file; add the change there by hand');
+    }
   };
   cluster.startHealthChecks(config.healthCheckIntervalMs);
   const addr = await server.listen();

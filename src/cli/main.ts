@@ -67,23 +67,38 @@ program
     }
   });
 
-program
-  .command('status')
-  .description('Show the nodes (with health), the distributed tables and where their shard copies are.')
-  .option('-H, --host <host>', 'coordinator address', '127.0.0.1')
-  .option('-p, --port <port>', 'coordinator port', '6432')
-  .option('-U, --user <user>', 'user', 'postgres')
-  .option('-d, --database <db>', 'database', 'postgres')
+interface ConnectOptions {
+  host: string;
+  port: string;
+  user: string;
+  database: string;
+}
+
+const withConnectOptions = (cmd: Command) =>
+  cmd
+    .option('-H, --host <host>', 'coordinator address', '127.0.0.1')
+    .option('-p, --port <port>', 'coordinator port', '6432')
+    .option('-U, --user <user>', 'user', 'postgres')
+    .option('-d, --database <db>', 'database', 'postgres');
+
+async function connect(opts: ConnectOptions, command: string) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ host: opts.host, port: Number(opts.port), user: opts.user, database: opts.database, password: process.env.PGPASSWORD });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+  } catch (e) {
+    process.stderr.write(`vecshard ${command}: cannot connect to ${opts.host}:${opts.port}: ${(e as Error).message}\nIs vecshard running? Start it with: npm start\n`);
+    process.exit(1);
+  }
+  return client;
+}
+
+withConnectOptions(program.command('status'))
+  .description('Show the nodes (with health), the distributed tables, where their shard copies are, and recent copy tasks.')
   .addHelpText('after', '\nExample:\n  vecshard status --port 6432 --database app\nThe password comes from PGPASSWORD, as with psql.')
-  .action(async (opts: { host: string; port: string; user: string; database: string }) => {
-    const { default: pg } = await import('pg');
-    const client = new pg.Client({ host: opts.host, port: Number(opts.port), user: opts.user, database: opts.database, password: process.env.PGPASSWORD });
-    try {
-      await client.connect();
-    } catch (e) {
-      process.stderr.write(`vecshard status: cannot connect to ${opts.host}:${opts.port}: ${(e as Error).message}\nIs vecshard running? Start it with: npm start\n`);
-      process.exit(1);
-    }
+  .action(async (opts: ConnectOptions) => {
+    const client = await connect(opts, 'status');
     const print = (title: string, rows: Array<Record<string, unknown>>) => {
       process.stdout.write(`\n${title}\n`);
       if (!rows.length) return void process.stdout.write('  (none)\n');
@@ -102,7 +117,71 @@ program
         (await client.query(`SELECT node_id, count(*) FILTER (WHERE state = 'active') AS active, count(*) FILTER (WHERE state = 'inactive') AS inactive FROM vecshard.placements GROUP BY 1 ORDER BY 1`)).rows,
       );
     } else process.stdout.write('\nNo distributed tables in this database yet.\n');
+    const tasks = (await client.query(`SELECT task_id, kind, shard, source_node AS "from", target_node AS "to", rows_done || '/' || rows_total AS rows, state FROM vecshard.tasks ORDER BY task_id DESC LIMIT 10`)).rows;
+    if (tasks.length) print('Recent shard copies', tasks);
     await client.end();
   });
+
+/** Runs an admin function while a second connection watches vecshard.tasks and draws a progress bar on stderr. */
+async function runWithProgress(opts: ConnectOptions, command: string, sql: string, params: unknown[], describe: (result: number) => string): Promise<void> {
+  const work = await connect(opts, command);
+  const watch = await connect(opts, command);
+  const since = Number((await watch.query('SELECT coalesce(max(task_id), 0) AS m FROM vecshard.tasks')).rows[0].m);
+  const tty = process.stderr.isTTY;
+  let last = '';
+  const draw = async () => {
+    const rows = (await watch.query(`SELECT shard, state, rows_done::float8 AS done, rows_total::float8 AS total FROM vecshard.tasks WHERE task_id > ${since} ORDER BY task_id`)).rows;
+    if (!rows.length) return;
+    const finished = rows.filter((r) => r.state !== 'running').length;
+    const current = rows.find((r) => r.state === 'running');
+    const share = current && current.total > 0 ? current.done / current.total : 0;
+    const width = 30;
+    const filled = Math.round(width * (current ? share : 1));
+    const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
+    const text = current ? `${bar} copy ${finished + 1}: ${current.shard} ${current.done}/${current.total} rows (${finished} done)` : `${bar} ${finished} copies done`;
+    if (tty) process.stderr.write(`\r${text.padEnd(last.length)}`);
+    else if (text !== last && !current) process.stderr.write(text + '\n');
+    last = text;
+  };
+  const timer = setInterval(() => void draw().catch(() => {}), 200);
+  try {
+    const r = await work.query(sql, params);
+    clearInterval(timer);
+    await draw().catch(() => {});
+    if (tty && last) process.stderr.write('\n');
+    process.stdout.write(describe(Number(Object.values(r.rows[0])[0])) + '\n');
+  } catch (e) {
+    clearInterval(timer);
+    if (tty && last) process.stderr.write('\n');
+    process.stderr.write(`vecshard ${command}: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  } finally {
+    await work.end().catch(() => {});
+    await watch.end().catch(() => {});
+  }
+}
+
+withConnectOptions(program.command('repair'))
+  .description('Rebuild inactive shard copies on nodes that are up, with a progress bar.')
+  .addHelpText('after', '\nExample:\n  vecshard repair --port 6432 --database app')
+  .action((opts: ConnectOptions) => runWithProgress(opts, 'repair', 'SELECT vecshard.repair()', [], (n) => `repaired ${n} shard copies`));
+
+withConnectOptions(program.command('rebalance'))
+  .description('Move shard copies until every node holds the same number (give or take one), online.')
+  .addHelpText('after', '\nExample:\n  vecshard rebalance --port 6432 --database app')
+  .action((opts: ConnectOptions) => runWithProgress(opts, 'rebalance', 'SELECT vecshard.rebalance()', [], (n) => `moved ${n} shard copies`));
+
+withConnectOptions(program.command('add-node').argument('[url]', 'the new node, postgres://user:password@host:port (none for an embedded node)'))
+  .description('Add a node: it gets every database, the catalog and the table shells. Run rebalance next to give it shards.')
+  .addHelpText('after', '\nExamples:\n  vecshard add-node postgres://postgres:secret@10.0.0.4:5432\n  vecshard add-node            # one more embedded node (vecshard dev)')
+  .action((url: string | undefined, opts: ConnectOptions) =>
+    // Literals, not parameters: vecshard's admin functions run in the simple query protocol.
+    runWithProgress(opts, 'add-node', url ? `SELECT vecshard.add_node('${url.replace(/'/g, "''")}')` : 'SELECT vecshard.add_node()', [], (n) => `added node ${n}; run "vecshard rebalance" to move shards onto it`),
+  );
+
+withConnectOptions(program.command('remove-node').argument('<node_id>', 'the node to remove (see vecshard status)'))
+  .description('Drain a node (its shard copies are rebuilt on the others), then remove it from the cluster.')
+  .addHelpText('after', '\nExample:\n  vecshard remove-node 2 --port 6432')
+  .action((id: string, opts: ConnectOptions) => runWithProgress(opts, 'remove-node', `SELECT vecshard.remove_node(${Number.isInteger(Number(id)) ? Number(id) : 'NULL'})`, [], (n) => `moved ${n} shard copies; node ${id} is removed`));
 
 await program.parseAsync();

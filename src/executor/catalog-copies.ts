@@ -6,7 +6,9 @@ import { PgError, type NodeConnection } from '../shards/node-connection.ts';
 import { BUMP_VERSION, loadCatalog, migrate, type Catalog } from '../shards/catalog.ts';
 export { BUMP_VERSION };
 import { runQuery, quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
+import type { Logger } from 'pino';
 import { isConnectionFailure } from './shard-tasks.ts';
+import { recoverPrepared } from './transaction.ts';
 import { tableDdl } from './distribute.ts';
 
 /** The version of a node's copy: -1 where vecshard never kept a catalog in this database. */
@@ -74,6 +76,38 @@ export async function loadNewestCatalog(cluster: Cluster, database: string, conn
   }
 }
 
+/**
+ * The catalog of `database`, shared by every session: loaded from the newest copy among the nodes that answer, and
+ * on the first load two-phase commits an earlier coordinator left half done are settled. `held` is a session's
+ * connection to a current copy, read through when given (an embedded node has only one connection, and inside a
+ * transaction the session must see its own DDL).
+ */
+export function openCatalog(cluster: Cluster, database: string, log: Logger, held?: NodeConnection): Promise<Catalog> {
+  return cluster.catalog(database, async () => {
+    if (held && cluster.recovered(database) && cluster.catalogNodes(database)?.includes(held.nodeId)) return loadCatalog(held);
+    const taken: NodeConnection[] = [];
+    try {
+      for (const n of cluster.members()) {
+        if (!cluster.isUp(n)) continue;
+        // A node that is down keeps its prepared transactions and stale copy until it is back and repaired.
+        const c = await cluster.pool(n, database).acquire().catch(() => undefined);
+        if (c) taken.push(c);
+        else cluster.markDown(n);
+      }
+      if (!taken.length) throw new PgError({ severity: 'FATAL', code: '08006', message: 'vecshard: no node answers' });
+      const cat = await loadNewestCatalog(cluster, database, taken);
+      if (!cat.empty && !cluster.recovered(database)) {
+        const n = await recoverPrepared(taken, taken.length === cluster.members().length);
+        if (n) log.warn({ settled: n }, 'settled prepared transactions left by an earlier coordinator');
+      }
+      cluster.setRecovered(database);
+      return cat;
+    } finally {
+      for (const c of taken) await cluster.pool(c.nodeId, c.database).release(c, c.status === 'I');
+    }
+  });
+}
+
 /** Brings the copies on nodes that are up but not current (back from being down) up to date. */
 export async function refreshStaleCopies(cluster: Cluster, database: string): Promise<number[]> {
   const unlock = await cluster.catalogLock(database).exclusive();
@@ -81,7 +115,7 @@ export async function refreshStaleCopies(cluster: Cluster, database: string): Pr
   try {
     const current = cluster.catalogNodes(database);
     if (!current?.length) return fixed;
-    const stale = cluster.nodes.map((_, i) => i).filter((i) => cluster.isUp(i) && !current.includes(i));
+    const stale = cluster.members().filter((i) => cluster.isUp(i) && !current.includes(i));
     for (const n of stale) {
       await withConn(cluster, current[0], database, (src) => withConn(cluster, n, database, (dst) => copyCatalog(src, dst)));
       cluster.addCatalogNode(database, n);
@@ -143,7 +177,7 @@ export async function readCatalog<T>(cluster: Cluster, database: string, fn: (c:
 /** Every node must be up with a current copy for changes to table definitions (shells live on every node). */
 export function requireAllNodes(cluster: Cluster, database: string, what: string): void {
   const current = cluster.catalogNodes(database);
-  const missing = cluster.nodes.map((_, i) => i).filter((i) => !cluster.isUp(i) || (current && !current.includes(i)));
+  const missing = cluster.members().filter((i) => !cluster.isUp(i) || (current && !current.includes(i)));
   if (missing.length) {
     throw new PgError({
       severity: 'ERROR',

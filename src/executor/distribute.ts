@@ -95,7 +95,7 @@ export async function tableDdl(
  */
 export async function distributeTable(
   req: DistributeRequest,
-  nodeCount: number,
+  members: number[],
   homeId: number,
   conn: (node: number) => Promise<NodeConnection>,
   commit: (home: NodeConnection, others: NodeConnection[]) => Promise<void>,
@@ -104,7 +104,8 @@ export async function distributeTable(
   const rel = `${quoteIdent(req.schema)}.${quoteIdent(req.name)}`;
   const exists = await runQuery(home, `SELECT to_regclass(${quoteLiteral(rel)}) IS NOT NULL`);
   if (exists.rows[0][0] !== 't') throw err('42P01', `relation "${req.name}" does not exist`);
-  for (let n = 0; n < nodeCount; n++) await migrate(await conn(n));
+  const nodeCount = members.length;
+  for (const n of members) await migrate(await conn(n));
   const already = await runQuery(home, `SELECT 1 FROM vecshard.tables WHERE schema_name = ${quoteLiteral(req.schema)} AND table_name = ${quoteLiteral(req.name)}`);
   if (already.rows.length) throw err('42P07', `table "${req.name}" is already distributed`);
 
@@ -142,7 +143,7 @@ export async function distributeTable(
     const [minHash, maxHash] = hashRange(i, shardCount);
     // Copy j of shard i lives on node (i + j) mod N: distinct nodes, spread evenly.
     const copies = req.method === 'reference' ? nodeCount : Math.min(req.replicationFactor, nodeCount);
-    const nodes = Array.from({ length: copies }, (_, j) => (i + j) % nodeCount);
+    const nodes = Array.from({ length: copies }, (_, j) => members[(i + j) % nodeCount]);
     return { id: firstId + i, index: i, name: shardName(req.schema, req.name, i), minHash, maxHash, nodes };
   });
   const table: DistributedTable = { schema: req.schema, name: req.name, columns, method: req.method, distColumn: req.column, distType, shards };
@@ -153,7 +154,7 @@ export async function distributeTable(
   const ddl = await shardDdl(home, req.schema, req.name);
   const created: Array<[number, string]> = [];
   try {
-    for (let n = 0; n < nodeCount; n++) await runQuery(await conn(n), prep);
+    for (const n of members) await runQuery(await conn(n), prep);
     // One statement at a time per node connection; nodes in parallel.
     await forEachNode(shards, async (n, list) => {
       const c = await conn(n);
@@ -165,7 +166,7 @@ export async function distributeTable(
     await moveRows(home, rel, table, conn);
     // Every node gets the catalog rows and (but node `homeId`, which has the table) an empty shell, atomically.
     const shell = await tableDdl(home, req.schema, req.name, true);
-    const all = await Promise.all(Array.from({ length: nodeCount }, (_, n) => conn(n)));
+    const all = await Promise.all(members.map((n) => conn(n)));
     try {
       for (const c of all) {
         await migrate(c);
@@ -226,26 +227,24 @@ export async function forEachNode(shards: Shard[], fn: (node: number, shards: Sh
 }
 
 /** Runs COPY ... FROM STDIN on `c` with text-format `lines`; throws the node's error. */
-export async function copyLines(c: NodeConnection, copySql: string, lines: string[]): Promise<number> {
+export async function copyLines(c: NodeConnection, copySql: string, lines: string[], progress?: (sent: number) => void): Promise<number> {
   const first = await c.startCopyIn(fe.query(copySql));
   const last = first[first.length - 1];
   if (last[0] !== 0x47) {
     const e = first.find((f) => f[0] === 0x45);
     throw new PgError(e ? readErrorFields(e) : { severity: 'ERROR', code: 'XX000', message: 'COPY did not start' });
   }
-  const chunks: Buffer[] = [];
-  let batch: string[] = [];
-  const flushBatch = () => {
-    if (batch.length) chunks.push(fe.copyData(Buffer.from(batch.join('\n') + '\n', 'utf8')));
-    batch = [];
-  };
-  for (const l of lines) {
-    batch.push(l);
-    if (batch.length >= 1000) flushBatch();
+  // Sent in parts, yielding between them, so progress can be watched while a large copy runs.
+  const PART = 10_000;
+  for (let i = 0; i < lines.length; i += PART) {
+    const part = lines.slice(i, i + PART);
+    const chunks: Buffer[] = [];
+    for (let j = 0; j < part.length; j += 1000) chunks.push(fe.copyData(Buffer.from(part.slice(j, j + 1000).join('\n') + '\n', 'utf8')));
+    c.write(Buffer.concat(chunks));
+    progress?.(Math.min(i + PART, lines.length));
+    await new Promise((r) => setImmediate(r));
   }
-  flushBatch();
-  chunks.push(fe.copyDone());
-  c.write(Buffer.concat(chunks));
+  c.write(fe.copyDone());
   let n = 0;
   let error: Buffer | undefined;
   await c.readUntilReady((f) => {

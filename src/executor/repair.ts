@@ -1,7 +1,7 @@
 // Rebuilding inactive shard copies from an active one: the copy's table is made anew from the shell's definition,
 // filled by COPY while the shard's writes wait on its lock, then marked active. Writes pause; none is lost.
 import type { Logger } from 'pino';
-import type { Cluster } from '../shards/cluster.ts';
+import type { Cluster, CopyTask } from '../shards/cluster.ts';
 import { PgError, type NodeConnection } from '../shards/node-connection.ts';
 import { runQuery, quoteIdent } from '../shards/internal-query.ts';
 import { SHARD_SCHEMA } from '../shards/catalog.ts';
@@ -43,13 +43,15 @@ export async function repairDatabase(cluster: Cluster, database: string, log: Lo
 }
 
 /** Rebuilds the copy of shard `shardId` on `target` from `source` and marks it active, under the shard's lock. */
-export async function repairCopy(cluster: Cluster, database: string, shardId: number, source: number, target: number, log: Logger): Promise<void> {
+export async function repairCopy(cluster: Cluster, database: string, shardId: number, source: number, target: number, log: Logger, kind: CopyTask['kind'] = 'repair'): Promise<void> {
   const unlock = await cluster.shardLock(shardId).exclusive();
+  let task: CopyTask | undefined;
   try {
     const [[shard, schema, table]] = (
       await readCatalog(cluster, database, (c) => runQuery(c, `SELECT shard_name, schema_name, table_name FROM vecshard.shards WHERE shard_id = ${shardId}`))
     ).rows;
     const index = Number(/_(\d+)$/.exec(shard!)?.[1] ?? 0);
+    task = cluster.startTask({ kind, database, shardId, shard: shard!, source, target });
     const ddl = await readCatalog(cluster, database, (c) => shardDdl(c, schema!, table!));
     const lines = await withConn(cluster, source, database, async (c) => {
       c.write(fe.query(`COPY ${SHARD_SCHEMA}.${quoteIdent(shard!)} TO STDOUT`));
@@ -61,10 +63,11 @@ export async function repairCopy(cluster: Cluster, database: string, shardId: nu
       out.push(...split.end());
       return out;
     });
+    task.rowsTotal = lines.length;
     await withConn(cluster, target, database, async (c) => {
       await runQuery(c, `BEGIN; CREATE SCHEMA IF NOT EXISTS ${SHARD_SCHEMA}; DROP TABLE IF EXISTS ${SHARD_SCHEMA}.${quoteIdent(shard!)}; ${ddl(shard!, index).join('; ')}`);
       try {
-        await copyLines(c, `COPY ${SHARD_SCHEMA}.${quoteIdent(shard!)} FROM STDIN`, lines);
+        await copyLines(c, `COPY ${SHARD_SCHEMA}.${quoteIdent(shard!)} FROM STDIN`, lines, (n) => (task!.rowsDone = n));
         await runQuery(c, 'COMMIT');
       } catch (e) {
         await runQuery(c, 'ROLLBACK').catch(() => {});
@@ -73,7 +76,15 @@ export async function repairCopy(cluster: Cluster, database: string, shardId: nu
     });
     await writeCatalog(cluster, database, `UPDATE vecshard.placements SET state = 'active' WHERE shard_id = ${shardId} AND node_id = ${target}`);
     log.info({ shard, from: source, to: target, rows: lines.length }, 'copied shard');
+    task.state = 'done';
+  } catch (e) {
+    if (task) {
+      task.state = 'failed';
+      task.error = (e as Error).message;
+    }
+    throw e;
   } finally {
+    if (task) task.finishedAt = new Date();
     unlock();
   }
 }
@@ -89,12 +100,12 @@ export async function moveShardPlacement(cluster: Cluster, database: string, sha
   if (here.get(from) !== 'active') throw bad(`shard ${shardId} has no active copy on node ${from}`);
   if (here.has(to)) throw bad(`shard ${shardId} already has a copy on node ${to}`);
   await writeCatalog(cluster, database, `INSERT INTO vecshard.placements (shard_id, node_id, state) VALUES (${shardId}, ${to}, 'inactive')`);
-  await repairCopy(cluster, database, shardId, from, to, log);
+  await repairCopy(cluster, database, shardId, from, to, log, 'move');
   const unlock = await cluster.shardLock(shardId).exclusive();
   try {
     const [[shard]] = (await readCatalog(cluster, database, (c) => runQuery(c, `SELECT shard_name FROM vecshard.shards WHERE shard_id = ${shardId}`))).rows;
     await writeCatalog(cluster, database, `DELETE FROM vecshard.placements WHERE shard_id = ${shardId} AND node_id = ${from}`);
-    await withConn(cluster, from, database, (c) => runQuery(c, `DROP TABLE IF EXISTS ${SHARD_SCHEMA}.${quoteIdent(shard!)}`)).catch(() => {});
+    dropLater(cluster, database, shardId, from, shard!, log);
   } finally {
     unlock();
   }
@@ -107,7 +118,7 @@ export async function rebalance(cluster: Cluster, database: string, log: Logger)
     const rows = (
       await readCatalog(cluster, database, (c) => runQuery(c, `SELECT shard_id, node_id FROM vecshard.placements WHERE state = 'active' ORDER BY shard_id`))
     ).rows.map(([s, n]) => [Number(s), Number(n)] as const);
-    const nodes = cluster.nodes.map((_, i) => i).filter((i) => cluster.isUp(i));
+    const nodes = cluster.members().filter((i) => cluster.isUp(i));
     const load = new Map(nodes.map((n) => [n, [] as number[]]));
     for (const [s, n] of rows) load.get(n)?.push(s);
     const sorted = [...load].sort((a, b) => a[1].length - b[1].length);
@@ -124,8 +135,8 @@ export async function rebalance(cluster: Cluster, database: string, log: Logger)
 
 /** Settles prepared transactions (a node that was down may hold some) once every node answers. */
 async function settlePrepared(cluster: Cluster, database: string, log: Logger): Promise<void> {
-  if (!cluster.nodes.every((_, i) => cluster.isUp(i))) return;
-  const pools = cluster.nodes.map((_, i) => cluster.pool(i, database));
+  if (!cluster.members().every((i) => cluster.isUp(i))) return;
+  const pools = cluster.members().map((i) => cluster.pool(i, database));
   const conns: NodeConnection[] = [];
   try {
     for (const p of pools) conns.push(await p.acquire());
@@ -134,4 +145,24 @@ async function settlePrepared(cluster: Cluster, database: string, log: Logger): 
   } finally {
     for (const c of conns) await cluster.pool(c.nodeId, database).release(c, c.status === 'I');
   }
+}
+
+/** How long a moved-away copy stays: reads planned just before the move still find it. */
+export const DROP_DELAY_MS = 5000;
+
+/** Drops the copy of a shard left on `node` after a move, later, unless the node has been given a copy again. */
+export function dropLater(cluster: Cluster, database: string, shardId: number, node: number, shard: string, log: Logger): void {
+  const t = setTimeout(async () => {
+    const unlock = await cluster.shardLock(shardId).exclusive();
+    try {
+      const placed = await readCatalog(cluster, database, (c) => runQuery(c, `SELECT 1 FROM vecshard.placements WHERE shard_id = ${shardId} AND node_id = ${node}`));
+      if (placed.rows.length) return;
+      await withConn(cluster, node, database, (c) => runQuery(c, `DROP TABLE IF EXISTS ${SHARD_SCHEMA}.${quoteIdent(shard)}`));
+    } catch (err) {
+      log.warn({ err, shard, node }, 'could not drop a moved-away shard copy; it is left behind');
+    } finally {
+      unlock();
+    }
+  }, DROP_DELAY_MS);
+  t.unref();
 }

@@ -4,6 +4,7 @@ import { stmtKind } from '../sql/parse.ts';
 import { constText, deparse, walk, type Node } from '../sql/ast.ts';
 import { parseSql } from '../sql/parse.ts';
 import type { Catalog, DistributedTable } from '../shards/catalog.ts';
+import type { CopyTask } from '../shards/cluster.ts';
 import type { DistributeRequest } from '../executor/distribute.ts';
 import type { BoundParams } from './params.ts';
 import { distributedTables, toShard } from './relations.ts';
@@ -16,7 +17,7 @@ import { notSupported, type DdlPlan, type DistributedPlan, type ErrorPlan } from
 import { NO_PARAMS } from './params.ts';
 import { explainOptions, type ExplainOptions } from './explain.ts';
 
-const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance'];
+const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance', 'add_node', 'remove_node'];
 
 export interface CopyPlan {
   kind: 'copy-in' | 'copy-out';
@@ -48,7 +49,9 @@ export interface StatementContext {
   nodeCount: number;
   evalDefault: DefaultEvaluator;
   /** The nodes and their health, for the vecshard.nodes virtual table. */
-  nodes: Array<{ id: number; kind: string; host: string; port: number | null; up: boolean }>;
+  nodes: Array<{ id: number; kind: string; host: string; port: number | null; health: string }>;
+  /** Shard copies being built, for the vecshard.tasks virtual table. */
+  tasks: CopyTask[];
 }
 
 function setting(ctx: StatementContext, names: string[]): string | undefined {
@@ -197,33 +200,46 @@ function classifyAllNodes(kind: string, n: Node): boolean {
   return ['CreateExtensionStmt', 'AlterExtensionStmt', 'AlterDatabaseSetStmt', 'AlterRoleSetStmt'].includes(kind);
 }
 
+const VIRTUAL_TABLES = ['nodes', 'tasks'];
+
+/** The rows of a virtual table as a subquery (typed even when empty). */
+function virtualSource(name: string, ctx: StatementContext): string {
+  const q = (v: string | null | undefined) => (v == null ? 'NULL' : `'${v.replace(/'/g, "''")}'`);
+  if (name === 'nodes') {
+    const rows = ctx.nodes.map((n) => `(${n.id}, ${q(n.kind)}, ${q(n.host)}, ${n.port ?? 'NULL'}, ${q(n.health)})`);
+    return `SELECT * FROM (VALUES (NULL::int, NULL::text, NULL::text, NULL::int, NULL::text)${rows.map((r) => ', ' + r).join('')}) AS v (node_id, kind, host, port, health) WHERE node_id IS NOT NULL`;
+  }
+  const rows = ctx.tasks.map(
+    (t) =>
+      `(${t.id}, ${q(t.kind)}, ${q(t.database)}, ${t.shardId}, ${q(t.shard)}, ${t.source}, ${t.target}, ${t.rowsDone}, ${t.rowsTotal}, ${q(t.state)}, ${q(t.startedAt.toISOString())}, ${q(t.finishedAt?.toISOString())}, ${q(t.error)})`,
+  );
+  return `SELECT * FROM (VALUES (NULL::int, NULL::text, NULL::text, NULL::bigint, NULL::text, NULL::int, NULL::int, NULL::bigint, NULL::bigint, NULL::text, NULL::timestamptz, NULL::timestamptz, NULL::text)${rows.map((r) => ', ' + r).join('')}) AS v (task_id, kind, database, shard_id, shard, source_node, target_node, rows_done, rows_total, state, started_at, finished_at, error) WHERE task_id IS NOT NULL`;
+}
+
 /**
- * vecshard.nodes is answered by the coordinator: the statement is rewritten with the node list as a VALUES list
- * (so any SELECT over it works) and runs on node 0. Returns the new SQL, or undefined when there is none.
+ * vecshard.nodes and vecshard.tasks are answered by the coordinator: the statement is rewritten with their rows
+ * as a subquery (so any SELECT over them works) and runs on the home node. Returns the new SQL, or undefined.
  */
 function withVirtualTables(stmt: Node, ctx: StatementContext): string | undefined {
+  const isVirtual = (rv: Node | undefined) => rv?.schemaname === 'vecshard' && VIRTUAL_TABLES.includes(rv.relname);
   let named = false;
   walk(stmt, (n) => {
-    if (n.RangeVar?.schemaname === 'vecshard' && n.RangeVar.relname === 'nodes') named = true;
+    if (isVirtual(n.RangeVar)) named = true;
   });
   if (!named) return undefined;
   let found = false;
   const copy = structuredClone(stmt);
-  const q = (v: string) => `'${v.replace(/'/g, "''")}'`;
-  const rows = ctx.nodes.map((n) => `(${n.id}, ${q(n.kind)}, ${q(n.host)}, ${n.port ?? 'NULL'}::int, ${q(n.up ? 'up' : 'down')})`).join(', ');
-  const parsed = parseSql(`SELECT * FROM (VALUES ${rows}) AS nodes (node_id, kind, host, port, health)`);
-  if (parsed instanceof Error) return undefined;
-  const source = parsed[0].stmt.SelectStmt.fromClause[0];
   walk(copy, (n) => {
     const list = (n.fromClause ?? []) as Node[];
     list.forEach((item, i) => {
       const rv = item.RangeVar;
-      if (rv?.schemaname === 'vecshard' && rv.relname === 'nodes') {
-        found = true;
-        const sub = structuredClone(source);
-        if (rv.alias) sub.RangeSubselect.alias.aliasname = rv.alias.aliasname;
-        list[i] = sub;
-      }
+      if (!isVirtual(rv)) return;
+      const parsed = parseSql(`SELECT * FROM (${virtualSource(rv.relname, ctx)}) AS ${rv.relname}`);
+      if (parsed instanceof Error) return;
+      found = true;
+      const sub = parsed[0].stmt.SelectStmt.fromClause[0];
+      if (rv.alias) sub.RangeSubselect.alias.aliasname = rv.alias.aliasname;
+      list[i] = sub;
     });
   });
   return found ? deparse(copy) : undefined;

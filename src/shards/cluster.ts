@@ -8,9 +8,27 @@ import { NodePool } from './pool.ts';
 import type { Catalog } from './catalog.ts';
 import { runQuery, quoteIdent, quoteLiteral, type TextResult } from './internal-query.ts';
 
-export type NodeSpec =
-  | ({ kind: 'postgres'; poolSize: number } & PgNodeAddress)
-  | { kind: 'pglite'; dataDir: string };
+export type NodeSpec = (({ kind: 'postgres'; poolSize: number; url?: string } & PgNodeAddress) | { kind: 'pglite'; dataDir: string }) & {
+  /** Removed with vecshard.remove_node: its id stays taken so other ids do not change. */
+  removed?: boolean;
+};
+
+/** A copy of a shard being built (repair, move, rebalance), for the vecshard.tasks view. */
+export interface CopyTask {
+  id: number;
+  kind: 'repair' | 'move';
+  database: string;
+  shardId: number;
+  shard: string;
+  source: number;
+  target: number;
+  rowsDone: number;
+  rowsTotal: number;
+  state: 'running' | 'done' | 'failed';
+  startedAt: Date;
+  finishedAt?: Date;
+  error?: string;
+}
 
 export interface ClusterOptions {
   connectTimeoutMs: number;
@@ -28,6 +46,8 @@ export class Cluster {
   #locks = new Map<number, ShardLock>();
   #catalogLocks = new Map<string, ShardLock>();
   #synced = new Map<string, Set<number>>();
+  /** Called after a node is added or removed (the coordinator writes the node list back to its config). */
+  onMembershipChange: () => void = () => {};
   /** Called when a down node answers again (repair starts from here). */
   onNodeUp: (nodeId: number) => void = () => {};
   #catalogs = new Map<string, Promise<Catalog>>();
@@ -55,7 +75,40 @@ export class Cluster {
   }
 
   isUp(nodeId: number): boolean {
-    return !this.#down.has(nodeId);
+    return !this.#down.has(nodeId) && !!this.nodes[nodeId] && !this.nodes[nodeId].removed;
+  }
+
+  /** Ids of the nodes that belong to the cluster (not removed), up or down. */
+  members(): number[] {
+    return this.nodes.flatMap((n, i) => (n.removed ? [] : [i]));
+  }
+
+  /** Adds a node; returns its id. */
+  addNode(spec: NodeSpec): number {
+    this.nodes.push(spec);
+    return this.nodes.length - 1;
+  }
+
+  /** Takes a node out for good (its copies must have been moved off). */
+  removeNode(nodeId: number): void {
+    this.nodes[nodeId].removed = true;
+    for (const [key, p] of this.#pools) {
+      if (!key.startsWith(`${nodeId}/`)) continue;
+      p.close();
+      this.#pools.delete(key);
+    }
+    for (const set of this.#synced.values()) set.delete(nodeId);
+  }
+
+  /** Copies being built now and lately (the last 100), newest last. */
+  readonly tasks: CopyTask[] = [];
+  #taskIds = 0;
+
+  startTask(t: Omit<CopyTask, 'id' | 'state' | 'startedAt' | 'rowsDone' | 'rowsTotal'>): CopyTask {
+    const task: CopyTask = { ...t, id: ++this.#taskIds, state: 'running', startedAt: new Date(), rowsDone: 0, rowsTotal: 0 };
+    this.tasks.push(task);
+    if (this.tasks.length > 100) this.tasks.splice(0, this.tasks.length - 100);
+    return task;
   }
 
   markDown(nodeId: number): void {
@@ -74,7 +127,7 @@ export class Cluster {
   startHealthChecks(intervalMs: number): void {
     const probe = async (id: number) => {
       const spec = this.nodes[id];
-      if (spec.kind !== 'postgres') return;
+      if (spec.kind !== 'postgres' || spec.removed) return;
       const c = new PgNodeConnection(id, MAINTENANCE_DB, spec);
       try {
         await c.connect(this.options.connectTimeoutMs);
@@ -214,7 +267,7 @@ export class Cluster {
   async createDatabase(name: string, statement: string): Promise<void> {
     const done: number[] = [];
     try {
-      for (let id = 0; id < this.nodes.length; id++) {
+      for (const id of this.members()) {
         const spec = this.nodes[id];
         if (spec.kind === 'pglite') {
           if (name === MAINTENANCE_DB || fs.existsSync(this.#instanceDir(id, name))) {
@@ -233,7 +286,7 @@ export class Cluster {
   /** Runs DROP DATABASE on every node, after closing vecshard's idle connections to it. */
   async dropDatabase(name: string, statement: string, ifExists: boolean): Promise<boolean> {
     let existed = false;
-    for (let id = 0; id < this.nodes.length; id++) {
+    for (const id of this.members()) {
       try {
         await this.#dropOn(id, name, statement);
         existed = true;
@@ -259,6 +312,7 @@ export class Cluster {
     pool?.close();
     this.#pools.delete(key);
     this.#catalogs.delete(name);
+    this.#synced.delete(name);
     const spec = this.nodes[id];
     if (spec.kind === 'postgres') {
       const r = await this.#admin(id, `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(name)}`);
@@ -272,6 +326,27 @@ export class Cluster {
     await this.#pglite.get(key)?.stop();
     this.#pglite.delete(key);
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** Creates database `name` on node `id` unless it has it (a node joining the cluster). */
+  async ensureDatabase(id: number, name: string): Promise<void> {
+    const spec = this.nodes[id];
+    if (spec.kind === 'pglite') {
+      await this.#instance(id, name, true).start();
+      return;
+    }
+    const r = await this.#admin(id, `SELECT 1 FROM pg_database WHERE datname = ${quoteLiteral(name)}`);
+    if (!r.rows.length) await this.#admin(id, `CREATE DATABASE ${quoteIdent(name)}`);
+  }
+
+  /** The databases clients can use, as node `id` lists them. */
+  async listDatabases(id: number): Promise<string[]> {
+    const spec = this.nodes[id];
+    if (spec.kind === 'pglite') {
+      if (!fs.existsSync(spec.dataDir)) return [MAINTENANCE_DB];
+      return [...new Set([MAINTENANCE_DB, ...fs.readdirSync(spec.dataDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => decodeURIComponent(d.name))])];
+    }
+    return (await this.#admin(id, 'SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY 1')).rows.map((r) => r[0]!);
   }
 
   async #admin(id: number, statement: string): Promise<TextResult> {

@@ -21,6 +21,24 @@ export interface PgNodeAddress {
   password?: string;
 }
 
+/** A node's address from a connection string (postgres://user:password@host:port, no database). */
+export function parseNodeUrl(url: string): PgNodeAddress {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error('not a valid connection string');
+  }
+  if (!/^postgres(ql)?:$/.test(u.protocol)) throw new Error('must be a connection string like postgres://user:password@host:5432');
+  if (u.pathname.length > 1) throw new Error('leave the database out of the URL; clients choose it when they connect');
+  return {
+    host: decodeURIComponent(u.hostname) || '127.0.0.1',
+    port: u.port ? Number(u.port) : 5432,
+    user: decodeURIComponent(u.username) || 'postgres',
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+  };
+}
+
 export class PgNodeConnection extends NodeConnection {
   #socket!: net.Socket;
   #key: { pid: number; secret: number } | undefined;

@@ -1,3 +1,4 @@
+import path from 'node:path';
 // One client's session: takes its protocol messages in order, runs them on node connections, answers in order.
 import { createHash, randomInt } from 'node:crypto';
 import * as be from '../protocol/backend.ts';
@@ -16,14 +17,16 @@ import { placeReads, placeWrites, deactivate, onePerShard } from '../executor/pl
 import { gatherRows, stripColumns, stripDescription } from '../executor/gather.ts';
 import { distributeTable, copyLines } from '../executor/distribute.ts';
 import { repairDatabase, rebalance, moveShardPlacement } from '../executor/repair.ts';
-import { commitDistributed, rollbackAll, recoverPrepared } from '../executor/transaction.ts';
+import { addNode, removeNode } from '../executor/membership.ts';
+import { parseNodeUrl } from '../shards/pg-node.ts';
+import { commitDistributed, rollbackAll } from '../executor/transaction.ts';
 import { DistCopyIn } from '../executor/copy.ts';
-import { BUMP_VERSION, loadCatalog, type Catalog } from '../shards/catalog.ts';
-import { loadNewestCatalog, requireAllNodes } from '../executor/catalog-copies.ts';
+import { BUMP_VERSION, type Catalog } from '../shards/catalog.ts';
+import { openCatalog, requireAllNodes } from '../executor/catalog-copies.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import { applySettings, readSettings, settingsKey, startupSettings, type Settings } from '../executor/settings.ts';
 import { PgError, type NodeConnection, type TxStatus } from '../shards/node-connection.ts';
-import type { Cluster } from '../shards/cluster.ts';
+import type { Cluster, NodeSpec } from '../shards/cluster.ts';
 import type { Logger } from 'pino';
 
 interface PreparedStatement {
@@ -243,36 +246,8 @@ export class ClientSession {
     return this.#afterReady();
   }
 
-  async #catalog(): Promise<Catalog> {
-    const { cluster, database } = this.ctx;
-    return cluster.catalog(database, async () => {
-      // Reloads read through the session's own connection to a current copy when it holds one (an embedded node
-      // has only one, and inside a transaction the session must see its own DDL); recovery runs once, on first load.
-      const held = this.#conns.get(this.#home);
-      if (held && cluster.recovered(database) && cluster.catalogNodes(database)?.includes(held.nodeId)) return loadCatalog(held);
-      // Otherwise connections of its own (the session's may be inside a client transaction), one per node that answers.
-      const taken: NodeConnection[] = [];
-      try {
-        for (let n = 0; n < cluster.nodes.length; n++) {
-          if (!cluster.isUp(n)) continue;
-          // A node that is down now keeps its prepared transactions and stale catalog until it is back and repaired.
-          const c = await cluster.pool(n, database).acquire().catch(() => undefined);
-          if (c) taken.push(c);
-          else cluster.markDown(n);
-        }
-        if (!taken.length) throw new PgError({ severity: 'FATAL', code: '08006', message: 'vecshard: no node answers' });
-        const cat = await loadNewestCatalog(cluster, database, taken);
-        if (!cat.empty && !cluster.recovered(database)) {
-          // Settle two-phase commits a previous coordinator left half done.
-          const n = await recoverPrepared(taken, taken.length === cluster.nodes.length);
-          if (n) this.ctx.log.warn({ settled: n }, 'settled prepared transactions left by an earlier coordinator');
-        }
-        cluster.setRecovered(database);
-        return cat;
-      } finally {
-        for (const c of taken) await cluster.pool(c.nodeId, c.database).release(c, c.status === 'I');
-      }
-    });
+  #catalog(): Promise<Catalog> {
+    return openCatalog(this.ctx.cluster, this.ctx.database, this.ctx.log, this.#conns.get(this.#home));
   }
 
   #plan(raw: RawStmt, text: string, params: BoundParams, catalog: Catalog): Promise<StatementPlan> {
@@ -280,15 +255,16 @@ export class ClientSession {
       catalog,
       params,
       settings: this.#settings,
-      nodeCount: this.ctx.cluster.nodes.length,
+      nodeCount: this.ctx.cluster.members().length,
       evalDefault: (expr, n) => this.#evalDefault(expr, n),
       nodes: this.ctx.cluster.nodes.map((n, id) => ({
         id,
         kind: n.kind,
         host: n.kind === 'postgres' ? n.host : n.dataDir,
         port: n.kind === 'postgres' ? n.port : null,
-        up: this.ctx.cluster.isUp(id),
+        health: n.removed ? 'removed' : this.ctx.cluster.isUp(id) ? 'up' : 'down',
       })),
+      tasks: this.ctx.cluster.tasks,
     });
   }
 
@@ -333,7 +309,7 @@ export class ClientSession {
         case 'distribute': {
           if (this.#status !== 'I') throw new PgError({ severity: 'ERROR', code: '25001', message: 'vecshard: create_distributed_table cannot run inside a transaction block' });
           requireAllNodes(this.ctx.cluster, this.ctx.database, plan.req.method === 'reference' ? 'create_reference_table' : 'create_distributed_table');
-          await distributeTable(plan.req, this.ctx.cluster.nodes.length, this.#home, (n) => this.#acquire(n), (home, others) => commitDistributed(home, others, true));
+          await distributeTable(plan.req, this.ctx.cluster.members(), this.#home, (n) => this.#acquire(n), (home, others) => commitDistributed(home, others, true));
           this.ctx.cluster.invalidateCatalog(this.ctx.database);
           if (describe) this.ctx.send(be.rowDescription([{ name: raw.stmt.SelectStmt.targetList[0].ResTarget.name ?? 'create_distributed_table', typeOid: 2278, typeSize: 4 }]));
           this.ctx.send(be.dataRow(['']));
@@ -349,7 +325,15 @@ export class ClientSession {
           let n = 0;
           if (plan.name === 'repair') n = await repairDatabase(cluster, database, log);
           else if (plan.name === 'rebalance') n = await rebalance(cluster, database, log);
-          else {
+          else if (plan.name === 'add_node') {
+            n = await addNode(cluster, nodeToAdd(cluster, plan.args[0]), log);
+            cluster.onMembershipChange();
+          } else if (plan.name === 'remove_node') {
+            const id = Number(plan.args[0]);
+            if (!Number.isInteger(id)) throw new PgError({ severity: 'ERROR', code: '22023', message: 'vecshard.remove_node(node_id) takes the node id (see vecshard.nodes)' });
+            n = await removeNode(cluster, id, log);
+            cluster.onMembershipChange();
+          } else {
             const [shard, from, to] = plan.args.map(Number);
             if (![shard, from, to].every(Number.isInteger)) throw new PgError({ severity: 'ERROR', code: '22023', message: 'vecshard.move_shard_placement(shard_id, from_node, to_node) takes three integers' });
             await moveShardPlacement(cluster, database, shard, from, to, log);
@@ -551,7 +535,7 @@ export class ClientSession {
     requireAllNodes(cluster, database, 'changing a distributed table');
     const home = await this.#acquire(this.#home);
     // The shell and the catalog rows are on every node; the home node's answer is the one the client sees.
-    const everywhere = cluster.nodes.map((_, i) => i);
+    const everywhere = cluster.members();
     const nodes = [...new Set([...everywhere, ...plan.tasks.map((t) => t.nodeId)])];
     let tag = '';
     // Changes to catalog rows bump every copy's version; all copies change together (every node takes part).
@@ -776,7 +760,7 @@ export class ClientSession {
       changesSettings: q.changesSettings,
     };
     const catalog = await this.#catalog();
-    if (/create_distributed_table|create_reference_table|vecshard\.(repair|rebalance|move_shard_placement)/i.test(m.sql)) {
+    if (/create_distributed_table|create_reference_table|vecshard\.(repair|rebalance|move_shard_placement|add_node|remove_node)/i.test(m.sql)) {
       return this.#batchError({ severity: 'ERROR', code: '0A000', message: 'vecshard: call create_distributed_table, create_reference_table and vecshard.repair in the simple query protocol' }, 'parse');
     }
     if (!q.unparsed && (q.allNodes || !catalog.empty)) {
@@ -988,7 +972,7 @@ export class ClientSession {
       const rehome = nodeId === this.#homeId && this.#status === 'I' && !this.#pinned && isConnectionFailure(e);
       if (!rehome) throw e;
       const { cluster, database } = this.ctx;
-      const others = (cluster.catalogNodes(database) ?? cluster.nodes.map((_, i) => i)).filter((n) => n !== nodeId && cluster.isUp(n));
+      const others = (cluster.catalogNodes(database) ?? cluster.members()).filter((n) => n !== nodeId && cluster.isUp(n));
       if (!others.length) throw e;
       cluster.markDown(nodeId);
       const next = cluster.homeNode(database);
@@ -1144,4 +1128,19 @@ function standInRefusal(): PgError {
     message: 'vecshard: node 0 is down; tables that are not distributed live there, so only reads of the catalog and of distributed tables are served',
     hint: 'Distributed tables keep working. Bring node 0 back to change anything else.',
   });
+}
+
+/** The node vecshard.add_node(url) names: a PostgreSQL server, or (no argument) one more embedded node. */
+function nodeToAdd(cluster: Cluster, url: string | null | undefined): NodeSpec {
+  const first = cluster.nodes[0];
+  if (first.kind === 'pglite') {
+    if (url) throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard.add_node: embedded nodes cannot be mixed with PostgreSQL servers; call vecshard.add_node() without an argument' });
+    return { kind: 'pglite', dataDir: path.join(path.dirname(first.dataDir), `node-${cluster.nodes.length}`) };
+  }
+  if (!url) throw new PgError({ severity: 'ERROR', code: '22023', message: "vecshard.add_node('postgres://user:password@host:5432') takes the new node's connection string" });
+  try {
+    return { kind: 'postgres', ...parseNodeUrl(url), url, poolSize: first.poolSize };
+  } catch (e) {
+    throw new PgError({ severity: 'ERROR', code: '22023', message: `vecshard.add_node: ${(e as Error).message}` });
+  }
 }
