@@ -132,21 +132,27 @@ export async function refreshStaleCopies(cluster: Cluster, database: string): Pr
  * Runs `sql` on every current copy, each in a transaction of its own that bumps the version. A node that cannot
  * be reached is marked down (its copy is brought up to date when it is back); at least one copy must take it.
  */
-export async function writeCatalog(cluster: Cluster, database: string, sql: string): Promise<void> {
+export async function writeCatalog(cluster: Cluster, database: string, sql: string, held?: (node: number) => NodeConnection | undefined): Promise<void> {
   const unlock = await cluster.catalogLock(database).exclusive();
   try {
     const nodes = cluster.catalogNodes(database) ?? [0];
     let wrote = 0;
     let lost: unknown;
+    const write = async (c: NodeConnection) => {
+      // A session's own connection inside its client's transaction: the change joins that transaction.
+      if (c.status !== 'I') return void (await runQuery(c, `${sql}; ${BUMP_VERSION}`));
+      await runQuery(c, `BEGIN; ${sql}; ${BUMP_VERSION}; COMMIT`).catch(async (e) => {
+        await runQuery(c, 'ROLLBACK').catch(() => {});
+        throw e;
+      });
+    };
     await Promise.all(
       nodes.map(async (n) => {
         try {
-          await withConn(cluster, n, database, (c) =>
-            runQuery(c, `BEGIN; ${sql}; ${BUMP_VERSION}; COMMIT`).catch(async (e) => {
-              await runQuery(c, 'ROLLBACK').catch(() => {});
-              throw e;
-            }),
-          );
+          // A connection the session holds is used (an embedded node has only one).
+          const own = held?.(n);
+          if (own) await write(own);
+          else await withConn(cluster, n, database, write);
           wrote++;
         } catch (e) {
           if (!isConnectionFailure(e)) throw e;

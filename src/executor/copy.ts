@@ -1,6 +1,6 @@
 // COPY ... FROM STDIN into a distributed table: rows parsed as they arrive, routed by their distribution value,
 // sequence defaults filled in, then written to each shard with COPY (text format).
-import { HASHERS, shardIndexForHash } from '../shards/hash.ts';
+import { RadiusTracker, nearestShard, shardIndexFor, vectorOf } from '../shards/route.ts';
 import { PgError } from '../shards/node-connection.ts';
 import { quoteIdent } from '../shards/internal-query.ts';
 import { SHARD_SCHEMA } from '../shards/catalog.ts';
@@ -14,6 +14,8 @@ export class DistCopyIn {
   #lines?: LineSplitter;
   #csv?: CsvParser;
   #skipHeader: boolean;
+  /** Clustered tables: how far the rows reach from their centroids (the catalog's radii grow before commit). */
+  readonly radii: RadiusTracker;
   #distIdx: number;
   #nullString: string;
   #delimiter: string;
@@ -25,6 +27,7 @@ export class DistCopyIn {
     readonly plan: CopyPlan,
     readonly evalDefault: (expr: string, n: number) => Promise<Array<string | null>>,
   ) {
+    this.radii = new RadiusTracker(plan.table);
     const opt = (name: string) => {
       const d = plan.options.find((o: Node) => o.DefElem.defname === name)?.DefElem;
       return d ? (constText(d.arg) ?? d.arg?.String?.sval) : undefined;
@@ -87,7 +90,12 @@ export class DistCopyIn {
       }
       const v = t.method === 'reference' ? '' : r[this.#distIdx];
       if (v === null) throw new PgError({ severity: 'ERROR', code: '23502', message: `vecshard: the distribution column "${t.distColumn}" of "${t.name}" cannot be NULL (COPY row ${this.rows + 1})` });
-      const index = t.method === 'reference' ? 0 : shardIndexForHash(HASHERS[t.distType!](v), t.shards.length);
+      let index: number;
+      if (t.method === 'clustered') {
+        const vec = vectorOf(t, v);
+        index = nearestShard(t, vec);
+        this.radii.add(index, vec);
+      } else index = shardIndexFor(t, v);
       const list = this.perShard.get(index) ?? [];
       list.push(r.map(toTextField).join('\t'));
       this.perShard.set(index, list);

@@ -5,7 +5,12 @@ import { deparse } from '../sql/ast.ts';
 import { PgError, type NodeConnection } from '../shards/node-connection.ts';
 import { runQuery, quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
 import { BUMP_VERSION, migrate, readColumns, registerTableSql, SHARD_SCHEMA, type DistributedTable, type Shard } from '../shards/catalog.ts';
-import { HASHERS, hashRange, shardIndexForHash } from '../shards/hash.ts';
+import { HASHERS, hashRange } from '../shards/hash.ts';
+import { nearestShard, shardIndexFor, vectorOf } from '../shards/route.ts';
+import { grow } from '../index/bounds.ts';
+import { kmeans } from '../index/kmeans.ts';
+import { opclassMetric, type Metric } from '../index/distance.ts';
+import { parseVector, type Vec } from '../index/vector.ts';
 import * as fe from '../protocol/frontend.ts';
 import { readErrorFields } from '../protocol/backend.ts';
 import { LineSplitter, textField } from './copy-rows.ts';
@@ -17,7 +22,10 @@ export interface DistributeRequest {
   shardCount: number;
   /** Copies of each shard, on distinct nodes. */
   replicationFactor: number;
-  method: 'hash' | 'reference';
+  method: 'hash' | 'reference' | 'clustered';
+  /** Clustered: the metric (else the column's vector index opclass's, else l2) and centroids (else k-means). */
+  metric?: Metric;
+  centroids?: number[][];
 }
 
 const err = (code: string, message: string, hint?: string) => new PgError({ severity: 'ERROR', code, message, hint });
@@ -133,6 +141,20 @@ export async function distributeTable(
       );
     }
   }
+  let metric: Metric | undefined;
+  let centroids: Vec[] | undefined;
+  if (req.method === 'clustered') {
+    const col = columns.find((c) => c.name === req.column);
+    if (!col) throw err('42703', `column "${req.column}" of relation "${req.name}" does not exist`);
+    if (col.type !== 'vector') throw err('0A000', `vecshard: clustered distribution needs a vector column; "${req.column}" is ${col.type}`);
+    const bad = await runQuery(home, `SELECT conname FROM pg_constraint WHERE conrelid = ${quoteLiteral(rel)}::regclass AND contype IN ('p', 'u', 'x')`);
+    if (bad.rows.length) {
+      throw err('0A000', `vecshard: cannot distribute "${req.name}" by cluster: constraint "${bad.rows[0][0]}" cannot be enforced across shards`, 'A clustered table\'s rows move between shards with their vectors, so no key can be checked within one shard. Drop the constraint, or distribute by hash.');
+    }
+    metric = req.metric ?? (await indexMetric(home, rel, req.column!)) ?? 'l2';
+    centroids = req.centroids ? req.centroids.map((c) => Float32Array.from(c)) : await sampleCentroids(home, rel, req.column!, req.shardCount, metric);
+    distType = 'vector';
+  }
   const fks = await runQuery(home, `SELECT conname FROM pg_constraint WHERE (conrelid = ${quoteLiteral(rel)}::regclass OR confrelid = ${quoteLiteral(rel)}::regclass) AND contype = 'f'`);
   if (fks.rows.length) throw err('0A000', `vecshard: foreign keys on distributed tables are not supported yet (constraint "${fks.rows[0][0]}")`);
 
@@ -144,9 +166,10 @@ export async function distributeTable(
     // Copy j of shard i lives on node (i + j) mod N: distinct nodes, spread evenly.
     const copies = req.method === 'reference' ? nodeCount : Math.min(req.replicationFactor, nodeCount);
     const nodes = Array.from({ length: copies }, (_, j) => members[(i + j) % nodeCount]);
-    return { id: firstId + i, index: i, name: shardName(req.schema, req.name, i), minHash, maxHash, nodes };
+    const geometry = centroids ? { geometry: { centroid: centroids[i], radiusL2: 0, radiusAngle: 0 } } : {};
+    return { id: firstId + i, index: i, name: shardName(req.schema, req.name, i), minHash: req.method === 'hash' ? minHash : 0, maxHash: req.method === 'hash' ? maxHash : 0, nodes, ...geometry };
   });
-  const table: DistributedTable = { schema: req.schema, name: req.name, columns, method: req.method, distColumn: req.column, distType, shards };
+  const table: DistributedTable = { schema: req.schema, name: req.name, columns, method: req.method, distColumn: req.column, distType, shards, ...(metric ? { metric } : {}) };
 
   // The extensions the shell's types come from, and the shard schema, on every node.
   const exts = await runQuery(home, `SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`);
@@ -195,10 +218,15 @@ async function moveRows(home: NodeConnection, rel: string, table: DistributedTab
   let error: string | undefined;
   const route = (line: string) => {
     let index = 0;
-    if (table.method === 'hash') {
+    if (table.method !== 'reference') {
       const v = textField(line.split('\t')[distIdx]);
       if (v === null) throw err('23502', `vecshard: the distribution column "${table.distColumn}" of "${table.name}" has a NULL value`);
-      index = shardIndexForHash(HASHERS[table.distType!](v), table.shards.length);
+      if (table.method === 'clustered') {
+        const vec = vectorOf(table, v);
+        index = nearestShard(table, vec);
+        const g = table.shards[index].geometry!;
+        Object.assign(g, grow(g, vec));
+      } else index = shardIndexFor(table, v);
     }
     const list = perShard.get(index) ?? [];
     list.push(line);
@@ -255,4 +283,33 @@ export async function copyLines(c: NodeConnection, copySql: string, lines: strin
     throw new PgError(readErrorFields(error));
   }
   return n;
+}
+
+/** The metric of a vector index on the column, if there is one. */
+async function indexMetric(home: NodeConnection, rel: string, column: string): Promise<Metric | undefined> {
+  const r = await runQuery(
+    home,
+    `SELECT opc.opcname FROM pg_index i JOIN pg_opclass opc ON opc.oid = i.indclass[0]
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+      WHERE i.indrelid = ${quoteLiteral(rel)}::regclass AND a.attname = ${quoteLiteral(column)}`,
+  );
+  for (const [name] of r.rows) {
+    const m = opclassMetric(name!);
+    if (m) return m;
+  }
+  return undefined;
+}
+
+/** k-means centroids (fixed seed) from the table's rows: all of them, or a repeatable sample of about 20,000. */
+async function sampleCentroids(home: NodeConnection, rel: string, column: string, k: number, metric: Metric): Promise<Vec[]> {
+  const col = quoteIdent(column);
+  const count = Number((await runQuery(home, `SELECT count(${col}) FROM ${rel}`)).rows[0][0]);
+  if (count < k) {
+    throw err('22023', `vecshard: cannot compute ${k} centroids from ${count} rows of "${column}"`, `Load at least ${k} rows first, or pass centroids => '[[...], ...]' with one vector per shard.`);
+  }
+  const sample = count > 20000 ? ` TABLESAMPLE BERNOULLI (${Math.min(100, (100 * 20000) / count)}) REPEATABLE (42)` : '';
+  const rows = (await runQuery(home, `SELECT ${col}::text FROM ${rel}${sample} WHERE ${col} IS NOT NULL`)).rows;
+  const points = rows.map(([t]) => parseVector(t!)!).filter(Boolean);
+  if (points.length < k) throw err('22023', `vecshard: the sample of "${column}" has ${points.length} rows, fewer than ${k} shards`, `Pass centroids => '[[...], ...]' with one vector per shard.`);
+  return kmeans(points, k, metric);
 }

@@ -5,6 +5,7 @@ import { constText, deparse, walk, type Node } from '../sql/ast.ts';
 import { parseSql } from '../sql/parse.ts';
 import type { Catalog, DistributedTable } from '../shards/catalog.ts';
 import type { CopyTask } from '../shards/cluster.ts';
+import type { Metric } from '../index/distance.ts';
 import type { DistributeRequest } from '../executor/distribute.ts';
 import type { BoundParams } from './params.ts';
 import { distributedTables, toShard } from './relations.ts';
@@ -85,9 +86,27 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
   const column = positional[1] ?? named.get('distribution_column');
   if (!column) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: 'create_distributed_table: the second argument must name the distribution column' } };
   const method = named.get('distribution_type') ?? named.get('distribution') ?? 'hash';
-  if (method !== 'hash') return notSupported(`distribution "${method}"`);
+  if (method !== 'hash' && method !== 'clustered') return notSupported(`distribution "${method}" (use 'hash' or 'clustered')`);
+  const invalid = (message: string): ErrorPlan => ({ kind: 'error', error: { severity: 'ERROR', code: '22023', message: `create_distributed_table: ${message}` } });
+  let centroids: number[][] | undefined;
+  const centroidText = named.get('centroids');
+  if (centroidText != null) {
+    if (method !== 'clustered') return invalid("centroids => ... needs distribution => 'clustered'");
+    try {
+      centroids = JSON.parse(centroidText);
+    } catch {
+      return invalid('centroids must be a JSON array of vectors, like \'[[0,1],[1,0]]\'');
+    }
+    const dim = centroids?.[0]?.length;
+    if (!Array.isArray(centroids) || !centroids.length || !centroids.every((c) => Array.isArray(c) && c.length === dim && c.every((x) => typeof x === 'number' && Number.isFinite(x)))) {
+      return invalid('centroids must be a non-empty JSON array of vectors of one dimension');
+    }
+  }
+  const metric = named.get('metric');
+  if (metric != null && !['l2', 'cosine', 'ip', 'l1'].includes(metric)) return invalid(`metric must be 'l2', 'cosine', 'ip' or 'l1', not "${metric}"`);
   const countText = named.get('shard_count') ?? setting(ctx, ['vecshard.shard_count', 'citus.shard_count']);
-  const shardCount = countText ? Number(countText) : 2 * ctx.nodeCount;
+  const shardCount = countText ? Number(countText) : (centroids?.length ?? 2 * ctx.nodeCount);
+  if (centroids && centroids.length !== shardCount) return invalid(`${centroids.length} centroids for ${shardCount} shards; give one centroid per shard`);
   if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 4096) {
     return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `shard_count must be an integer from 1 to 4096, not "${countText}"` } };
   }
@@ -96,7 +115,10 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
   if (!Number.isInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > ctx.nodeCount) {
     return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `replication_factor must be an integer from 1 to the number of nodes (${ctx.nodeCount}), not "${rfText}"` } };
   }
-  return { kind: 'distribute', req: { schema, name: name.replace(/^"|"$/g, ''), column, shardCount, replicationFactor, method: 'hash' } };
+  return {
+    kind: 'distribute',
+    req: { schema, name: name.replace(/^"|"$/g, ''), column, shardCount, replicationFactor, method, ...(metric ? { metric: metric as Metric } : {}), ...(centroids ? { centroids } : {}) },
+  };
 }
 
 function copyPlan(stmt: Node, table: DistributedTable): CopyPlan | ErrorPlan {
@@ -142,7 +164,12 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   switch (kind) {
     case 'SelectStmt':
       if (!one) return notSupported('a query on more than one distributed table');
-      return planSelect(n, one, { params: ctx.params, exact, overfetch: overfetch >= 1 ? overfetch : 1, efSearch: Number(setting(ctx, ['hnsw.ef_search']) ?? '40') || 40 });
+      const probesText = setting(ctx, ['vecshard.probes']);
+      const probes = probesText === undefined || probesText === '' ? undefined : /^all$/i.test(probesText.trim()) ? 'all' : Number(probesText);
+      if (typeof probes === 'number' && !(Number.isInteger(probes) && probes >= 1)) {
+        return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `vecshard.probes must be a positive integer or all, not "${probesText}"` } };
+      }
+      return planSelect(n, one, { params: ctx.params, exact, overfetch: overfetch >= 1 ? overfetch : 1, efSearch: Number(setting(ctx, ['hnsw.ef_search']) ?? '40') || 40, probes });
     case 'InsertStmt':
       if (!one || distributedTables(n.selectStmt ?? {}, ctx.catalog).length) return notSupported('INSERT ... SELECT from a distributed table');
       return planInsert(n, one, ctx.params, ctx.evalDefault);

@@ -1,9 +1,11 @@
 // INSERT into a distributed table: each VALUES row goes to the shard its distribution value hashes to. Sequence
 // defaults (serial, identity) are evaluated once on node 0 so ids are unique across shards.
 import { deparse, type Node } from '../sql/ast.ts';
-import type { DistributedTable } from '../shards/catalog.ts';
+import type { DistributedTable, Shard } from '../shards/catalog.ts';
+import { RadiusTracker, nearestShard, vectorOf } from '../shards/route.ts';
 import { subsetParams, type BoundParams } from './params.ts';
-import { shardForValue, valueText } from './router.ts';
+import { shardForValue, valueText, vectorValue } from './router.ts';
+import { formatVector } from '../index/vector.ts';
 import { toShard } from './relations.ts';
 import { notSupported, type DistributedPlan, type ErrorPlan, type ShardTask } from './types.ts';
 
@@ -43,6 +45,7 @@ export async function planInsert(stmt: Node, table: DistributedTable, params: Bo
   }
 
   const distIdx = table.distColumn ? cols.indexOf(table.distColumn) : -1;
+  const radii = new RadiusTracker(table);
   const byShard = new Map<number, { rows: Node[][]; order: number[] }>();
   for (let i = 0; i < rows.length; i++) {
     if (table.method === 'reference') {
@@ -52,12 +55,17 @@ export async function planInsert(stmt: Node, table: DistributedTable, params: Bo
       byShard.set(0, g);
       continue;
     }
-    const v = distIdx < 0 ? null : valueText(rows[i][distIdx], params);
+    const v = distIdx < 0 ? null : table.method === 'clustered' ? vectorText(rows[i][distIdx], params) : valueText(rows[i][distIdx], params);
     if (v === undefined) return notSupported(`an expression as the value of distribution column "${table.distColumn}" (use a constant or a parameter)`);
     if (v === null) {
       return { kind: 'error', error: { severity: 'ERROR', code: '23502', message: `vecshard: the distribution column "${table.distColumn}" of "${table.name}" cannot be NULL`, column: table.distColumn!, table: table.name } };
     }
-    const shard = shardForValue(table, v);
+    let shard: Shard;
+    if (table.method === 'clustered') {
+      const vec = vectorOf(table, v);
+      shard = table.shards[nearestShard(table, vec)];
+      radii.add(shard.index, vec);
+    } else shard = shardForValue(table, v);
     const g = byShard.get(shard.index) ?? { rows: [], order: [] };
     g.rows.push(rows[i]);
     g.order.push(i);
@@ -86,6 +94,14 @@ export async function planInsert(stmt: Node, table: DistributedTable, params: Bo
     merge: stmt.returningList || stmt.returningClause ? { kind: 'insert-order' } : { kind: 'concat', limit: Infinity, offset: 0 },
     hidden: 0,
     write: true,
-    strategy: `insert: ${rows.length} row(s) routed to ${tasks.length} shard(s) by ${table.distColumn}`,
+    strategy: `insert: ${rows.length} row(s) routed to ${tasks.length} shard(s) by ${table.distColumn}${table.method === 'clustered' ? ' (nearest centroid)' : ''}`,
+    growRadii: radii.sql(),
   };
+}
+
+/** A clustered row's vector as text (parameters may come in pgvector's binary form). */
+function vectorText(n: Node, params: BoundParams): string | null | undefined {
+  const v = vectorValue(n, params);
+  if (v === undefined) return valueText(n, params) ?? undefined;
+  return v === null ? null : formatVector(v);
 }

@@ -1,6 +1,7 @@
 // Routing by the distribution column: finding `col = value` in a WHERE clause, and hashing a value to its shard.
 import { columnName, constText, type Node } from '../sql/ast.ts';
-import { HASHERS, shardIndexForHash } from '../shards/hash.ts';
+import { shardIndexFor } from '../shards/route.ts';
+import { decodeBinaryVector, parseVector, type Vec } from '../index/vector.ts';
 import type { DistributedTable, Shard } from '../shards/catalog.ts';
 import { paramText, type BoundParams } from './params.ts';
 
@@ -38,6 +39,17 @@ export function pinnedValue(where: Node | undefined, table: DistributedTable, pa
 }
 
 export function shardForValue(table: DistributedTable, text: string): Shard {
-  const hash = HASHERS[table.distType!](text);
-  return table.shards[shardIndexForHash(hash, table.shards.length)];
+  return table.shards[shardIndexFor(table, text)];
+}
+
+/** A vector constant or parameter (text or pgvector's binary form); undefined for anything else. */
+export function vectorValue(n: Node | undefined, params: BoundParams): Vec | null | undefined {
+  if (!n) return undefined;
+  if (n.TypeCast) return vectorValue(n.TypeCast.arg, params);
+  if (n.ParamRef && params.formats[n.ParamRef.number - 1] === 1) {
+    const b = params.values[n.ParamRef.number - 1];
+    return b === null ? null : b === undefined ? undefined : decodeBinaryVector(b);
+  }
+  const t = valueText(n, params);
+  return t == null ? t : parseVector(t);
 }

@@ -1,13 +1,16 @@
 // SELECT on a distributed table: one shard when the WHERE clause pins the distribution column, else every shard,
 // with kNN (ORDER BY a vector distance LIMIT k) merged by distance.
-import { deparse, walk, intConst, type Node } from '../sql/ast.ts';
+import { columnName, deparse, walk, intConst, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../shards/catalog.ts';
 import { subsetParams, type BoundParams } from './params.ts';
-import { pinnedValue, shardForValue, valueText } from './router.ts';
+import { pinnedValue, shardForValue, valueText, vectorValue } from './router.ts';
+import { OPERATOR_METRIC, distance } from '../index/distance.ts';
+import { lowerBound } from '../index/bounds.ts';
+import { routingMetric } from '../index/kmeans.ts';
 import { toShard } from './relations.ts';
 import { planAggregate, type AggregatePlan } from './aggregate.ts';
 import { planSorted } from './sort.ts';
-import { notSupported, type DistributedPlan, type ErrorPlan, type ShardTask } from './types.ts';
+import { notSupported, type DistributedPlan, type ErrorPlan, type PruneSpec, type ShardTask } from './types.ts';
 
 export const VECTOR_OPERATORS = new Set(['<->', '<#>', '<=>', '<+>', '<~>', '<%>']);
 const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg', 'array_agg', 'string_agg', 'bool_and', 'bool_or', 'every', 'stddev', 'variance', 'json_agg', 'jsonb_agg']);
@@ -19,6 +22,8 @@ export interface SelectContext {
   overfetch: number;
   /** The session's hnsw.ef_search (pgvector's default 40 when unset). */
   efSearch: number;
+  /** vecshard.probes: how many of a clustered table's shards a kNN query visits (default about √shards). */
+  probes?: number | 'all';
 }
 
 export function taskFor(stmt: Node, table: DistributedTable, shardIndex: number, params: BoundParams, kind: string): ShardTask {
@@ -124,11 +129,48 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
     perShard === Infinity || ctx.exact || perShard <= ctx.efSearch
       ? []
       : [`SELECT set_config('hnsw.ef_search', greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, ${Math.min(perShard, 1000)})::text, true)`];
+  const merge = { kind: 'knn' as const, limit, offset, desc, nullsFirst };
+  const task = (i: number) => ({ ...taskFor(shardStmt, table, i, ctx.params, 'SelectStmt'), before });
+  const clustered = table.method === 'clustered' ? planClustered(key, op!, table, ctx, desc, limit === Infinity ? Infinity : limit + offset) : undefined;
+  if (clustered) {
+    const shards = clustered.visit ?? clustered.prune!.order;
+    return { ...base, tasks: shards.map(task), merge, hidden: 1, strategy: `${clustered.strategy}, LIMIT ${perShard} per shard${ctx.exact ? ' (exact scan)' : ''}`, ...(clustered.prune ? { prune: clustered.prune } : {}) };
+  }
   return {
     ...base,
-    tasks: all.map((i) => ({ ...taskFor(shardStmt, table, i, ctx.params, 'SelectStmt'), before })),
-    merge: { kind: 'knn', limit, offset, desc, nullsFirst },
+    tasks: all.map(task),
+    merge,
     hidden: 1,
     strategy: `knn scatter-gather: every shard, LIMIT ${perShard} per shard${ctx.exact ? ' (exact scan)' : ''}, merged by distance`,
   };
+}
+
+/**
+ * Which shards of a clustered table a kNN query visits. Approximate: the `probes` shards whose centroids are
+ * nearest the query. Exact (vecshard.exact): shards in order of their lower bound, the first `probes` at once and
+ * the others only where the bound is not above the k-th distance found (decided by the executor).
+ */
+function planClustered(key: Node, op: string, table: DistributedTable, ctx: SelectContext, desc: boolean, k: number): { visit?: number[]; prune?: PruneSpec; strategy: string } | undefined {
+  const e = key.A_Expr;
+  const [col, val] = columnName(e.lexpr) === table.distColumn ? [e.lexpr, e.rexpr] : [e.rexpr, e.lexpr];
+  const metric = OPERATOR_METRIC[op];
+  if (columnName(col) !== table.distColumn || !metric) return undefined;
+  const q = vectorValue(val, ctx.params);
+  const n = table.shards.length;
+  if (!q || q.length !== table.shards[0].geometry!.centroid.length) return undefined;
+  const probes = ctx.probes === 'all' ? n : Math.min(n, ctx.probes ?? Math.ceil(Math.sqrt(n)));
+  if (ctx.exact) {
+    // Farthest-first (DESC) has no useful bound: every shard.
+    if (desc || k === Infinity) return { visit: table.shards.map((s) => s.index), strategy: `knn clustered, exact: every shard (${desc ? 'descending order' : 'no LIMIT'})` };
+    const bounds = new Map(table.shards.map((s) => [s.index, lowerBound(metric, q, s.geometry!)]));
+    const order = table.shards.map((s) => s.index).sort((a, b) => bounds.get(a)! - bounds.get(b)! || a - b);
+    return { prune: { order, bounds, first: probes, k }, strategy: `knn clustered, exact pruning: the ${probes} shard(s) with the lowest bounds first, others only if their bound is below the k-th distance` };
+  }
+  const route = routingMetric(table.metric ?? 'l2');
+  const near = table.shards
+    .map((s) => ({ i: s.index, d: distance(route, q, s.geometry!.centroid) }))
+    .sort((a, b) => a.d - b.d || a.i - b.i)
+    .slice(0, probes)
+    .map((x) => x.i);
+  return { visit: near, strategy: `knn clustered: the ${probes} of ${n} shards whose centroids are nearest (vecshard.probes)` };
 }

@@ -40,6 +40,21 @@ export interface DistributedPlan {
   write: boolean;
   /** How the plan was chosen, for EXPLAIN. */
   strategy: string;
+  /** Clustered tables: catalog statements that grow shard radii to cover the rows this write adds, run first. */
+  growRadii?: string;
+  /** Clustered kNN with exact pruning: shards in the order to visit, each with its lower bound (see executor). */
+  prune?: PruneSpec;
+}
+
+export interface PruneSpec {
+  /** Shard indexes, nearest (by bound) first. */
+  order: number[];
+  /** Lower bound on the query's distance to any row of each shard, by shard index. */
+  bounds: Map<number, number>;
+  /** How many shards the first round visits (vecshard.probes). */
+  first: number;
+  /** Rows the client asked for (LIMIT + OFFSET): the k-th of these bounds the rest. */
+  k: number;
 }
 
 /** DDL: the statement on the shell (node 0) and the matching statements on every shard, all or nothing. */

@@ -4,6 +4,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeConnection } from './node-connection.ts';
 import { runQuery, quoteLiteral, quoteIdent } from './internal-query.ts';
+import type { ShardGeometry } from '../index/bounds.ts';
+import type { Metric } from '../index/distance.ts';
+import { formatVector, parseVector } from '../index/vector.ts';
 
 export interface Shard {
   id: number;
@@ -14,6 +17,8 @@ export interface Shard {
   maxHash: number;
   /** Nodes holding an active copy, the first being the one reads go to. */
   nodes: number[];
+  /** Clustered tables: the shard's centroid and radii. */
+  geometry?: ShardGeometry;
 }
 
 export interface Column {
@@ -29,9 +34,11 @@ export interface DistributedTable {
   schema: string;
   name: string;
   columns: Column[];
-  method: 'hash' | 'reference';
+  method: 'hash' | 'reference' | 'clustered';
   distColumn: string | null;
   distType: string | null;
+  /** Clustered tables: the metric of the centroids and bounds. */
+  metric?: Metric;
   shards: Shard[];
 }
 
@@ -82,19 +89,30 @@ export async function loadCatalog(conn: NodeConnection): Promise<Catalog> {
   if (exists.rows[0][0] !== 't') return cat;
   // Upgrades run in a transaction of their own, so not from inside a client's.
   if (conn.status === 'I') await migrate(conn);
-  const tables = await runQuery(conn, 'SELECT schema_name, table_name, method, dist_column, dist_type FROM vecshard.tables');
-  for (const [schema, name, method, col, type] of tables.rows) {
-    cat.tables.set(Catalog.key(schema!, name!), { schema: schema!, name: name!, columns: [], method: method as 'hash' | 'reference', distColumn: col, distType: type, shards: [] });
+  const tables = await runQuery(conn, 'SELECT schema_name, table_name, method, dist_column, dist_type, metric FROM vecshard.tables');
+  for (const [schema, name, method, col, type, metric] of tables.rows) {
+    cat.tables.set(Catalog.key(schema!, name!), {
+      schema: schema!,
+      name: name!,
+      columns: [],
+      method: method as DistributedTable['method'],
+      distColumn: col,
+      distType: type,
+      shards: [],
+      ...(metric ? { metric: metric as Metric } : {}),
+    });
   }
   for (const t of cat.tables.values()) t.columns = await readColumns(conn, t.schema, t.name);
   const shards = await runQuery(
     conn,
     `SELECT s.schema_name, s.table_name, s.shard_id, s.shard_index, s.shard_name, s.min_hash, s.max_hash,
-            coalesce(string_agg(p.node_id::text, ',' ORDER BY p.node_id) FILTER (WHERE p.state = 'active'), '')
+            coalesce(string_agg(p.node_id::text, ',' ORDER BY p.node_id) FILTER (WHERE p.state = 'active'), ''),
+            s.centroid, s.radius_l2, s.radius_angle
        FROM vecshard.shards s LEFT JOIN vecshard.placements p USING (shard_id)
-      GROUP BY 1, 2, 3, 4, 5, 6, 7 ORDER BY s.shard_index`,
+      GROUP BY 1, 2, 3, 4, 5, 6, 7, 9, 10, 11 ORDER BY s.shard_index`,
   );
-  for (const [schema, name, id, index, shardName, min, max, nodes] of shards.rows) {
+  for (const [schema, name, id, index, shardName, min, max, nodes, centroid, rl2, rangle] of shards.rows) {
+    const centroidVec = centroid ? parseVector(centroid) : undefined;
     cat.get(schema!, name!)?.shards.push({
       id: Number(id),
       index: Number(index),
@@ -102,6 +120,7 @@ export async function loadCatalog(conn: NodeConnection): Promise<Catalog> {
       minHash: Number(min),
       maxHash: Number(max),
       nodes: nodes ? nodes.split(',').map(Number) : [],
+      ...(centroidVec ? { geometry: { centroid: centroidVec, radiusL2: Number(rl2), radiusAngle: Number(rangle) } } : {}),
     });
   }
   return cat;
@@ -109,12 +128,14 @@ export async function loadCatalog(conn: NodeConnection): Promise<Catalog> {
 
 /** SQL that records a new distributed table with its shards and placements. */
 export function registerTableSql(t: DistributedTable): string {
+  const lit = (v: string | null | undefined) => (v == null ? 'NULL' : quoteLiteral(v));
   const parts = [
-    `INSERT INTO vecshard.tables (schema_name, table_name, method, dist_column, dist_type, shard_count) VALUES (${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)}, ${quoteLiteral(t.method)}, ${t.distColumn === null ? 'NULL' : quoteLiteral(t.distColumn)}, ${t.distType === null ? 'NULL' : quoteLiteral(t.distType)}, ${t.shards.length})`,
+    `INSERT INTO vecshard.tables (schema_name, table_name, method, dist_column, dist_type, shard_count, metric) VALUES (${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)}, ${quoteLiteral(t.method)}, ${lit(t.distColumn)}, ${lit(t.distType)}, ${t.shards.length}, ${lit(t.metric)})`,
   ];
   for (const s of t.shards) {
+    const g = s.geometry;
     parts.push(
-      `WITH s AS (INSERT INTO vecshard.shards (shard_id, schema_name, table_name, shard_index, shard_name, min_hash, max_hash) VALUES (${s.id}, ${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)}, ${s.index}, ${quoteLiteral(s.name)}, ${s.minHash}, ${s.maxHash}) RETURNING shard_id)
+      `WITH s AS (INSERT INTO vecshard.shards (shard_id, schema_name, table_name, shard_index, shard_name, min_hash, max_hash, centroid, radius_l2, radius_angle) VALUES (${s.id}, ${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)}, ${s.index}, ${quoteLiteral(s.name)}, ${s.minHash}, ${s.maxHash}, ${lit(g && formatVector(g.centroid))}, ${g ? g.radiusL2 : 'NULL'}, ${g ? g.radiusAngle : 'NULL'}) RETURNING shard_id)
        INSERT INTO vecshard.placements (shard_id, node_id) SELECT shard_id, n FROM s, unnest(ARRAY[${s.nodes.join(',')}]::int[]) n`,
     );
   }

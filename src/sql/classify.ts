@@ -78,3 +78,11 @@ function classifyOne(sql: string, s: RawStmt, q: ClassifiedQuery): StatementClas
   }
   return { kind: 'other', text };
 }
+
+/**
+ * `SET vecshard.probes = all`: ALL is a reserved word, so Postgres's grammar refuses it as a setting's value;
+ * vecshard quotes it ('all') before parsing, so the documented form works.
+ */
+export function quoteProbesAll(sql: string): string {
+  return /vecshard\.probes/i.test(sql) ? sql.replace(/(\bset\s+(?:session\s+|local\s+)?vecshard\.probes\s*(?:=|to)\s*)all\b/gi, "$1'all'") : sql;
+}

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createHash, randomInt } from 'node:crypto';
 import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
-import { classify } from '../sql/classify.ts';
+import { classify, quoteProbesAll } from '../sql/classify.ts';
 import { parseSql, stmtKind, stmtText, type RawStmt } from '../sql/parse.ts';
 import { planQuery } from '../planner/plan.ts';
 import { planStatement, type StatementPlan, type CopyPlan } from '../planner/distributed.ts';
@@ -14,7 +14,8 @@ import type { AggregatePlan } from '../planner/aggregate.ts';
 import { explainLines, type ExplainOptions } from '../planner/explain.ts';
 import { runTasks, runTasksSettled, isConnectionFailure, ShardError, type TaskResult } from '../executor/shard-tasks.ts';
 import { placeReads, placeWrites, deactivate, onePerShard } from '../executor/placement.ts';
-import { gatherRows, stripColumns, stripDescription } from '../executor/gather.ts';
+import { gatherRows, lastColumnNumber, stripColumns, stripDescription } from '../executor/gather.ts';
+import { mayContribute } from '../index/bounds.ts';
 import { distributeTable, copyLines } from '../executor/distribute.ts';
 import { repairDatabase, rebalance, moveShardPlacement } from '../executor/repair.ts';
 import { addNode, removeNode } from '../executor/membership.ts';
@@ -22,7 +23,7 @@ import { parseNodeUrl } from '../shards/pg-node.ts';
 import { commitDistributed, rollbackAll } from '../executor/transaction.ts';
 import { DistCopyIn } from '../executor/copy.ts';
 import { BUMP_VERSION, type Catalog } from '../shards/catalog.ts';
-import { openCatalog, requireAllNodes } from '../executor/catalog-copies.ts';
+import { openCatalog, requireAllNodes, writeCatalog } from '../executor/catalog-copies.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import { applySettings, readSettings, settingsKey, startupSettings, type Settings } from '../executor/settings.ts';
 import { PgError, type NodeConnection, type TxStatus } from '../shards/node-connection.ts';
@@ -171,7 +172,9 @@ export class ClientSession {
   // ---- simple query ----
 
   async #simpleQuery(frame: Buffer): Promise<void> {
-    const sql = fe.readQuery(frame);
+    let sql = fe.readQuery(frame);
+    const quoted = quoteProbesAll(sql);
+    if (quoted !== sql) frame = fe.query((sql = quoted));
     const q = classify(sql);
     for (const n of q.customSettings) this.#customSettings.add(n);
     const plan = planQuery(q, this.#status !== 'I');
@@ -371,6 +374,43 @@ export class ClientSession {
   #taskConn = (nodeId: number) => this.#acquire(nodeId);
 
   async #runDistributed(plan: DistributedPlan, resultFormats: number[], describe: boolean): Promise<void> {
+    if (plan.prune && !plan.write) {
+      const hiddenBinary = resultFormats.length === 1 && resultFormats[0] === 1;
+      const results = await this.#prunedKnn(plan, resultFormats, describe, hiddenBinary || (plan.hidden > 0 && resultFormats.length > 1));
+      return this.#deliver(plan, results, describe, hiddenBinary || (plan.hidden > 0 && resultFormats.length > 1));
+    }
+    await this.#runTasksOf(plan, resultFormats, describe, (results, hiddenBinary) => this.#deliver(plan, results, describe, hiddenBinary));
+  }
+
+  /** What the last exact-pruned kNN visited, for EXPLAIN ANALYZE. */
+  #lastPrune: { visited: number[]; pruned: number[]; kth: number } | undefined;
+
+  /**
+   * Exact kNN on a clustered table: the first shards (lowest bounds) at once, then only the shards whose lower
+   * bound does not exceed the k-th distance found. One further round suffices: the k-th distance only shrinks.
+   */
+  async #prunedKnn(plan: DistributedPlan, resultFormats: number[], describe: boolean, hiddenBinary: boolean): Promise<TaskResult[]> {
+    const spec = plan.prune!;
+    const round = async (shards: number[], withDescribe: boolean) => {
+      const set = new Set(shards);
+      let out: TaskResult[] = [];
+      if (!set.size) return out;
+      await this.#runTasksOf({ ...plan, tasks: plan.tasks.filter((t) => set.has(t.shardIndex)), prune: undefined }, resultFormats, withDescribe, (r) => (out = r));
+      return out;
+    };
+    const firstShards = spec.order.slice(0, spec.first);
+    const first = await round(firstShards, describe);
+    const best = gatherRows(first, { kind: 'knn', limit: spec.k, offset: 0, desc: false, nullsFirst: false }, hiddenBinary);
+    const d = best.length >= spec.k ? lastColumnNumber(best[spec.k - 1], hiddenBinary) : null;
+    const kth = d === null || Number.isNaN(d) ? Infinity : d;
+    const rest = spec.order.slice(spec.first);
+    const visit = rest.filter((i) => mayContribute(spec.bounds.get(i)!, kth));
+    const second = await round(visit, describe && !first.length);
+    this.#lastPrune = { visited: [...firstShards, ...visit], pruned: rest.filter((i) => !visit.includes(i)), kth };
+    return [...first, ...second];
+  }
+
+  async #runTasksOf(plan: DistributedPlan, resultFormats: number[], describe: boolean, done: (results: TaskResult[], hiddenBinary: boolean) => void): Promise<void> {
     const cluster = this.ctx.cluster;
     // The hidden distance column comes back in the format of the others, or binary when they are given one by one.
     let formats = resultFormats;
@@ -382,6 +422,7 @@ export class ClientSession {
     // Writes hold their shards' write locks until done, so a repair never copies a shard mid-write.
     const unlock = plan.write ? await this.#lockShards(plan) : [];
     try {
+      await this.#growRadii(plan.growRadii);
       for (let attempt = 0; ; attempt++) {
         let tasks: ShardTask[];
         if (plan.write) {
@@ -442,7 +483,7 @@ export class ClientSession {
             throw e;
           }
         }
-        this.#deliver(plan, onePerShard(run.results, failed), describe, hiddenBinary);
+        done(onePerShard(run.results, failed), hiddenBinary);
         return;
       }
     } finally {
@@ -459,6 +500,12 @@ export class ClientSession {
     const total = results.reduce((n, r) => n + count(r.tag), 0);
     const tag = plan.command === 'SELECT' ? `SELECT ${rows.length}` : plan.command === 'INSERT' ? `INSERT 0 ${total}` : `${plan.command} ${total}`;
     this.ctx.send(be.commandComplete(tag));
+  }
+
+  /** Clustered tables: the catalog's radii grow to cover rows about to be written, before they are. */
+  async #growRadii(sql: string | undefined): Promise<void> {
+    if (!sql) return;
+    await writeCatalog(this.ctx.cluster, this.ctx.database, sql, (n) => this.#conns.get(n));
   }
 
   /** Shared write locks on the shards a write touches, in shard order (no deadlock with a repair). */
@@ -506,6 +553,29 @@ export class ClientSession {
   }
 
   async #runExplain(inner: DistributedPlan | AggregatePlan, options: ExplainOptions, describe: boolean): Promise<void> {
+    const header: string[] = [];
+    if (inner.kind === 'distributed' && inner.prune) {
+      // Which shards an exact clustered kNN skips is known only by running it: ANALYZE runs it; plain EXPLAIN lists
+      // the bounds and the order.
+      const spec = inner.prune;
+      const name = (i: number) => inner.table.shards[i].name;
+      const fmt = (x: number) => (Number.isFinite(x) ? x.toPrecision(6) : String(x));
+      if (options.analyze) {
+        this.#lastPrune = undefined;
+        await this.#prunedKnn(inner, [], false, false);
+        const p = this.#lastPrune!;
+        header.push(`  Shards visited: ${p.visited.length} of ${inner.table.shards.length} (k-th distance ${fmt(p.kth)})`);
+        for (const i of p.pruned) header.push(`  Pruned: ${name(i)} (lower bound ${fmt(spec.bounds.get(i)!)} > k-th distance ${fmt(p.kth)})`);
+        const visited = new Set(p.visited);
+        inner = { ...inner, tasks: inner.tasks.filter((t) => visited.has(t.shardIndex)) };
+      } else {
+        header.push(`  First round: ${spec.order.slice(0, spec.first).map(name).join(', ')}`);
+        for (const i of spec.order.slice(spec.first)) header.push(`  Then if its lower bound ${fmt(spec.bounds.get(i)!)} is not above the k-th distance: ${name(i)}`);
+      }
+    } else if (inner.kind === 'distributed' && inner.table.method === 'clustered' && inner.merge.kind === 'knn') {
+      const visited = new Set(inner.tasks.map((t) => t.shardIndex));
+      header.push(`  Shards visited: ${visited.size} of ${inner.table.shards.length}; not visited: ${inner.table.shards.filter((s) => !visited.has(s.index)).map((s) => s.name).join(', ') || '(none)'}`);
+    }
     const explained = inner.tasks.map((t) => ({ ...t, sql: `EXPLAIN (${options.shardOptions || 'COSTS true'}) ${t.sql}` }));
     const timings: number[] = [];
     const plans: string[][] = [];
@@ -524,7 +594,7 @@ export class ClientSession {
           : inner.merge.kind === 'concat'
             ? `  Merge: concatenate${inner.merge.limit === Infinity ? '' : `, then OFFSET ${inner.merge.offset} LIMIT ${inner.merge.limit}`}`
             : '  Merge: rows in the order of the VALUES list';
-    const lines = explainLines([`Custom Scan (vecshard)  table: ${inner.table.schema}.${inner.table.name}`, `  Strategy: ${inner.strategy}`, merge], inner.tasks, plans, options, timings);
+    const lines = explainLines([`Custom Scan (vecshard)  table: ${inner.table.schema}.${inner.table.name}`, `  Strategy: ${inner.strategy}`, ...header, merge], inner.tasks, plans, options, timings);
     if (describe) this.ctx.send(be.rowDescription([{ name: 'QUERY PLAN', typeOid: 25 }]));
     for (const l of lines) this.ctx.send(be.dataRow([l]));
     this.ctx.send(be.commandComplete('EXPLAIN'));
@@ -708,6 +778,7 @@ export class ClientSession {
       throw new PgError({ severity: 'ERROR', code: '57014', message: `COPY from stdin failed: ${why}` });
     }
     await copy.end();
+    await this.#growRadii(copy.radii.sql());
     const nodes = [...new Set([...copy.perShard.keys()].flatMap((i) => copy.plan.table.shards[i].nodes))];
     const ownTx = this.#status === 'I' && nodes.length > 1;
     const conns = await Promise.all(nodes.map((n) => this.#acquire(n)));
@@ -739,6 +810,7 @@ export class ClientSession {
 
   async #parse(frame: Buffer): Promise<void> {
     const m = fe.readParse(frame);
+    m.sql = quoteProbesAll(m.sql);
     if (this.#batchFailed) return;
     if (m.name !== '' && this.#statements.has(m.name)) {
       return this.#batchError({ severity: 'ERROR', code: '42P05', message: `prepared statement "${m.name}" already exists` }, 'parse');

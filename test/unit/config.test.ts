@@ -1,5 +1,8 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig, ConfigError } from '../../src/config.ts';
+import { parseConfig, ConfigError, loadConfigFile, saveNodes } from '../../src/config.ts';
 
 const bad = (raw: unknown) => {
   try {
@@ -22,9 +25,23 @@ describe('parseConfig', () => {
   it('reads nodes as connection strings with pool sizes', () => {
     const c = parseConfig({ nodes: ['postgres://u:p%40ss@db1:5433', { url: 'postgresql://db2', poolSize: 7 }], pool: { size: 3 } });
     expect(c.nodes).toEqual([
-      { kind: 'postgres', host: 'db1', port: 5433, user: 'u', password: 'p@ss', poolSize: 3 },
-      { kind: 'postgres', host: 'db2', port: 5432, user: 'postgres', password: undefined, poolSize: 7 },
+      { kind: 'postgres', host: 'db1', port: 5433, user: 'u', password: 'p@ss', poolSize: 3, url: 'postgres://u:p%40ss@db1:5433' },
+      { kind: 'postgres', host: 'db2', port: 5432, user: 'postgres', password: undefined, poolSize: 7, url: 'postgresql://db2' },
     ]);
+  });
+
+  it('writes nodes added and removed at run time back to the config file, keeping ids', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vecshard-config-'));
+    const file = path.join(dir, 'vecshard.json');
+    fs.writeFileSync(file, JSON.stringify({ nodes: ['postgres://a:1', { url: 'postgres://b:2', poolSize: 4 }], logLevel: 'warn' }));
+    const c = loadConfigFile(file);
+    c.nodes[1].removed = true;
+    c.nodes.push({ kind: 'postgres', host: 'c', port: 3, user: 'postgres', poolSize: 20, url: 'postgres://c:3' });
+    saveNodes(c, c.nodes);
+    const again = loadConfigFile(file);
+    expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ nodes: ['postgres://a:1', { url: 'postgres://b:2', poolSize: 4, removed: true }, 'postgres://c:3'], logLevel: 'warn' });
+    expect(again.nodes.map((n) => [n.kind === 'postgres' && n.host, !!n.removed])).toEqual([['a', false], ['b', true], ['c', false]]);
+    fs.rmSync(dir, { recursive: true });
   });
 
   it('names the field and the problem', () => {
