@@ -5,6 +5,10 @@ import type { BoundParams } from './params.ts';
 import { pinnedValue, shardForValue } from './router.ts';
 import { taskFor } from './select.ts';
 import { notSupported, type DistributedPlan, type ErrorPlan } from './types.ts';
+import { SHARD_SCHEMA } from '../shards/catalog.ts';
+import { quoteIdent } from '../shards/internal-query.ts';
+import { routingMetric } from '../index/kmeans.ts';
+import { formatVector } from '../index/vector.ts';
 
 export function planModify(kind: 'UpdateStmt' | 'DeleteStmt', stmt: Node, table: DistributedTable, params: BoundParams): DistributedPlan | ErrorPlan {
   if (stmt.withClause) return notSupported('WITH in UPDATE or DELETE');
@@ -14,7 +18,9 @@ export function planModify(kind: 'UpdateStmt' | 'DeleteStmt', stmt: Node, table:
     if (n.SubLink) sub = true;
   });
   if (sub) return notSupported('a subquery in UPDATE or DELETE');
-  if (kind === 'UpdateStmt' && stmt.targetList.some((t: Node) => t.ResTarget?.name === table.distColumn)) {
+  const setsDistColumn = kind === 'UpdateStmt' && stmt.targetList.some((t: Node) => t.ResTarget?.name === table.distColumn);
+  if (setsDistColumn && table.method === 'clustered') return planRelocate(stmt, table, params);
+  if (setsDistColumn) {
     return {
       kind: 'error',
       error: {
@@ -36,5 +42,39 @@ export function planModify(kind: 'UpdateStmt' | 'DeleteStmt', stmt: Node, table:
     hidden: 0,
     write: true,
     strategy: shards.length === 1 ? `router: ${table.distColumn} = ${pinned}` : 'every shard',
+  };
+}
+
+/**
+ * UPDATE that changes a clustered table's vector: every shard runs the UPDATE (returning the new vectors, so radii
+ * can grow), then deletes the rows it changed that now belong to another shard (nearest centroid, computed by the
+ * node itself so every copy decides alike), returning them for the executor to insert where they belong, all in
+ * one transaction.
+ */
+function planRelocate(stmt: Node, table: DistributedTable, params: BoundParams): DistributedPlan | ErrorPlan {
+  if (stmt.returningList?.length || stmt.returningClause) return notSupported('RETURNING in an UPDATE that changes the vector of a clustered table');
+  const col = quoteIdent(table.distColumn!);
+  const shards = table.shards.map((s) => s.index);
+  const op = { l2: '<->', cosine: '<=>', ip: '<->', l1: '<+>' }[routingMetric(table.metric ?? 'l2')];
+  const centroids = `(VALUES ${table.shards.map((s) => `(${s.index}, '${formatVector(s.geometry!.centroid)}'::vector)`).join(', ')}) AS c (i, v)`;
+  const update = { ...stmt, returningClause: undefined, returningList: undefined };
+  return {
+    kind: 'distributed',
+    table,
+    command: 'UPDATE',
+    tasks: shards.map((i) => {
+      const t = taskFor(update, table, i, params, 'UpdateStmt');
+      return { ...t, sql: `${t.sql} RETURNING ${col}::text` };
+    }),
+    merge: { kind: 'concat', limit: Infinity, offset: 0 },
+    hidden: 0,
+    write: true,
+    strategy: 'every shard; rows whose new vector is nearer another centroid move there in the same transaction',
+    relocate: {
+      misplaced: (shardIndex: number, shardName: string) =>
+        `DELETE FROM ${SHARD_SCHEMA}.${quoteIdent(shardName)} AS r WHERE r.xmin = pg_current_xact_id()::xid
+            AND (SELECT c.i FROM ${centroids} ORDER BY r.${col} ${op} c.v, c.i LIMIT 1) <> ${shardIndex} RETURNING *,
+            (SELECT c.i FROM ${centroids} ORDER BY r.${col} ${op} c.v, c.i LIMIT 1) AS __vecshard_target`,
+    },
   };
 }

@@ -44,6 +44,8 @@ export interface DistributedPlan {
   growRadii?: string;
   /** Clustered kNN with exact pruning: shards in the order to visit, each with its lower bound (see executor). */
   prune?: PruneSpec;
+  /** Clustered UPDATE of the vector: the statement that takes out (and returns) a shard's rows that must move. */
+  relocate?: { misplaced: (shardIndex: number, shardName: string) => string };
 }
 
 export interface PruneSpec {

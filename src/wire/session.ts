@@ -16,6 +16,10 @@ import { runTasks, runTasksSettled, isConnectionFailure, ShardError, type TaskRe
 import { placeReads, placeWrites, deactivate, onePerShard } from '../executor/placement.ts';
 import { gatherRows, lastColumnNumber, stripColumns, stripDescription } from '../executor/gather.ts';
 import { mayContribute } from '../index/bounds.ts';
+import { RadiusTracker, vectorOf } from '../shards/route.ts';
+import { SHARD_SCHEMA } from '../shards/catalog.ts';
+import { quoteIdent } from '../shards/internal-query.ts';
+import { toTextField } from '../executor/copy-rows.ts';
 import { distributeTable, copyLines } from '../executor/distribute.ts';
 import { repairDatabase, rebalance, moveShardPlacement } from '../executor/repair.ts';
 import { addNode, removeNode } from '../executor/membership.ts';
@@ -320,7 +324,8 @@ export class ClientSession {
           return true;
         }
         case 'distributed':
-          await this.#runDistributed(plan, resultFormats, describe);
+          if (plan.relocate) await this.#runRelocate(plan);
+          else await this.#runDistributed(plan, resultFormats, describe);
           return true;
         case 'admin': {
           if (this.#status !== 'I') throw new PgError({ severity: 'ERROR', code: '25001', message: `vecshard.${plan.name} cannot run inside a transaction block` });
@@ -380,6 +385,74 @@ export class ClientSession {
       return this.#deliver(plan, results, describe, hiddenBinary || (plan.hidden > 0 && resultFormats.length > 1));
     }
     await this.#runTasksOf(plan, resultFormats, describe, (results, hiddenBinary) => this.#deliver(plan, results, describe, hiddenBinary));
+  }
+
+  /**
+   * UPDATE of a clustered table's vector: the update on every copy, then the rows now nearer another centroid
+   * taken out and copied into that shard's copies, radii grown to cover the new vectors, all in one transaction
+   * (the client's, or one of its own).
+   */
+  async #runRelocate(plan: DistributedPlan): Promise<void> {
+    const { cluster, database } = this.ctx;
+    const table = plan.table;
+    // Rows may land on any shard: every shard's write lock.
+    const unlock = await this.#lockShards({ ...plan, tasks: table.shards.map((s) => ({ nodeId: 0, shard: s.name, shardIndex: s.index, sql: '', params: NO_PARAMS })) });
+    const implicit = this.#status === 'I';
+    const notices = (f: Buffer) => this.ctx.send(f);
+    try {
+      if (implicit) {
+        await runQuery(await this.#acquire(this.#home), 'BEGIN');
+        this.#status = 'T';
+      }
+      const placed = placeWrites(plan.tasks, table, cluster);
+      await deactivate(cluster, database, placed.lost);
+      const updated = onePerShard(await runTasks(this.#taskConn, placed.tasks, [], false, notices), new Set());
+      const radii = new RadiusTracker(table);
+      let count = 0;
+      for (const r of updated) {
+        count += Number(/(\d+)$/.exec(r.tag)?.[1] ?? 0);
+        for (const row of r.rows) radii.add(r.task.shardIndex, vectorOf(table, be.readDataRow(row)[0]!.toString('utf8')));
+      }
+      const removed = onePerShard(
+        await runTasks(this.#taskConn, placed.tasks.map((t) => ({ ...t, sql: plan.relocate!.misplaced(t.shardIndex, t.shard), params: NO_PARAMS, before: undefined })), [], false, notices),
+        new Set(),
+      );
+      const distIdx = table.columns.findIndex((c) => c.name === table.distColumn);
+      const moving = new Map<number, string[]>();
+      for (const r of removed) {
+        for (const row of r.rows) {
+          const vals = be.readDataRow(row).map((b) => (b === null ? null : b.toString('utf8')));
+          const target = Number(vals.pop());
+          radii.add(target, vectorOf(table, vals[distIdx]!));
+          moving.set(target, [...(moving.get(target) ?? []), vals.map(toTextField).join('\t')]);
+        }
+      }
+      await this.#growRadii(radii.sql());
+      for (const [target, lines] of moving) {
+        const shard = table.shards[target];
+        const copies = shard.nodes.filter((n) => cluster.isUp(n));
+        if (!copies.length) throw new PgError({ severity: 'ERROR', code: '08006', message: `vecshard: no active copy of shard ${shard.name} can take the rows that move there` });
+        for (const n of copies) await copyLines(await this.#acquire(n), `COPY ${SHARD_SCHEMA}.${quoteIdent(shard.name)} FROM STDIN`, lines);
+      }
+      if (implicit) {
+        const home = await this.#acquire(this.#home);
+        const others = await Promise.all([...this.#txNodes].map((n) => this.#acquire(n)));
+        this.#txNodes.clear();
+        await commitDistributed(home, others, true);
+        this.#status = 'I';
+      }
+      this.ctx.send(be.commandComplete(`UPDATE ${count}`));
+    } catch (e) {
+      if (implicit) {
+        const conns = [...this.#conns.values()];
+        this.#txNodes.clear();
+        await rollbackAll(conns);
+        this.#status = 'I';
+      }
+      throw e;
+    } finally {
+      for (const u of unlock) u();
+    }
   }
 
   /** What the last exact-pruned kNN visited, for EXPLAIN ANALYZE. */

@@ -167,6 +167,29 @@ it('grows a shard radius on insert and COPY so exact pruning still finds a far r
   expect(plan).toMatch(/Pruned: g_\d{4} \(lower bound [\d.e+-]+ > k-th distance [\d.e-]+\)/);
   const estimate = (await db.query(`EXPLAIN SELECT id FROM g ORDER BY embedding <-> '${q}' LIMIT 5`)).rows.map((r) => r['QUERY PLAN']).join('\n');
   expect(estimate).toMatch(/First round: g_\d{4}\n/);
+  // An UPDATE that changes a vector moves the row to its new nearest centroid, in the same transaction.
+  const where = async (id: number) =>
+    (
+      await onNodes(async (cl) => {
+        const out: string[] = [];
+        for (const s of ['g_0000', 'g_0001']) if ((await cl.query(`SELECT 1 FROM vecshard_shards.${s} WHERE id = ${id}`)).rows.length) out.push(s);
+        return out.join(',');
+      })
+    ).join(' | ');
+  expect(await where(0)).toBe('g_0000 | g_0000');
+  expect((await db.query(`UPDATE g SET embedding = '[10,0.1,0,0]' WHERE id = 0`)).rowCount).toBe(1);
+  expect(await where(0)).toBe('g_0001 | g_0001');
+  await db.query('BEGIN');
+  await db.query(`UPDATE g SET embedding = '[10,0.2,0,0]' WHERE id = 2`);
+  expect((await db.query(`SELECT id FROM g ORDER BY embedding <-> '[10,0.2,0,0]' LIMIT 1`)).rows).toEqual([{ id: '2' }]);
+  await db.query('ROLLBACK');
+  expect(await where(2)).toBe('g_0000 | g_0000');
+  // Staying on its shard but farther from the centroid: the radius grows, so exact pruning still finds it.
+  await db.query(`UPDATE g SET embedding = '[-3,0,0,0]' WHERE id = 4`);
+  expect(await where(4)).toBe('g_0000 | g_0000');
+  expect((await db.query(`SELECT id FROM g ORDER BY embedding <-> '[-3.5,0,0,0]' LIMIT 1`)).rows).toEqual([{ id: '4' }]);
+  expect((await db.query('SELECT count(*)::int AS n FROM g')).rows).toEqual([{ n: 402 }]);
+  await expect(db.query(`UPDATE g SET embedding = '[1,1,1,1]' WHERE id = 6 RETURNING id`)).rejects.toMatchObject({ code: '0A000' });
   await db.query('RESET vecshard.exact');
   await db.query('RESET vecshard.probes');
   await expect(db.query(`INSERT INTO g VALUES (1, '[1,2]')`)).rejects.toMatchObject({ code: '22000' });
