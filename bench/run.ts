@@ -6,6 +6,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { p1, type P1Cell } from './p1.ts';
 import { p2 } from './p2.ts';
+import { p4 } from './p4.ts';
 
 const args = process.argv.slice(2);
 const scenario = args[0];
@@ -22,11 +23,13 @@ function machine(): string {
 
 async function main(): Promise<void> {
   if (scenario === 'p2') return runP2();
+  if (scenario === 'p4') return runP4();
   if (scenario !== 'p1') {
     process.stderr.write(
       'usage: npm run bench -- <scenario> [options]\n' +
         '  p1 [--seconds 5] [--rounds 2] [--scale 10] [--smoke]   pgbench -S through vecshard vs PgBouncer vs direct\n' +
-        '  p2 [--rows 100000] [--dim 128] [--queries 200] [--nodes 2] [--shards 4] [--smoke]   sharded kNN vs one node\n',
+        '  p2 [--rows 100000] [--dim 128] [--queries 200] [--nodes 2] [--shards 4] [--smoke]   sharded kNN vs one node\n' +
+        '  p4 [--synthetic] [--rows N] [--queries 1000] [--shards 16] [--clients 4] [--smoke]   clustered routing vs hash (GloVe-100)\n',
     );
     process.exit(2);
   }
@@ -51,6 +54,28 @@ async function runP2(): Promise<void> {
     .map((c) => `| ${c.efSearch} | ${c.clients} | ${c.single.recall.toFixed(3)} | ${c.single.qps.toFixed(0)} | ${c.vecshard.recall.toFixed(3)} | ${c.vecshard.qps.toFixed(0)} | ${c.qpsRatio.toFixed(2)}× |`)
     .join('\n');
   report('p2', opts, cells, 'P2 sharded kNN', `${opts.rows} × ${opts.dim} clustered vectors (40 Gaussian clusters, fixed seed), ${opts.queries} queries; one node, one HNSW table (m 16, ef_construction 64) vs vecshard with ${opts.shards} shards on ${opts.nodes} nodes, same index settings.`, head + table);
+}
+
+async function runP4(): Promise<void> {
+  const opts = smoke
+    ? { data: 'synthetic' as const, rows: 4000, queries: 20, nodes: 2, shards: 4, probes: [1, 2, 4], clients: 1, exactQueries: 5 }
+    : {
+        data: args.includes('--synthetic') ? ('synthetic' as const) : ('glove' as const),
+        rows: flag('rows', args.includes('--synthetic') ? 200_000 : Infinity),
+        queries: flag('queries', 1000),
+        nodes: 2,
+        shards: flag('shards', 16),
+        probes: [1, 2, 4, 8, 16],
+        clients: flag('clients', 4),
+        exactQueries: flag('exact-queries', 100),
+      };
+  const r = await p4(opts, (s) => process.stderr.write(s + '\n'));
+  const head = '| probes | shards visited | clustered recall@10 | clustered q/s | hash recall@10 (all shards) | hash q/s | q/s ratio |\n| --- | --- | --- | --- | --- | --- | --- |\n';
+  const table =
+    r.rows.map((c) => `| ${c.probes} | ${c.clustered.visited} of ${opts.shards} | ${c.clustered.recall.toFixed(3)} | ${c.clustered.qps.toFixed(0)} | ${c.hash.recall.toFixed(3)} | ${c.hash.qps.toFixed(0)} | ${c.qpsRatio.toFixed(2)}× |`).join('\n') +
+    `\n\nExact pruning (\`vecshard.exact = on\`) visited ${r.exactVisited.toFixed(1)} of ${opts.shards} shards on average over ${opts.exactQueries} queries. Builds: ${Object.entries(r.builds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}.`;
+  const data = opts.data === 'glove' ? 'GloVe-100 (glove.6B.100d, cosine), every 341st word held out as a query' : `${opts.rows} × 100 clustered synthetic vectors (50 clusters, fixed seed)`;
+  report('p4', opts, r, 'P4 clustered routing vs hash', `${data}; ${opts.queries} queries over ${opts.clients} connections; ${opts.shards} shards on ${opts.nodes} nodes, one copy each; HNSW (m 16, ef_construction 64, vector_cosine_ops) per shard, ef_search 40; hash q/s is the median of runs interleaved with the clustered ones.`, head + table);
 }
 
 function report(scenario: string, options: unknown, cells: unknown, title: string, what: string, table: string): void {
