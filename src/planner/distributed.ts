@@ -18,7 +18,7 @@ import { notSupported, type DdlPlan, type DistributedPlan, type ErrorPlan } from
 import { NO_PARAMS } from './params.ts';
 import { explainOptions, type ExplainOptions } from './explain.ts';
 
-const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance', 'add_node', 'remove_node'];
+const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance', 'add_node', 'remove_node', 'recluster'];
 
 export interface CopyPlan {
   kind: 'copy-in' | 'copy-out';

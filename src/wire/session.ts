@@ -23,6 +23,7 @@ import { toTextField } from '../executor/copy-rows.ts';
 import { distributeTable, copyLines } from '../executor/distribute.ts';
 import { repairDatabase, rebalance, moveShardPlacement } from '../executor/repair.ts';
 import { addNode, removeNode } from '../executor/membership.ts';
+import { recluster } from '../executor/recluster.ts';
 import { parseNodeUrl } from '../shards/pg-node.ts';
 import { commitDistributed, rollbackAll } from '../executor/transaction.ts';
 import { DistCopyIn } from '../executor/copy.ts';
@@ -333,7 +334,13 @@ export class ClientSession {
           let n = 0;
           if (plan.name === 'repair') n = await repairDatabase(cluster, database, log);
           else if (plan.name === 'rebalance') n = await rebalance(cluster, database, log);
-          else if (plan.name === 'add_node') {
+          else if (plan.name === 'recluster') {
+            const rel = plan.args[0];
+            const [schema, name] = rel?.includes('.') ? rel.split('.', 2) : ['public', rel];
+            const table = name ? (await this.#catalog()).get(schema, name) : undefined;
+            if (!table) throw new PgError({ severity: 'ERROR', code: '42P01', message: `vecshard.recluster: "${rel ?? ''}" is not a distributed table` });
+            n = await recluster(cluster, database, table, log);
+          } else if (plan.name === 'add_node') {
             n = await addNode(cluster, nodeToAdd(cluster, plan.args[0]), log);
             cluster.onMembershipChange();
           } else if (plan.name === 'remove_node') {
@@ -905,7 +912,7 @@ export class ClientSession {
       changesSettings: q.changesSettings,
     };
     const catalog = await this.#catalog();
-    if (/create_distributed_table|create_reference_table|vecshard\.(repair|rebalance|move_shard_placement|add_node|remove_node)/i.test(m.sql)) {
+    if (/create_distributed_table|create_reference_table|vecshard\.(repair|rebalance|move_shard_placement|add_node|remove_node|recluster)/i.test(m.sql)) {
       return this.#batchError({ severity: 'ERROR', code: '0A000', message: 'vecshard: call create_distributed_table, create_reference_table and vecshard.repair in the simple query protocol' }, 'parse');
     }
     if (!q.unparsed && (q.allNodes || !catalog.empty)) {

@@ -12,3 +12,18 @@ it('bench p1 smoke: pgbench through direct, PgBouncer and vecshard all complete 
   expect(cells[0].vsDirect).toBeGreaterThan(0);
   expect(Number.isFinite(cells[0].vsPgbouncer)).toBe(true);
 });
+
+it('bench p4 smoke: clustered vs hash routing produces recall and throughput for every probes value', async () => {
+  const { p4 } = await import('../../bench/p4.ts');
+  const r = await p4({ data: 'synthetic', rows: 3000, queries: 10, nodes: 2, shards: 4, probes: [1, 4], clients: 1, exactQueries: 3 });
+  expect(r.rows.map((x) => x.probes)).toEqual([1, 4]);
+  for (const row of r.rows) {
+    expect(row.clustered.recall).toBeGreaterThan(0);
+    expect(row.clustered.recall).toBeLessThanOrEqual(1);
+    expect(row.hash.qps).toBeGreaterThan(0);
+  }
+  // Visiting every shard of the clustered table finds what the hash table finds.
+  expect(r.rows[1].clustered.recall).toBeCloseTo(r.rows[1].hash.recall, 1);
+  expect(r.exactVisited).toBeGreaterThanOrEqual(1);
+  expect(r.exactVisited).toBeLessThanOrEqual(4);
+}, 120_000);

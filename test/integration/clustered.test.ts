@@ -196,3 +196,58 @@ it('grows a shard radius on insert and COPY so exact pruning still finds a far r
   await expect(db.query(`INSERT INTO g VALUES (1, NULL)`)).rejects.toMatchObject({ code: '23502' });
   await expect(db.query(`SELECT create_distributed_table('nope', 'embedding', distribution => 'sideways')`)).rejects.toMatchObject({ code: '0A000' });
 });
+
+it('recluster: new centroids from the data, rows moved to their nearest, exact answers throughout', async () => {
+  const rand = random(9);
+  const rows = Array.from({ length: 600 }, (_, i) => [i % 2 ? 20 : 0, i % 3, 0].map((x) => Number((x + (rand() - 0.5)).toFixed(3))));
+  await db.query('CREATE TABLE d (id bigint, embedding vector(3))');
+  await db.query('CREATE TABLE d_plain (id bigint, embedding vector(3))');
+  await copyRows('d', rows);
+  await copyRows('d_plain', rows);
+  // Poor centroids: both near the first group, so the shards split it and share the second.
+  await db.query(`SELECT create_distributed_table('d', 'embedding', distribution => 'clustered', centroids => '[[0,0,0],[0,2,0]]')`);
+  await db.query('SET vecshard.exact = on');
+  await db.query('SET vecshard.probes = 1');
+  const check = async () => {
+    for (const q of ['[20,1,0]', '[0,0,0]', '[10,1,0]']) {
+      const got = (await db.query(`SELECT embedding <-> $1 AS d FROM d ORDER BY embedding <-> $1 LIMIT 7`, [q])).rows;
+      const want = (await db.query(`SELECT embedding <-> $1 AS d FROM d_plain ORDER BY embedding <-> $1 LIMIT 7`, [q])).rows;
+      expect(got).toEqual(want);
+    }
+  };
+  await check();
+  // A reader runs exact queries while the rows move.
+  let stop = false;
+  const reader = (async () => {
+    const r = new pg.Client(c.options());
+    await r.connect();
+    await r.query('SET vecshard.exact = on');
+    let n = 0;
+    while (!stop) {
+      expect((await r.query(`SELECT id FROM d ORDER BY embedding <-> '[20,0,0]' LIMIT 3`)).rows.length).toBe(3);
+      n++;
+    }
+    await r.end();
+    return n;
+  })();
+  const moved = Number((await db.query(`SELECT vecshard.recluster('d')`)).rows[0].recluster);
+  stop = true;
+  expect(await reader).toBeGreaterThan(0);
+  expect(moved).toBeGreaterThan(0);
+  await check();
+  expect((await db.query('SELECT count(*)::int AS n FROM d')).rows).toEqual([{ n: 600 }]);
+  // Now one shard per group: every row on its nearest centroid, and a query near a group visits one shard.
+  const shards = (await db.query(`SELECT shard_index, shard_name, centroid FROM vecshard.shards WHERE table_name = 'd' ORDER BY shard_index`)).rows;
+  const centroids = shards.map((s) => parseVector(s.centroid));
+  expect(centroids.map((cv) => Math.round(cv[0] / 20)).sort()).toEqual([0, 1]);
+  await onNodes(async (cl) => {
+    for (const s of shards) {
+      for (const r of (await cl.query(`SELECT embedding::text AS e FROM vecshard_shards.${s.shard_name}`)).rows) expect(nearest('l2', parseVector(r.e), centroids)).toBe(s.shard_index);
+    }
+  });
+  const plan = (await db.query(`EXPLAIN ANALYZE SELECT id FROM d ORDER BY embedding <-> '[20,1,0]' LIMIT 5`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+  expect(plan).toMatch(/Shards visited: 1 of 2/);
+  await db.query('RESET vecshard.exact');
+  await db.query('RESET vecshard.probes');
+  await expect(db.query(`SELECT vecshard.recluster('d_plain')`)).rejects.toMatchObject({ code: '42P01' });
+}, 120_000);
