@@ -115,3 +115,15 @@ export async function startPgServers(n: number): Promise<{ servers: PgServer[]; 
     },
   };
 }
+
+/** Runs `sql` on a node directly (its postgres database), bypassing vecshard; returns the rows. */
+export async function queryNode(server: PgServer, sql: string): Promise<Array<Record<string, any>>> {
+  const { default: pg } = await import('pg');
+  const cl = new pg.Client({ connectionString: server.url + '/postgres' });
+  await cl.connect();
+  try {
+    return (await cl.query(sql)).rows;
+  } finally {
+    await cl.end();
+  }
+}

@@ -2,7 +2,7 @@
 // distributed tables and refuses (clearly) what only node 0 could do; node 0's copy catches up when it is back.
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startPgServers } from '../helpers/pg-nodes.ts';
+import { queryNode, startPgServers } from '../helpers/pg-nodes.ts';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
@@ -18,15 +18,7 @@ afterAll(async () => {
   pgs?.stopAll();
 });
 
-async function onNode(i: number, sql: string): Promise<Record<string, unknown>[]> {
-  const cl = new pg.Client({ connectionString: pgs.servers[i].url + '/postgres' });
-  await cl.connect();
-  try {
-    return (await cl.query(sql)).rows;
-  } finally {
-    await cl.end();
-  }
-}
+const onNode = (i: number, sql: string) => queryNode(pgs.servers[i], sql);
 
 const catalogOf = (i: number) =>
   onNode(

@@ -7,22 +7,14 @@ import { serialize } from 'pg-protocol';
 import { RawClient, names } from '../helpers/raw-client.ts';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPgServers } from '../helpers/pg-nodes.ts';
+import { queryNode, startPgServers } from '../helpers/pg-nodes.ts';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
 let c: TestCoordinator;
 let db: pg.Client;
 
-async function onNode(i: number, sql: string) {
-  const cl = new pg.Client({ connectionString: pgs.servers[i].url + '/postgres' });
-  await cl.connect();
-  try {
-    return (await cl.query(sql)).rows;
-  } finally {
-    await cl.end();
-  }
-}
+const onNode = (i: number, sql: string) => queryNode(pgs.servers[i], sql);
 
 beforeAll(async () => {
   pgs = await startPgServers(3);
