@@ -20,12 +20,15 @@ export interface P4Options {
   nodes: number;
   shards: number;
   probes: number[];
+  /** hnsw.ef_search values: each gives a point on every recall-vs-q/s curve. */
+  efSearch: number[];
   clients: number;
   /** Queries used to count the shards exact pruning visits. */
   exactQueries: number;
 }
 
 export interface P4Row {
+  efSearch: number;
   probes: number;
   clustered: { recall: number; qps: number; visited: number };
   hash: { recall: number; qps: number };
@@ -138,17 +141,21 @@ export async function p4(o: P4Options, log: (s: string) => void = () => {}): Pro
       log(`HNSW build on ${table}: ${builds[table].toFixed(1)} s`);
     }
     const out: P4Row[] = [];
-    const hashRuns: Array<{ recall: number; qps: number }> = [];
-    for (const p of o.probes) {
-      const a = await measure(conns, 'h', queries);
-      hashRuns.push({ recall: recall(a.ids, truth), qps: a.qps });
-      await Promise.all(conns.map((cl) => cl.query(`SET vecshard.probes = ${p}`)));
-      const b = await measure(conns, 'c', queries);
-      const hash = { recall: median(hashRuns.map((h) => h.recall)), qps: median(hashRuns.map((h) => h.qps)) };
-      const row = { probes: p, clustered: { recall: recall(b.ids, truth), qps: b.qps, visited: Math.min(p, o.shards) }, hash, qpsRatio: b.qps / hash.qps };
-      out.push(row);
-      log(`probes ${p}: clustered recall ${row.clustered.recall.toFixed(3)} ${b.qps.toFixed(0)} q/s; hash recall ${hashRuns.at(-1)!.recall.toFixed(3)} ${a.qps.toFixed(0)} q/s`);
+    for (const ef of o.efSearch) {
+      await Promise.all(conns.map((cl) => cl.query(`SET hnsw.ef_search = ${ef}`)));
+      const hashRuns: Array<{ recall: number; qps: number }> = [];
+      for (const p of o.probes) {
+        const a = await measure(conns, 'h', queries);
+        hashRuns.push({ recall: recall(a.ids, truth), qps: a.qps });
+        await Promise.all(conns.map((cl) => cl.query(`SET vecshard.probes = ${p}`)));
+        const b = await measure(conns, 'c', queries);
+        const hash = { recall: median(hashRuns.map((h) => h.recall)), qps: median(hashRuns.map((h) => h.qps)) };
+        const row = { efSearch: ef, probes: p, clustered: { recall: recall(b.ids, truth), qps: b.qps, visited: Math.min(p, o.shards) }, hash, qpsRatio: b.qps / hash.qps };
+        out.push(row);
+        log(`ef_search ${ef}, probes ${p}: clustered recall ${row.clustered.recall.toFixed(3)} ${b.qps.toFixed(0)} q/s; hash recall ${hashRuns.at(-1)!.recall.toFixed(3)} ${a.qps.toFixed(0)} q/s`);
+      }
     }
+    await Promise.all(conns.map((cl) => cl.query('RESET hnsw.ef_search')));
     // Exact pruning: how many shards it visits on this data.
     await db.query('SET vecshard.exact = on');
     await db.query('RESET vecshard.probes');

@@ -15,7 +15,7 @@ it('bench p1 smoke: pgbench through direct, PgBouncer and vecshard all complete 
 
 it('bench p4 smoke: clustered vs hash routing produces recall and throughput for every probes value', async () => {
   const { p4 } = await import('../../bench/p4.ts');
-  const r = await p4({ data: 'synthetic', rows: 3000, queries: 10, nodes: 2, shards: 4, probes: [1, 4], clients: 1, exactQueries: 3 });
+  const r = await p4({ data: 'synthetic', rows: 3000, queries: 10, nodes: 2, shards: 4, probes: [1, 4], efSearch: [40], clients: 1, exactQueries: 3 });
   expect(r.rows.map((x) => x.probes)).toEqual([1, 4]);
   for (const row of r.rows) {
     expect(row.clustered.recall).toBeGreaterThan(0);
