@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { p1, type P1Cell } from './p1.ts';
 import { p2 } from './p2.ts';
 import { p4 } from './p4.ts';
+import { p5 } from './p5.ts';
 import { lineChart } from './svg.ts';
 
 const args = process.argv.slice(2);
@@ -25,11 +26,13 @@ function machine(): string {
 async function main(): Promise<void> {
   if (scenario === 'p2') return runP2();
   if (scenario === 'p4') return runP4();
+  if (scenario === 'p5') return runP5();
   if (scenario !== 'p1') {
     process.stderr.write(
       'usage: npm run bench -- <scenario> [options]\n' +
         '  p1 [--seconds 5] [--rounds 2] [--scale 10] [--smoke]   pgbench -S through vecshard vs PgBouncer vs direct\n' +
         '  p2 [--rows 100000] [--dim 128] [--queries 200] [--nodes 2] [--shards 4] [--smoke]   sharded kNN vs one node\n' +
+        '  p5 [--rows 100000] [--queries 4000] [--smoke]   coordinator time per kNN query vs shard time; RSS with 32 clients\n' +
         '  p4 [--synthetic] [--rows N] [--queries 1000] [--shards 16] [--clients 4] [--smoke]   clustered routing vs hash (GloVe-100)\n',
     );
     process.exit(2);
@@ -88,6 +91,18 @@ async function runP4(): Promise<void> {
     `\n\nExact pruning (\`vecshard.exact = on\`) visited ${r.exactVisited.toFixed(1)} of ${opts.shards} shards on average over ${opts.exactQueries} queries. Builds: ${Object.entries(r.builds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}.`;
   const data = opts.data === 'glove' ? 'GloVe-100 (glove.6B.100d, cosine), every 341st word held out as a query' : `${opts.rows} × 100 clustered synthetic vectors (50 clusters, fixed seed)`;
   report('p4', opts, r, 'P4 clustered routing vs hash', `${data}; ${opts.queries} queries over ${opts.clients} connections; ${opts.shards} shards on ${opts.nodes} nodes, one copy each; HNSW (m 16, ef_construction 64, vector_cosine_ops) per shard, ef_search 40; hash q/s is the median of runs interleaved with the clustered ones.`, head + table);
+}
+
+async function runP5(): Promise<void> {
+  const opts = smoke
+    ? { rows: 2000, dim: 16, nodes: 2, shards: 4, queries: 100, clients: [1], rssClients: 4 }
+    : { rows: flag('rows', 100_000), dim: flag('dim', 128), nodes: 2, shards: flag('shards', 4), queries: flag('queries', 4000), clients: [1, 8, 32], rssClients: 32 };
+  const r = await p5(opts, (s) => process.stderr.write(s + '\n'));
+  const head = '| clients | parse + plan ms | merge ms | shard wait ms | coordinator / shard time | q/s |\n| --- | --- | --- | --- | --- | --- |\n';
+  const table =
+    r.cost.map((c) => `| ${c.clients} | ${c.parsePlanMs.toFixed(3)} | ${c.mergeMs.toFixed(3)} | ${c.shardMs.toFixed(3)} | ${c.ratio.toFixed(3)} | ${c.qps.toFixed(0)} |`).join('\n') +
+    `\n\nCoordinator RSS (\`vecshard start\` as its own process): ${r.rss.idleMiB.toFixed(0)} MiB after one query, ${r.rss.loadedMiB.toFixed(0)} MiB while ${r.rss.clients} clients run kNN queries (peak ${r.rss.peakMiB.toFixed(0)} MiB).`;
+  report('p5', opts, r, 'P5 coordinator cost', `${opts.rows} × ${opts.dim} clustered vectors, ${opts.shards} shards on ${opts.nodes} nodes (HNSW per shard), kNN LIMIT 10; ${opts.queries} queries per row; means per query measured inside the coordinator (parse + plan before sending, merge after the last shard answered, shard wait = wall time of the shard round).`, head + table);
 }
 
 /** Writes an SVG chart to docs/ (not for smoke runs); returns its path relative to docs/. */

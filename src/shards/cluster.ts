@@ -38,7 +38,27 @@ export interface ClusterOptions {
 /** The database every node has, used for administration (as Postgres's own tools do). */
 export const MAINTENANCE_DB = 'postgres';
 
+/** Where a kNN query's time goes in the coordinator (benchmark P5): totals since the last reset. */
+export class KnnStats {
+  count = 0;
+  parsePlanMs = 0;
+  shardMs = 0;
+  mergeMs = 0;
+
+  record(parsePlanMs: number, shardMs: number, mergeMs: number): void {
+    this.count++;
+    this.parsePlanMs += parsePlanMs;
+    this.shardMs += shardMs;
+    this.mergeMs += mergeMs;
+  }
+
+  reset(): void {
+    this.count = this.parsePlanMs = this.shardMs = this.mergeMs = 0;
+  }
+}
+
 export class Cluster {
+  readonly stats = new KnnStats();
   #pools = new Map<string, NodePool>();
   /** Nodes the health checks (or a failed connection) found down; skipped until they answer again. */
   #down = new Set<number>();

@@ -180,7 +180,9 @@ export class ClientSession {
     let sql = fe.readQuery(frame);
     const quoted = quoteProbesAll(sql);
     if (quoted !== sql) frame = fe.query((sql = quoted));
+    const t0 = performance.now();
     const q = classify(sql);
+    this.#parseMs = performance.now() - t0;
     for (const n of q.customSettings) this.#customSettings.add(n);
     const plan = planQuery(q, this.#status !== 'I');
     switch (plan.kind) {
@@ -258,7 +260,21 @@ export class ClientSession {
     return openCatalog(this.ctx.cluster, this.ctx.database, this.ctx.log, this.#conns.get(this.#home));
   }
 
-  #plan(raw: RawStmt, text: string, params: BoundParams, catalog: Catalog): Promise<StatementPlan> {
+  // Coordinator time of the statement being run, for cluster.stats (benchmark P5): parse, plan, shard wait, merge.
+  #parseMs = 0;
+  #planMs = 0;
+  #shardMs = 0;
+
+  async #plan(raw: RawStmt, text: string, params: BoundParams, catalog: Catalog): Promise<StatementPlan> {
+    const t0 = performance.now();
+    try {
+      return await this.#planNow(raw, text, params, catalog);
+    } finally {
+      this.#planMs = performance.now() - t0;
+    }
+  }
+
+  #planNow(raw: RawStmt, text: string, params: BoundParams, catalog: Catalog): Promise<StatementPlan> {
     return planStatement(raw, text, {
       catalog,
       params,
@@ -386,6 +402,7 @@ export class ClientSession {
   #taskConn = (nodeId: number) => this.#acquire(nodeId);
 
   async #runDistributed(plan: DistributedPlan, resultFormats: number[], describe: boolean): Promise<void> {
+    this.#shardMs = 0;
     if (plan.prune && !plan.write) {
       const hiddenBinary = resultFormats.length === 1 && resultFormats[0] === 1;
       const results = await this.#prunedKnn(plan, resultFormats, describe, hiddenBinary || (plan.hidden > 0 && resultFormats.length > 1));
@@ -526,7 +543,9 @@ export class ClientSession {
           );
         }
         const live = tasks.filter((t) => !errors.has(t.nodeId));
+        const t0 = performance.now();
         const run = await runTasksSettled(this.#taskConn, live, formats, describe, (f) => this.ctx.send(f));
+        this.#shardMs += performance.now() - t0;
         for (const [n, e] of run.failures) errors.set(n, e);
         const failed = new Set(errors.keys());
         const lost = [...failed].filter((n) => isLost(errors.get(n)));
@@ -572,6 +591,15 @@ export class ClientSession {
   }
 
   #deliver(plan: DistributedPlan, results: TaskResult[], describe: boolean, hiddenBinary: boolean): void {
+    const t0 = performance.now();
+    try {
+      this.#deliverNow(plan, results, describe, hiddenBinary);
+    } finally {
+      if (plan.merge.kind === 'knn') this.ctx.cluster.stats.record(this.#parseMs + this.#planMs, this.#shardMs, performance.now() - t0);
+    }
+  }
+
+  #deliverNow(plan: DistributedPlan, results: TaskResult[], describe: boolean, hiddenBinary: boolean): void {
     const desc = results[0]?.description;
     if (describe && desc && desc[0] === 0x54) this.ctx.send(stripDescription(desc, plan.hidden));
     const rows = gatherRows(results, plan.merge, hiddenBinary);
@@ -895,7 +923,9 @@ export class ClientSession {
     if (m.name !== '' && this.#statements.has(m.name)) {
       return this.#batchError({ severity: 'ERROR', code: '42P05', message: `prepared statement "${m.name}" already exists` }, 'parse');
     }
+    const t0 = performance.now();
     const q = classify(m.sql);
+    this.#parseMs = performance.now() - t0;
     for (const n of q.customSettings) this.#customSettings.add(n);
     if (q.statements.some((s) => s.kind === 'copy-in')) {
       return this.#batchError({ severity: 'ERROR', code: '0A000', message: 'vecshard: COPY FROM STDIN is supported in the simple query protocol only' }, 'parse');

@@ -27,3 +27,14 @@ it('bench p4 smoke: clustered vs hash routing produces recall and throughput for
   expect(r.exactVisited).toBeGreaterThanOrEqual(1);
   expect(r.exactVisited).toBeLessThanOrEqual(4);
 }, 120_000);
+
+it('bench p5 smoke: coordinator time and shard time per kNN query, and the coordinator process RSS', async () => {
+  const { p5 } = await import('../../bench/p5.ts');
+  const r = await p5({ rows: 1000, dim: 8, nodes: 2, shards: 2, queries: 40, clients: [2], rssClients: 3 });
+  expect(r.cost.length).toBe(1);
+  expect(r.cost[0].queries).toBe(40);
+  expect(r.cost[0].shardMs).toBeGreaterThan(0);
+  expect(r.cost[0].parsePlanMs).toBeGreaterThan(0);
+  expect(r.rss.idleMiB).toBeGreaterThan(10);
+  expect(r.rss.peakMiB).toBeGreaterThanOrEqual(r.rss.loadedMiB);
+}, 120_000);

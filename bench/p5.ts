@@ -1,0 +1,113 @@
+// P5 coordinator cost: for kNN queries, the coordinator's own time (parse + plan, and merging the shard answers)
+// against the time it waits for the shards; and the coordinator's memory (RSS, in a process of its own) with 32
+// clients running kNN queries.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { freePort, startPgServers } from '../test/helpers/pg-nodes.ts';
+import { startTestCoordinator } from '../test/helpers/coordinator.ts';
+import { clustered, toSql } from './data.ts';
+
+export interface P5Options {
+  rows: number;
+  dim: number;
+  nodes: number;
+  shards: number;
+  queries: number;
+  clients: number[];
+  rssClients: number;
+}
+
+export interface P5Result {
+  cost: Array<{ clients: number; queries: number; parsePlanMs: number; mergeMs: number; shardMs: number; ratio: number; qps: number }>;
+  rss: { idleMiB: number; loadedMiB: number; peakMiB: number; clients: number };
+}
+
+async function run(conns: pg.Client[], queries: number[][], total: number): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    conns.map(async (c) => {
+      for (let i = next++; i < total; i = next++) await c.query('SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 10', [toSql(queries[i % queries.length])]);
+    }),
+  );
+  return total / ((performance.now() - t0) / 1000);
+}
+
+const connectAll = (n: number, cfg: pg.ClientConfig) =>
+  Promise.all(
+    Array.from({ length: n }, async () => {
+      const cl = new pg.Client(cfg);
+      await cl.connect();
+      return cl;
+    }),
+  );
+
+function rssOf(pid: number): { rss: number; peak: number } {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+export async function p5(o: P5Options, log: (s: string) => void = () => {}): Promise<P5Result> {
+  const data = clustered(o.rows, 200, o.dim, 40);
+  const pgs = await startPgServers(o.nodes);
+  const c = await startTestCoordinator(pgs, { pool: { size: Math.max(o.rssClients, ...o.clients) + 4 } });
+  try {
+    const [db] = await connectAll(1, c.options());
+    await db.query(`CREATE TABLE items (id bigint, embedding vector(${o.dim}))`);
+    await db.query(`SELECT create_distributed_table('items', 'id', shard_count => ${o.shards}, replication_factor => 1)`);
+    await pipeline(Readable.from((function* () {
+      for (let i = 0; i < data.rows.length; i++) yield `${i}\t${toSql(data.rows[i])}\n`;
+    })()), db.query(copyFrom('COPY items (id, embedding) FROM STDIN')));
+    await db.query('CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)');
+    await db.end();
+    const cost: P5Result['cost'] = [];
+    for (const clients of o.clients) {
+      const conns = await connectAll(clients, c.options());
+      await run(conns, data.queries, 50); // warm up
+      c.cluster.stats.reset();
+      const qps = await run(conns, data.queries, o.queries);
+      const s = c.cluster.stats;
+      const row = { clients, queries: s.count, parsePlanMs: s.parsePlanMs / s.count, mergeMs: s.mergeMs / s.count, shardMs: s.shardMs / s.count, ratio: (s.parsePlanMs + s.mergeMs) / s.shardMs, qps };
+      cost.push(row);
+      log(`${clients} clients: parse+plan ${row.parsePlanMs.toFixed(3)} ms, merge ${row.mergeMs.toFixed(3)} ms, shards ${row.shardMs.toFixed(3)} ms per query (ratio ${row.ratio.toFixed(3)}), ${qps.toFixed(0)} q/s`);
+      await Promise.all(conns.map((cl) => cl.end()));
+    }
+    // Memory: the same coordinator as a process of its own (`vecshard start`), measured from /proc.
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vecshard-p5-'));
+    const config = path.join(dir, 'vecshard.json');
+    fs.writeFileSync(config, JSON.stringify({ listen: { host: '127.0.0.1', port }, nodes: pgs.servers.map((s) => s.url), pool: { size: o.rssClients + 4 }, logLevel: 'warn' }));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (b: Buffer) => b.toString().includes('listening') && resolve());
+        child.on('exit', (code) => reject(new Error(`vecshard start exited with ${code}`)));
+      });
+      const cfg = { host: '127.0.0.1', port, user: 'postgres', database: 'postgres' };
+      const [one] = await connectAll(1, cfg);
+      await run([one], data.queries, 20);
+      await one.end();
+      const idle = rssOf(child.pid!);
+      const conns = await connectAll(o.rssClients, cfg);
+      await run(conns, data.queries, Math.max(o.queries, o.rssClients * 20));
+      const loaded = rssOf(child.pid!);
+      await Promise.all(conns.map((cl) => cl.end()));
+      const rss = { idleMiB: idle.rss, loadedMiB: loaded.rss, peakMiB: loaded.peak, clients: o.rssClients };
+      log(`coordinator RSS: ${idle.rss.toFixed(0)} MiB after one query, ${loaded.rss.toFixed(0)} MiB with ${o.rssClients} clients (peak ${loaded.peak.toFixed(0)} MiB)`);
+      return { cost, rss };
+    } finally {
+      child.kill('SIGTERM');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  } finally {
+    await c.close();
+    pgs.stopAll();
+  }
+}
