@@ -8,6 +8,7 @@ import { p1, type P1Cell } from './p1.ts';
 import { p2 } from './p2.ts';
 import { p4 } from './p4.ts';
 import { p5 } from './p5.ts';
+import { p3 } from './p3.ts';
 import { lineChart } from './svg.ts';
 
 const args = process.argv.slice(2);
@@ -27,11 +28,13 @@ async function main(): Promise<void> {
   if (scenario === 'p2') return runP2();
   if (scenario === 'p4') return runP4();
   if (scenario === 'p5') return runP5();
+  if (scenario === 'p3') return runP3();
   if (scenario !== 'p1') {
     process.stderr.write(
       'usage: npm run bench -- <scenario> [options]\n' +
         '  p1 [--seconds 5] [--rounds 2] [--scale 10] [--smoke]   pgbench -S through vecshard vs PgBouncer vs direct\n' +
         '  p2 [--rows 100000] [--dim 128] [--queries 200] [--nodes 2] [--shards 4] [--smoke]   sharded kNN vs one node\n' +
+        '  p3 [--synthetic] [--rows N] [--nodes 2] [--shards 8] [--rounds 2] [--smoke]   COPY + index build through vecshard vs one node\n' +
         '  p5 [--rows 100000] [--queries 4000] [--smoke]   coordinator time per kNN query vs shard time; RSS with 32 clients\n' +
         '  p4 [--synthetic] [--rows N] [--queries 1000] [--shards 16] [--clients 4] [--smoke]   clustered routing vs hash (GloVe-100)\n',
     );
@@ -91,6 +94,19 @@ async function runP4(): Promise<void> {
     `\n\nExact pruning (\`vecshard.exact = on\`) visited ${r.exactVisited.toFixed(1)} of ${opts.shards} shards on average over ${opts.exactQueries} queries. Builds: ${Object.entries(r.builds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}.`;
   const data = opts.data === 'glove' ? 'GloVe-100 (glove.6B.100d, cosine), every 341st word held out as a query' : `${opts.rows} × 100 clustered synthetic vectors (50 clusters, fixed seed)`;
   report('p4', opts, r, 'P4 clustered routing vs hash', `${data}; ${opts.queries} queries over ${opts.clients} connections; ${opts.shards} shards on ${opts.nodes} nodes, one copy each; HNSW (m 16, ef_construction 64, vector_cosine_ops) per shard, ef_search 40; hash q/s is the median of runs interleaved with the clustered ones.`, head + table);
+}
+
+async function runP3(): Promise<void> {
+  const opts = smoke
+    ? { data: 'synthetic' as const, rows: 3000, nodes: 2, shards: 4, rounds: 1 }
+    : { data: args.includes('--synthetic') ? ('synthetic' as const) : ('glove' as const), rows: flag('rows', args.includes('--synthetic') ? 200_000 : Infinity), nodes: flag('nodes', 2), shards: flag('shards', 8), rounds: flag('rounds', 2) };
+  const r = await p3(opts, (s) => process.stderr.write(s + '\n'));
+  const head = '| round | one node COPY s | vecshard COPY s | one node index s | vecshard index s |\n| --- | --- | --- | --- | --- |\n';
+  const table =
+    r.rounds.map((x, i) => `| ${i + 1} | ${x.single.copyS.toFixed(1)} | ${x.vecshard.copyS.toFixed(1)} | ${x.single.indexS.toFixed(1)} | ${x.vecshard.indexS.toFixed(1)} |`).join('\n') +
+    `\n\nMedian throughput, vecshard / one node: COPY ${r.copyRatio.toFixed(2)}× (${r.rows} rows), HNSW build ${r.indexRatio.toFixed(2)}×.`;
+  const data = opts.data === 'glove' ? 'GloVe-100 (all words but the 1,000 held-out queries)' : `${opts.rows} × 100 clustered synthetic vectors`;
+  report('p3', opts, r, 'P3 ingest', `${data}; COPY through vecshard into ${opts.shards} shards on ${opts.nodes} nodes (one copy) vs COPY into one node; then CREATE INDEX hnsw (m 16, ef_construction 64, cosine); rounds alternate one node and vecshard.`, head + table);
 }
 
 async function runP5(): Promise<void> {
