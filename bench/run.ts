@@ -93,7 +93,7 @@ async function runP4(): Promise<void> {
     `\n\nQ/s at recall@10 ≥ 0.95, clustered / hash: ${atTarget}.${chart ? ` Chart: ![P4](${chart})` : ''}` +
     `\n\nExact pruning (\`vecshard.exact = on\`) visited ${r.exactVisited.toFixed(1)} of ${opts.shards} shards on average over ${opts.exactQueries} queries. Builds: ${Object.entries(r.builds).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')}.`;
   const data = opts.data === 'glove' ? 'GloVe-100 (glove.6B.100d, cosine), every 341st word held out as a query' : `${opts.rows} × 100 clustered synthetic vectors (50 clusters, fixed seed)`;
-  report('p4', opts, r, 'P4 clustered routing vs hash', `${data}; ${opts.queries} queries over ${opts.clients} connections; ${opts.shards} shards on ${opts.nodes} nodes, one copy each; HNSW (m 16, ef_construction 64, vector_cosine_ops) per shard, ef_search 40; hash q/s is the median of runs interleaved with the clustered ones.`, head + table);
+  report('p4', opts, r, 'P4 clustered routing vs hash', `${data}; ${opts.queries} queries over ${opts.clients} connections; ${opts.shards} shards on ${opts.nodes} nodes, one copy each; HNSW (m 16, ef_construction 64, vector_cosine_ops) per shard, ef_search as in the table; hash q/s is the median of runs interleaved with the clustered ones.`, head + table);
 }
 
 async function runP3(): Promise<void> {

@@ -8,6 +8,7 @@ import { OPERATOR_METRIC, distance } from '../index/distance.ts';
 import { lowerBound } from '../index/bounds.ts';
 import { routingMetric } from '../index/kmeans.ts';
 import { toShard } from './relations.ts';
+import { quoteIdent } from '../shards/internal-query.ts';
 import { planAggregate, type AggregatePlan } from './aggregate.ts';
 import { planSorted } from './sort.ts';
 import { notSupported, type DistributedPlan, type ErrorPlan, type PruneSpec, type ShardTask } from './types.ts';
@@ -31,6 +32,19 @@ export function taskFor(stmt: Node, table: DistributedTable, shardIndex: number,
   const s = toShard({ [kind]: stmt }, table, shard.name);
   const p = subsetParams(s, params);
   return { nodeId: shard.nodes[0], shard: shard.name, shardIndex, sql: deparse(s), params: p };
+}
+
+const SHARD_PLACEHOLDER = 'vecshard_shard_placeholder';
+
+/** The same statement for many shards: deparsed once, the shard's name put in after (deparsing is the costly part). */
+export function tasksFor(stmt: Node, table: DistributedTable, shardIndexes: number[], params: BoundParams, kind: string): ShardTask[] {
+  const s = toShard({ [kind]: stmt }, table, SHARD_PLACEHOLDER);
+  const p = subsetParams(s, params);
+  const sql = deparse(s);
+  return shardIndexes.map((i) => {
+    const shard = table.shards[i];
+    return { nodeId: shard.nodes[0], shard: shard.name, shardIndex: i, sql: sql.split(SHARD_PLACEHOLDER).join(quoteIdent(shard.name)), params: p };
+  });
 }
 
 function limitValue(n: Node | undefined, params: BoundParams, what: string): number | ErrorPlan {
@@ -92,7 +106,7 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
     const shardStmt = { ...stmt, limitOffset: undefined, limitCount: limit === Infinity ? undefined : intConst(limit + offset) };
     return {
       ...base,
-      tasks: all.map((i) => taskFor(shardStmt, table, i, ctx.params, 'SelectStmt')),
+      tasks: tasksFor(shardStmt, table, all, ctx.params, 'SelectStmt'),
       merge: { kind: 'concat', limit, offset },
       hidden: 0,
       strategy: 'scatter: every shard, rows concatenated',
@@ -130,15 +144,15 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
       ? []
       : [`SELECT set_config('hnsw.ef_search', greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, ${Math.min(perShard, 1000)})::text, true)`];
   const merge = { kind: 'knn' as const, limit, offset, desc, nullsFirst };
-  const task = (i: number) => ({ ...taskFor(shardStmt, table, i, ctx.params, 'SelectStmt'), before });
+  const tasks = (shards: number[]) => tasksFor(shardStmt, table, shards, ctx.params, 'SelectStmt').map((t) => ({ ...t, before }));
   const clustered = table.method === 'clustered' ? planClustered(key, op!, table, ctx, desc, limit === Infinity ? Infinity : limit + offset) : undefined;
   if (clustered) {
     const shards = clustered.visit ?? clustered.prune!.order;
-    return { ...base, tasks: shards.map(task), merge, hidden: 1, strategy: `${clustered.strategy}, LIMIT ${perShard} per shard${ctx.exact ? ' (exact scan)' : ''}`, ...(clustered.prune ? { prune: clustered.prune } : {}) };
+    return { ...base, tasks: tasks(shards), merge, hidden: 1, strategy: `${clustered.strategy}, LIMIT ${perShard} per shard${ctx.exact ? ' (exact scan)' : ''}`, ...(clustered.prune ? { prune: clustered.prune } : {}) };
   }
   return {
     ...base,
-    tasks: all.map(task),
+    tasks: tasks(all),
     merge,
     hidden: 1,
     strategy: `knn scatter-gather: every shard, LIMIT ${perShard} per shard${ctx.exact ? ' (exact scan)' : ''}, merged by distance`,
