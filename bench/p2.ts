@@ -8,8 +8,12 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { startPgServers } from '../test/helpers/pg-nodes.ts';
 import { startTestCoordinator } from '../test/helpers/coordinator.ts';
 import { clustered, toSql } from './data.ts';
+import { loadGlove } from './glove.ts';
+import { groundTruth } from './p4.ts';
 
 export interface P2Options {
+  /** Synthetic clustered vectors (l2), or GloVe-100 (cosine, 1,000 held-out queries). */
+  data?: 'synthetic' | 'glove';
   rows: number;
   dim: number;
   queries: number;
@@ -34,6 +38,8 @@ async function load(client: pg.Client, table: string, rows: number[][]): Promise
 }
 
 /** Runs every query once over `clients` connections; returns the answers (ids) and queries per second. */
+let OP = '<->';
+
 async function measure(conns: pg.Client[], queries: number[][], ef: number): Promise<{ ids: number[][]; qps: number }> {
   await Promise.all(conns.map((c) => c.query(`SET hnsw.ef_search = ${ef}`)));
   const ids: number[][] = new Array(queries.length);
@@ -42,7 +48,7 @@ async function measure(conns: pg.Client[], queries: number[][], ef: number): Pro
   await Promise.all(
     conns.map(async (c) => {
       for (let i = next++; i < queries.length; i = next++) {
-        const r = await c.query('SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 10', [toSql(queries[i])]);
+        const r = await c.query(`SELECT id FROM items ORDER BY embedding ${OP} $1 LIMIT 10`, [toSql(queries[i])]);
         ids[i] = r.rows.map((x) => Number(x.id));
       }
     }),
@@ -53,11 +59,17 @@ async function measure(conns: pg.Client[], queries: number[][], ef: number): Pro
 const recall = (got: number[][], truth: number[][]) => got.reduce((s, g, i) => s + g.filter((x) => truth[i].includes(x)).length / 10, 0) / got.length;
 
 export async function p2(o: P2Options, log: (s: string) => void = () => {}): Promise<P2Cell[]> {
-  const { rows, queries } = clustered(o.rows, o.queries, o.dim, 40);
+  const glove = o.data === 'glove';
+  const { rows, queries } = glove
+    ? (({ rows: r, queries: q }) => ({ rows: r.map((v) => Array.from(v)), queries: q.map((v) => Array.from(v)) }))(loadGlove(o.queries, o.rows))
+    : clustered(o.rows, o.queries, o.dim, 40);
+  OP = glove ? '<=>' : '<->';
+  const ops = glove ? 'vector_cosine_ops' : 'vector_l2_ops';
+  const dim = rows[0].length;
   const pgs = await startPgServers(o.nodes + 1);
   const baseNode = pgs.servers[o.nodes];
   const c = await startTestCoordinator({ servers: pgs.servers.slice(0, o.nodes) }, { pool: { size: Math.max(...o.clients) + 2 } });
-  const ddl = `CREATE TABLE items (id bigint, embedding vector(${o.dim}), PRIMARY KEY (id))`;
+  const ddl = `CREATE TABLE items (id bigint, embedding vector(${dim}), PRIMARY KEY (id))`;
   const connect = (cfg: pg.ClientConfig) => Array.from({ length: Math.max(...o.clients) }, async () => {
     const cl = new pg.Client(cfg);
     await cl.connect();
@@ -72,15 +84,22 @@ export async function p2(o: P2Options, log: (s: string) => void = () => {}): Pro
     await vs[0].query(`SELECT create_distributed_table('items', 'id', shard_count => ${o.shards}, replication_factor => 1)`);
     await load(vs[0], 'items', rows);
     let t = performance.now();
-    await single[0].query('CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)');
+    // Enough memory that neither side's HNSW build spills (see P3): the builds are not what P2 compares.
+    await single[0].query(`SET maintenance_work_mem = '1GB'`);
+    await vs[0].query(`SET maintenance_work_mem = '1GB'`);
+    await single[0].query(`CREATE INDEX ON items USING hnsw (embedding ${ops}) WITH (m = 16, ef_construction = 64)`);
     log(`single-node index build ${((performance.now() - t) / 1000).toFixed(1)} s`);
     t = performance.now();
-    await vs[0].query('CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)');
+    await vs[0].query(`CREATE INDEX ON items USING hnsw (embedding ${ops}) WITH (m = 16, ef_construction = 64)`);
     log(`sharded index build ${((performance.now() - t) / 1000).toFixed(1)} s`);
     // Exact ground truth: a sequential scan of the unsharded table.
-    await single[0].query('SET enable_indexscan = off');
-    const truth = (await measure([single[0]], queries, 40)).ids;
-    await single[0].query('RESET enable_indexscan');
+    let truth: number[][];
+    if (glove) truth = groundTruth(rows.map((r) => Float32Array.from(r)), queries.map((q) => Float32Array.from(q)), `glove-${rows.length}-${queries.length}`);
+    else {
+      await single[0].query('SET enable_indexscan = off');
+      truth = (await measure([single[0]], queries, 40)).ids;
+      await single[0].query('RESET enable_indexscan');
+    }
     const cells: P2Cell[] = [];
     for (const ef of o.efSearch) {
       for (const clients of o.clients) {

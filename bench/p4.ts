@@ -45,7 +45,7 @@ function normalize(v: Float32Array): Float32Array {
 }
 
 /** Exact cosine top-10 ids, cached on disk (computing it takes a while). */
-function groundTruth(rows: Float32Array[], queries: Float32Array[], key: string): number[][] {
+export function groundTruth(rows: Float32Array[], queries: Float32Array[], key: string): number[][] {
   const file = path.join('bench', '.cache', `truth-${key}.json`);
   if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8'));
   const unit = rows.map(normalize);

@@ -54,13 +54,28 @@ async function main(): Promise<void> {
 async function runP2(): Promise<void> {
   const opts = smoke
     ? { rows: 3000, dim: 16, queries: 30, nodes: 2, shards: 4, efSearch: [20, 80], clients: [1] }
-    : { rows: flag('rows', 100_000), dim: flag('dim', 128), queries: flag('queries', 200), nodes: flag('nodes', 2), shards: flag('shards', 4), efSearch: [20, 40, 80, 160, 320], clients: [1, 8] };
+    : {
+        data: args.includes('--glove') ? ('glove' as const) : ('synthetic' as const),
+        rows: flag('rows', args.includes('--glove') ? Infinity : 100_000),
+        dim: flag('dim', 128),
+        queries: flag('queries', args.includes('--glove') ? 1000 : 200),
+        nodes: flag('nodes', 2),
+        shards: flag('shards', 4),
+        efSearch: [20, 40, 80, 160, 320],
+        clients: [1, 8],
+      };
   const cells = await p2(opts, (s) => process.stderr.write(s + '\n'));
   const head = '| ef_search | clients | one node recall@10 | one node q/s | vecshard recall@10 | vecshard q/s | q/s ratio |\n| --- | --- | --- | --- | --- | --- | --- |\n';
   const table = cells
     .map((c) => `| ${c.efSearch} | ${c.clients} | ${c.single.recall.toFixed(3)} | ${c.single.qps.toFixed(0)} | ${c.vecshard.recall.toFixed(3)} | ${c.vecshard.qps.toFixed(0)} | ${c.qpsRatio.toFixed(2)}× |`)
     .join('\n');
-  report('p2', opts, cells, 'P2 sharded kNN', `${opts.rows} × ${opts.dim} clustered vectors (40 Gaussian clusters, fixed seed), ${opts.queries} queries; one node, one HNSW table (m 16, ef_construction 64) vs vecshard with ${opts.shards} shards on ${opts.nodes} nodes, same index settings.`, head + table);
+  const glove = 'data' in opts && opts.data === 'glove';
+  const chart = writeChart(`p2-recall-qps${glove ? '-glove' : ''}`, `P2: recall@10 vs q/s, ${glove ? 'GloVe-100' : 'synthetic'}, one node vs ${opts.shards} shards on ${opts.nodes} nodes`, opts.clients.flatMap((cl) => [
+    { name: `one node, ${cl} client${cl > 1 ? 's' : ''}`, points: cells.filter((c) => c.clients === cl).map((c) => [c.single.recall, c.single.qps] as [number, number]) },
+    { name: `vecshard, ${cl} client${cl > 1 ? 's' : ''}`, points: cells.filter((c) => c.clients === cl).map((c) => [c.vecshard.recall, c.vecshard.qps] as [number, number]) },
+  ]));
+  const data = glove ? `GloVe-100 (cosine), ${opts.queries} held-out queries` : `${opts.rows} × ${opts.dim} clustered vectors (40 Gaussian clusters, fixed seed), ${opts.queries} queries`;
+  report('p2', opts, cells, 'P2 sharded kNN', `${data}; one node, one HNSW table (m 16, ef_construction 64) vs vecshard with ${opts.shards} shards on ${opts.nodes} nodes, same index settings.`, head + table + (chart ? `\n\nChart: ![P2](${chart})` : ''));
 }
 
 async function runP4(): Promise<void> {
