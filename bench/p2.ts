@@ -9,6 +9,7 @@ import { startPgServers } from '../test/helpers/pg-nodes.ts';
 import { startTestCoordinator } from '../test/helpers/coordinator.ts';
 import { clustered, toSql } from './data.ts';
 import { loadGlove } from './glove.ts';
+import { connectAll, ids, spread } from './clients.ts';
 import { groundTruth } from './p4.ts';
 
 export interface P2Options {
@@ -37,23 +38,11 @@ async function load(client: pg.Client, table: string, rows: number[][]): Promise
   })()), client.query(copyFrom(`COPY ${table} (id, embedding) FROM STDIN`)));
 }
 
-/** Runs every query once over `clients` connections; returns the answers (ids) and queries per second. */
-let OP = '<->';
-
-async function measure(conns: pg.Client[], queries: number[][], ef: number): Promise<{ ids: number[][]; qps: number }> {
+/** Runs every query once over the connections; returns the answers (ids) and queries per second. */
+async function measure(conns: pg.Client[], queries: number[][], ef: number, op: string): Promise<{ ids: number[][]; qps: number }> {
   await Promise.all(conns.map((c) => c.query(`SET hnsw.ef_search = ${ef}`)));
-  const ids: number[][] = new Array(queries.length);
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    conns.map(async (c) => {
-      for (let i = next++; i < queries.length; i = next++) {
-        const r = await c.query(`SELECT id FROM items ORDER BY embedding ${OP} $1 LIMIT 10`, [toSql(queries[i])]);
-        ids[i] = r.rows.map((x) => Number(x.id));
-      }
-    }),
-  );
-  return { ids, qps: queries.length / ((performance.now() - t0) / 1000) };
+  const r = await spread(conns, queries.length, async (c, i) => ids(await c.query(`SELECT id FROM items ORDER BY embedding ${op} $1 LIMIT 10`, [toSql(queries[i])])));
+  return { ids: r.results, qps: r.qps };
 }
 
 const recall = (got: number[][], truth: number[][]) => got.reduce((s, g, i) => s + g.filter((x) => truth[i].includes(x)).length / 10, 0) / got.length;
@@ -63,21 +52,16 @@ export async function p2(o: P2Options, log: (s: string) => void = () => {}): Pro
   const { rows, queries } = glove
     ? (({ rows: r, queries: q }) => ({ rows: r.map((v) => Array.from(v)), queries: q.map((v) => Array.from(v)) }))(loadGlove(o.queries, o.rows))
     : clustered(o.rows, o.queries, o.dim, 40);
-  OP = glove ? '<=>' : '<->';
+  const op = glove ? '<=>' : '<->';
   const ops = glove ? 'vector_cosine_ops' : 'vector_l2_ops';
   const dim = rows[0].length;
   const pgs = await startPgServers(o.nodes + 1);
   const baseNode = pgs.servers[o.nodes];
   const c = await startTestCoordinator({ servers: pgs.servers.slice(0, o.nodes) }, { pool: { size: Math.max(...o.clients) + 2 } });
   const ddl = `CREATE TABLE items (id bigint, embedding vector(${dim}), PRIMARY KEY (id))`;
-  const connect = (cfg: pg.ClientConfig) => Array.from({ length: Math.max(...o.clients) }, async () => {
-    const cl = new pg.Client(cfg);
-    await cl.connect();
-    return cl;
-  });
   try {
-    const single = await Promise.all(connect({ connectionString: baseNode.url + '/postgres' }));
-    const vs = await Promise.all(connect(c.options()));
+    const single = await connectAll(Math.max(...o.clients), { connectionString: baseNode.url + '/postgres' });
+    const vs = await connectAll(Math.max(...o.clients), c.options());
     await single[0].query(ddl);
     await load(single[0], 'items', rows);
     await vs[0].query(ddl);
@@ -97,14 +81,14 @@ export async function p2(o: P2Options, log: (s: string) => void = () => {}): Pro
     if (glove) truth = groundTruth(rows.map((r) => Float32Array.from(r)), queries.map((q) => Float32Array.from(q)), `glove-${rows.length}-${queries.length}`);
     else {
       await single[0].query('SET enable_indexscan = off');
-      truth = (await measure([single[0]], queries, 40)).ids;
+      truth = (await measure([single[0]], queries, 40, op)).ids;
       await single[0].query('RESET enable_indexscan');
     }
     const cells: P2Cell[] = [];
     for (const ef of o.efSearch) {
       for (const clients of o.clients) {
-        const a = await measure(single.slice(0, clients), queries, ef);
-        const b = await measure(vs.slice(0, clients), queries, ef);
+        const a = await measure(single.slice(0, clients), queries, ef, op);
+        const b = await measure(vs.slice(0, clients), queries, ef, op);
         const cell = {
           efSearch: ef,
           clients,

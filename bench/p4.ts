@@ -12,6 +12,7 @@ import { startPgServers } from '../test/helpers/pg-nodes.ts';
 import { startTestCoordinator } from '../test/helpers/coordinator.ts';
 import { clustered } from './data.ts';
 import { loadGlove } from './glove.ts';
+import { connectAll, ids, spread } from './clients.ts';
 
 export interface P4Options {
   data: 'glove' | 'synthetic';
@@ -81,17 +82,8 @@ async function load(client: pg.Client, table: string, rows: Float32Array[]): Pro
 }
 
 async function measure(conns: pg.Client[], table: string, queries: Float32Array[]): Promise<{ ids: number[][]; qps: number }> {
-  const ids: number[][] = new Array(queries.length);
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    conns.map(async (c) => {
-      for (let i = next++; i < queries.length; i = next++) {
-        ids[i] = (await c.query(`SELECT id FROM ${table} ORDER BY embedding <=> $1 LIMIT 10`, [sql(queries[i])])).rows.map((x) => Number(x.id));
-      }
-    }),
-  );
-  return { ids, qps: queries.length / ((performance.now() - t0) / 1000) };
+  const r = await spread(conns, queries.length, async (c, i) => ids(await c.query(`SELECT id FROM ${table} ORDER BY embedding <=> $1 LIMIT 10`, [sql(queries[i])])));
+  return { ids: r.results, qps: r.qps };
 }
 
 const recall = (got: number[][], truth: number[][]) => got.reduce((s, g, i) => s + g.filter((x) => truth[i].includes(x)).length / 10, 0) / got.length;
@@ -112,13 +104,7 @@ export async function p4(o: P4Options, log: (s: string) => void = () => {}): Pro
   log(`ground truth ${((performance.now() - t) / 1000).toFixed(1)} s`);
   const pgs = await startPgServers(o.nodes);
   const c = await startTestCoordinator(pgs, { pool: { size: o.clients + 4 } });
-  const conns = await Promise.all(
-    Array.from({ length: o.clients }, async () => {
-      const cl = new pg.Client(c.options());
-      await cl.connect();
-      return cl;
-    }),
-  );
+  const conns = await connectAll(o.clients, c.options());
   const db = conns[0];
   const builds: Record<string, number> = {};
   try {

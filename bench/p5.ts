@@ -12,6 +12,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { freePort, startPgServers } from '../test/helpers/pg-nodes.ts';
 import { startTestCoordinator } from '../test/helpers/coordinator.ts';
 import { clustered, toSql } from './data.ts';
+import { connectAll, spread } from './clients.ts';
 
 export interface P5Options {
   rows: number;
@@ -29,24 +30,8 @@ export interface P5Result {
 }
 
 async function run(conns: pg.Client[], queries: number[][], total: number): Promise<number> {
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    conns.map(async (c) => {
-      for (let i = next++; i < total; i = next++) await c.query('SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 10', [toSql(queries[i % queries.length])]);
-    }),
-  );
-  return total / ((performance.now() - t0) / 1000);
+  return (await spread(conns, total, (c, i) => c.query('SELECT id FROM items ORDER BY embedding <-> $1 LIMIT 10', [toSql(queries[i % queries.length])]))).qps;
 }
-
-const connectAll = (n: number, cfg: pg.ClientConfig) =>
-  Promise.all(
-    Array.from({ length: n }, async () => {
-      const cl = new pg.Client(cfg);
-      await cl.connect();
-      return cl;
-    }),
-  );
 
 function rssOf(pid: number): { rss: number; peak: number } {
   const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

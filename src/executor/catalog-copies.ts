@@ -27,10 +27,10 @@ export async function copyCatalog(src: NodeConnection, dst: NodeConnection): Pro
   await migrate(dst);
   // Shells first: a node standing in for node 0 answers psql's catalog queries about them.
   const tables = await runQuery(src, 'SELECT schema_name, table_name FROM vecshard.tables');
+  const exts = tables.rows.length ? await runQuery(src, `SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`) : { rows: [] };
   for (const [schema, name] of tables.rows) {
     const rel = quoteLiteral(`${quoteIdent(schema!)}.${quoteIdent(name!)}`);
     if ((await runQuery(dst, `SELECT to_regclass(${rel}) IS NOT NULL`)).rows[0][0] === 't') continue;
-    const exts = await runQuery(src, `SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`);
     const ddl = await tableDdl(src, schema!, name!, true);
     await runQuery(
       dst,

@@ -8,7 +8,9 @@ import type { Cluster } from '../shards/cluster.ts';
 import { PgError, type NodeConnection } from '../shards/node-connection.ts';
 import { runQuery, quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
 import { SHARD_SCHEMA, type DistributedTable } from '../shards/catalog.ts';
-import { kmeans, routingMetric } from '../index/kmeans.ts';
+import { kmeans } from '../index/kmeans.ts';
+import { widen } from '../index/bounds.ts';
+import { nearestCentroidSql } from '../shards/route.ts';
 import { cosine, distance } from '../index/distance.ts';
 import { formatVector, parseVector, type Vec } from '../index/vector.ts';
 import { withConn, writeCatalog } from './catalog-copies.ts';
@@ -55,15 +57,13 @@ export async function recluster(cluster: Cluster, database: string, table: Distr
         const g = s.geometry!;
         const rl2 = g.radiusL2 + distance('l2', g.centroid, centroids[i]);
         const ra = Math.min(Math.PI, g.radiusAngle + angle(g.centroid, centroids[i]));
-        return `UPDATE vecshard.shards SET centroid = ${quoteLiteral(formatVector(centroids[i]))}, radius_l2 = ${rl2 * (1 + 1e-6) + 1e-9}, radius_angle = ${Math.min(Math.PI, ra * (1 + 1e-6) + 1e-9)} WHERE shard_id = ${s.id}`;
+        return `UPDATE vecshard.shards SET centroid = ${quoteLiteral(formatVector(centroids[i]))}, radius_l2 = ${widen(rl2)}, radius_angle = ${widen(ra, Math.PI)} WHERE shard_id = ${s.id}`;
       })
       .join('; '),
   );
 
   // 2. Move each shard's misplaced rows (nearest centroid computed by the node, so every copy agrees).
-  const op = { l2: '<->', cosine: '<=>', ip: '<->', l1: '<+>' }[routingMetric(metric)];
-  const list = `(VALUES ${centroids.map((c, i) => `(${i}, '${formatVector(c)}'::vector)`).join(', ')}) AS c (i, v)`;
-  const nearest = `(SELECT c.i FROM ${list} ORDER BY r.${col} ${op} c.v, c.i LIMIT 1)`;
+  const nearest = nearestCentroidSql(centroids, metric, 'r', table.distColumn!);
   let moved = 0;
   const locks = [...table.shards].sort((a, b) => a.id - b.id);
   for (const s of table.shards) {
@@ -119,7 +119,7 @@ export async function recluster(cluster: Cluster, database: string, table: Distr
         ),
       );
       const [rl2, ra] = r.rows[0].map(Number);
-      await writeCatalog(cluster, database, `UPDATE vecshard.shards SET radius_l2 = ${rl2 * (1 + 1e-6) + 1e-9}, radius_angle = ${Math.min(Math.PI, ra * (1 + 1e-6) + 1e-9)} WHERE shard_id = ${s.id}`);
+      await writeCatalog(cluster, database, `UPDATE vecshard.shards SET radius_l2 = ${widen(rl2)}, radius_angle = ${widen(ra, Math.PI)} WHERE shard_id = ${s.id}`);
     } finally {
       unlock();
     }

@@ -12,6 +12,11 @@ export interface ShardGeometry {
   radiusAngle: number;
 }
 
+/** A radius a hair wider than computed, as stored in the catalog: pgvector computes in single precision. */
+export function widen(r: number, max = Infinity): number {
+  return Math.min(max, r * (1 + 1e-6) + 1e-9);
+}
+
 /** The radii that cover `x` too (they only grow). */
 export function grow(g: ShardGeometry, x: Vec): { radiusL2: number; radiusAngle: number } {
   const c = cosine(x, g.centroid);

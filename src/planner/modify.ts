@@ -7,8 +7,7 @@ import { taskFor } from './select.ts';
 import { notSupported, type DistributedPlan, type ErrorPlan } from './types.ts';
 import { SHARD_SCHEMA } from '../shards/catalog.ts';
 import { quoteIdent } from '../shards/internal-query.ts';
-import { routingMetric } from '../index/kmeans.ts';
-import { formatVector } from '../index/vector.ts';
+import { nearestCentroidSql } from '../shards/route.ts';
 
 export function planModify(kind: 'UpdateStmt' | 'DeleteStmt', stmt: Node, table: DistributedTable, params: BoundParams): DistributedPlan | ErrorPlan {
   if (stmt.withClause) return notSupported('WITH in UPDATE or DELETE');
@@ -55,8 +54,7 @@ function planRelocate(stmt: Node, table: DistributedTable, params: BoundParams):
   if (stmt.returningList?.length || stmt.returningClause) return notSupported('RETURNING in an UPDATE that changes the vector of a clustered table');
   const col = quoteIdent(table.distColumn!);
   const shards = table.shards.map((s) => s.index);
-  const op = { l2: '<->', cosine: '<=>', ip: '<->', l1: '<+>' }[routingMetric(table.metric ?? 'l2')];
-  const centroids = `(VALUES ${table.shards.map((s) => `(${s.index}, '${formatVector(s.geometry!.centroid)}'::vector)`).join(', ')}) AS c (i, v)`;
+  const nearest = nearestCentroidSql(table.shards.map((s) => s.geometry!.centroid), table.metric ?? 'l2', 'r', table.distColumn!);
   const update = { ...stmt, returningClause: undefined, returningList: undefined };
   return {
     kind: 'distributed',
@@ -73,8 +71,7 @@ function planRelocate(stmt: Node, table: DistributedTable, params: BoundParams):
     relocate: {
       misplaced: (shardIndex: number, shardName: string) =>
         `DELETE FROM ${SHARD_SCHEMA}.${quoteIdent(shardName)} AS r WHERE r.xmin = pg_current_xact_id()::xid
-            AND (SELECT c.i FROM ${centroids} ORDER BY r.${col} ${op} c.v, c.i LIMIT 1) <> ${shardIndex} RETURNING *,
-            (SELECT c.i FROM ${centroids} ORDER BY r.${col} ${op} c.v, c.i LIMIT 1) AS __vecshard_target`,
+            AND ${nearest} <> ${shardIndex} RETURNING *, ${nearest} AS __vecshard_target`,
     },
   };
 }

@@ -2,9 +2,11 @@
 // nearest to its vector. Also the radii a clustered shard needs so that they still cover the rows put in it.
 import { HASHERS, shardIndexForHash } from './hash.ts';
 import type { DistributedTable } from './catalog.ts';
-import { parseVector, type Vec } from '../index/vector.ts';
+import { formatVector, parseVector, type Vec } from '../index/vector.ts';
+import type { Metric } from '../index/distance.ts';
+import { quoteIdent } from './internal-query.ts';
 import { nearest, routingMetric } from '../index/kmeans.ts';
-import { grow } from '../index/bounds.ts';
+import { grow, widen } from '../index/bounds.ts';
 import { PgError } from './node-connection.ts';
 
 /** The shard index for a distribution value given as text (never NULL: callers refuse that first). */
@@ -50,9 +52,18 @@ export class RadiusTracker {
     return [...this.#grown]
       .map(([i, g]) => {
         const s = this.table.shards[i];
-        // A hair wider than computed: pgvector computes in single precision.
-        return `UPDATE vecshard.shards SET radius_l2 = greatest(radius_l2, ${g.radiusL2 * (1 + 1e-6) + 1e-9}), radius_angle = greatest(radius_angle, ${Math.min(Math.PI, g.radiusAngle * (1 + 1e-6) + 1e-9)}) WHERE shard_id = ${s.id}`;
+        return `UPDATE vecshard.shards SET radius_l2 = greatest(radius_l2, ${widen(g.radiusL2)}), radius_angle = greatest(radius_angle, ${widen(g.radiusAngle, Math.PI)}) WHERE shard_id = ${s.id}`;
       })
       .join('; ');
   }
+}
+
+/**
+ * SQL for the index of the centroid nearest to `row`.`column`, computed by the node itself (so every copy of a
+ * shard decides alike): ties go to the lower index, as nearest() does.
+ */
+export function nearestCentroidSql(centroids: Vec[], metric: Metric, row: string, column: string): string {
+  const op = { l2: '<->', cosine: '<=>', ip: '<->', l1: '<+>' }[routingMetric(metric)];
+  const list = centroids.map((c, i) => `(${i}, '${formatVector(c)}'::vector)`).join(', ');
+  return `(SELECT c.i FROM (VALUES ${list}) AS c (i, v) ORDER BY ${row}.${quoteIdent(column)} ${op} c.v, c.i LIMIT 1)`;
 }

@@ -404,9 +404,9 @@ export class ClientSession {
   async #runDistributed(plan: DistributedPlan, resultFormats: number[], describe: boolean): Promise<void> {
     this.#shardMs = 0;
     if (plan.prune && !plan.write) {
-      const hiddenBinary = resultFormats.length === 1 && resultFormats[0] === 1;
-      const results = await this.#prunedKnn(plan, resultFormats, describe, hiddenBinary || (plan.hidden > 0 && resultFormats.length > 1));
-      return this.#deliver(plan, results, describe, hiddenBinary || (plan.hidden > 0 && resultFormats.length > 1));
+      const { hiddenBinary } = hiddenFormats(plan, resultFormats);
+      const results = await this.#prunedKnn(plan, resultFormats, describe, hiddenBinary);
+      return this.#deliver(plan, results, describe, hiddenBinary);
     }
     await this.#runTasksOf(plan, resultFormats, describe, (results, hiddenBinary) => this.#deliver(plan, results, describe, hiddenBinary));
   }
@@ -509,13 +509,7 @@ export class ClientSession {
 
   async #runTasksOf(plan: DistributedPlan, resultFormats: number[], describe: boolean, done: (results: TaskResult[], hiddenBinary: boolean) => void): Promise<void> {
     const cluster = this.ctx.cluster;
-    // The hidden distance column comes back in the format of the others, or binary when they are given one by one.
-    let formats = resultFormats;
-    let hiddenBinary = resultFormats.length === 1 && resultFormats[0] === 1;
-    if (plan.hidden && resultFormats.length > 1) {
-      formats = [...resultFormats, 1];
-      hiddenBinary = true;
-    }
+    const { formats, hiddenBinary } = hiddenFormats(plan, resultFormats);
     // Writes hold their shards' write locks until done, so a repair never copies a shard mid-write.
     const unlock = plan.write ? await this.#lockShards(plan) : [];
     try {
@@ -1325,4 +1319,10 @@ function nodeToAdd(cluster: Cluster, url: string | null | undefined): NodeSpec {
   } catch (e) {
     throw new PgError({ severity: 'ERROR', code: '22023', message: `vecshard.add_node: ${(e as Error).message}` });
   }
+}
+
+/** The hidden distance column comes back in the format of the others, or binary when they are given one by one. */
+function hiddenFormats(plan: DistributedPlan, resultFormats: number[]): { formats: number[]; hiddenBinary: boolean } {
+  if (plan.hidden && resultFormats.length > 1) return { formats: [...resultFormats, 1], hiddenBinary: true };
+  return { formats: resultFormats, hiddenBinary: resultFormats.length === 1 && resultFormats[0] === 1 };
 }
