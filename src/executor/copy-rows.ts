@@ -101,3 +101,26 @@ export class CsvParser {
     this.#afterQuote = false;
   }
 }
+
+/** How COPY … TO STDOUT writes rows. */
+export interface CopyOutFormat {
+  format: 'text' | 'csv';
+  header: boolean;
+  delimiter: string;
+  null: string;
+}
+
+/** One COPY output line from text-format values, as Postgres writes it. */
+export function copyOutLine(values: Array<string | null>, f: CopyOutFormat): string {
+  if (f.format === 'text') {
+    return values.map((v) => (v === null ? f.null : toTextField(v).split(f.delimiter).join('\\' + f.delimiter))).join(f.delimiter) + '\n';
+  }
+  // CSV quotes a value holding the delimiter, a quote, a line break, or that would read back as NULL.
+  return values
+    .map((v) => {
+      if (v === null) return f.null;
+      const quote = v === f.null || v.includes(f.delimiter) || /["\r\n]/.test(v) || /^\\\.$/.test(v);
+      return quote ? `"${v.replace(/"/g, '""')}"` : v;
+    })
+    .join(f.delimiter) + '\n';
+}

@@ -1,5 +1,6 @@
 // One statement, given the catalog: which planner case handles it.
 import type { RawStmt } from '../sql/parse.ts';
+import type { CopyOutFormat } from '../executor/copy-rows.ts';
 import { stmtKind } from '../sql/parse.ts';
 import { constText, deparse, walk, type Node } from '../sql/ast.ts';
 import { parseSql } from '../sql/parse.ts';
@@ -37,6 +38,8 @@ export type StatementPlan =
   /** vecshard.repair(), vecshard.move_shard_placement(shard, from, to), vecshard.rebalance() */
   | { kind: 'admin'; name: string; args: Array<string | null | undefined> }
   | { kind: 'explain'; inner: DistributedPlan | AggregatePlan; options: ExplainOptions }
+  /** COPY (SELECT …) TO STDOUT over distributed tables: the SELECT's rows, written as COPY data. */
+  | { kind: 'copy-query'; inner: DistributedPlan | AggregatePlan; out: CopyOutFormat }
   | DistributedPlan
   | AggregatePlan
   | DdlPlan
@@ -121,6 +124,30 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
   };
 }
 
+/** COPY (query) TO STDOUT: the query is planned like any SELECT; only text and CSV output. */
+async function planCopyQuery(stmt: Node, text: string, ctx: StatementContext): Promise<StatementPlan> {
+  const out: CopyOutFormat = { format: 'text', header: false, delimiter: '\t', null: '\\N' };
+  let delimiter: string | undefined;
+  let nullString: string | undefined;
+  for (const o of (stmt.options ?? []) as Node[]) {
+    const d = o.DefElem;
+    const value = () => String(constText(d.arg) ?? d.arg?.String?.sval ?? d.arg?.Boolean?.boolval);
+    if (d.defname === 'format') out.format = value().toLowerCase() as CopyOutFormat['format'];
+    else if (d.defname === 'header') out.header = d.arg === undefined || /^(true|on|1)$/i.test(value());
+    else if (d.defname === 'delimiter') delimiter = value();
+    else if (d.defname === 'null') nullString = value();
+    else return notSupported(`COPY (query) option ${d.defname.toUpperCase()}`);
+  }
+  if (out.format !== 'text' && out.format !== 'csv') return notSupported(`COPY (query) in ${out.format} format`);
+  if (out.format === 'csv') [out.delimiter, out.null] = [',', ''];
+  out.delimiter = delimiter ?? out.delimiter;
+  out.null = nullString ?? out.null;
+  const inner = await planStatement({ stmt: stmt.query }, text, ctx);
+  if (inner.kind === 'error') return inner;
+  if ((inner.kind === 'distributed' && inner.command === 'SELECT') || inner.kind === 'aggregate') return { kind: 'copy-query', inner, out };
+  return notSupported('COPY of this query over a distributed table');
+}
+
 function copyPlan(stmt: Node, table: DistributedTable): CopyPlan | ErrorPlan {
   let format: CopyPlan['format'] = 'text';
   let header = false;
@@ -191,7 +218,9 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
       if (!one) return notSupported('this RENAME');
       return planRename(n, text, one);
     case 'CopyStmt':
-      if (n.query || n.filename || !one) return notSupported(n.query ? 'COPY (query) with a distributed table' : 'COPY to or from a server file');
+      if (n.filename) return notSupported('COPY to or from a server file (use psql\'s \\copy)');
+      if (n.query) return planCopyQuery(n, text, ctx);
+      if (!one) return notSupported('COPY naming several distributed tables');
       return copyPlan(n, one);
     case 'VacuumStmt':
       return {

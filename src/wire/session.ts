@@ -19,7 +19,7 @@ import { mayContribute } from '../index/bounds.ts';
 import { RadiusTracker, vectorOf } from '../shards/route.ts';
 import { SHARD_SCHEMA } from '../shards/catalog.ts';
 import { quoteIdent } from '../shards/internal-query.ts';
-import { toTextField } from '../executor/copy-rows.ts';
+import { copyOutLine, toTextField, type CopyOutFormat } from '../executor/copy-rows.ts';
 import { distributeTable, copyLines } from '../executor/distribute.ts';
 import { repairDatabase, rebalance, moveShardPlacement } from '../executor/repair.ts';
 import { addNode, removeNode } from '../executor/membership.ts';
@@ -385,6 +385,9 @@ export class ClientSession {
           return true;
         case 'copy-out':
           await this.#runCopyOut(plan);
+          return true;
+        case 'copy-query':
+          await this.#runCopyQuery(raw, text, plan.inner, plan.out);
           return true;
         case 'copy-in':
           throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard: COPY FROM STDIN into a distributed table is supported in the simple query protocol only' });
@@ -774,6 +777,32 @@ export class ClientSession {
     }
     this.ctx.send(fe.copyDone());
     this.ctx.send(be.commandComplete(`COPY ${rows}`));
+  }
+
+  /**
+   * COPY (SELECT …) TO STDOUT: the SELECT runs as usual, in text format, and what it would send the client is
+   * rewritten on the way out: its row description opens the COPY, each row becomes a line, its tag becomes COPY n.
+   */
+  async #runCopyQuery(raw: RawStmt, text: string, inner: DistributedPlan | AggregatePlan, out: CopyOutFormat): Promise<void> {
+    const send = this.ctx.send;
+    this.ctx.send = (f: Buffer) => {
+      if (f[0] === 0x54) {
+        const fields = be.readRowDescription(f);
+        send.call(this.ctx, be.copyOutResponse(0, fields.length));
+        if (out.header) send.call(this.ctx, fe.copyData(Buffer.from(copyOutLine(fields.map((c) => c.name), out))));
+      } else if (f[0] === 0x44) {
+        const values = be.readDataRow(f).map((b) => (b === null ? null : b.toString('utf8')));
+        send.call(this.ctx, fe.copyData(Buffer.from(copyOutLine(values, out))));
+      } else if (f[0] === 0x43) {
+        send.call(this.ctx, fe.copyDone());
+        send.call(this.ctx, be.commandComplete(`COPY ${/(\d+)$/.exec(be.readCommandTag(f))?.[1] ?? 0}`));
+      } else send.call(this.ctx, f);
+    };
+    try {
+      await this.#runStatement(raw, text, inner, [], true, true);
+    } finally {
+      this.ctx.send = send;
+    }
   }
 
   /** COMMIT or ROLLBACK of a client transaction that reached other nodes. */
