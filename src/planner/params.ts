@@ -43,9 +43,13 @@ export function paramText(p: BoundParams, n: number): string | null {
 export function subsetParams(stmt: Node, p: BoundParams): BoundParams {
   if (p.values.length === 0) return p;
   const map = new Map<number, number>();
+  // A plan may put one expression node in two places (the kNN distance is both a hidden column and the sort
+  // key): each ParamRef object is renumbered once.
+  const seen = new Set<Node>();
   walk(stmt, (n) => {
     const ref = n.ParamRef;
-    if (!ref) return;
+    if (!ref || seen.has(ref)) return;
+    seen.add(ref);
     let m = map.get(ref.number);
     if (m === undefined) {
       m = map.size + 1;

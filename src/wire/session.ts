@@ -973,6 +973,12 @@ export class ClientSession {
       const [raw] = parseSql(m.sql) as RawStmt[];
       if (raw && (q.allNodes || distributedTables(raw.stmt, catalog).length)) st.distributed = raw;
     }
+    if (!st.distributed && !q.unparsed && /^\s*(commit|rollback|end|abort|prepare|savepoint|release)\b/i.test(m.sql)) {
+      // COMMIT or ROLLBACK may have to end the transaction on other nodes too (postgres.js sends them this way):
+      // it runs like a distributed statement, which knows which nodes the transaction reached.
+      const [raw] = parseSql(m.sql) as RawStmt[];
+      if (raw && stmtKind(raw) === 'TransactionStmt') st.distributed = raw;
+    }
     if (this.#home !== 0 && !st.distributed) {
       const [raw] = q.unparsed ? [] : ((parseSql(m.sql) as RawStmt[]) ?? []);
       if (raw && !readsOnly(raw)) return this.#batchError(standInRefusal().fields, 'parse');
