@@ -2,6 +2,7 @@
 import type { RawStmt } from '../sql/parse.ts';
 import type { CopyOutFormat } from '../executor/copy-rows.ts';
 import { stmtKind } from '../sql/parse.ts';
+import { changesProtected } from '../sql/protected.ts';
 import { constText, deparse, walk, type Node } from '../sql/ast.ts';
 import { parseSql } from '../sql/parse.ts';
 import type { Catalog, DistributedTable } from '../shards/catalog.ts';
@@ -124,6 +125,14 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
   };
 }
 
+/** vecshard's catalog and shard tables change only through vecshard's own functions. */
+export function protectedError(what: string): ErrorPlan {
+  return {
+    kind: 'error',
+    error: { severity: 'ERROR', code: '42501', message: `vecshard: ${what} belongs to vecshard and cannot be changed by a client statement`, hint: 'Use the vecshard functions (create_distributed_table, vecshard.repair, …); schema-diff tools should ignore the schemas vecshard and vecshard_shards.' },
+  };
+}
+
 /** COPY (query) TO STDOUT: the query is planned like any SELECT; only text and CSV output. */
 async function planCopyQuery(stmt: Node, text: string, ctx: StatementContext): Promise<StatementPlan> {
   const out: CopyOutFormat = { format: 'text', header: false, delimiter: '\t', null: '\\N' };
@@ -167,6 +176,8 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   const kind = stmtKind(raw);
   const fn = vecshardFunction(stmt);
   if (fn) return planFunction(fn, ctx);
+  const guarded = changesProtected(stmt);
+  if (guarded) return protectedError(guarded);
   if (kind === 'CreateExtensionStmt' && stmt.CreateExtensionStmt.extname === 'citus') {
     return { kind: 'notice', tag: 'CREATE EXTENSION', message: 'vecshard provides the Citus API (create_distributed_table and friends); extension "citus" is not installed' };
   }

@@ -6,7 +6,8 @@ import * as fe from '../protocol/frontend.ts';
 import { classify, quoteProbesAll } from '../sql/classify.ts';
 import { parseSql, stmtKind, stmtText, type RawStmt } from '../sql/parse.ts';
 import { planQuery } from '../planner/plan.ts';
-import { planStatement, type StatementPlan, type CopyPlan } from '../planner/distributed.ts';
+import { planStatement, protectedError, type StatementPlan, type CopyPlan } from '../planner/distributed.ts';
+import { changesProtected } from '../sql/protected.ts';
 import { distributedTables } from '../planner/relations.ts';
 import { readBind, NO_PARAMS, type BoundParams } from '../planner/params.ts';
 import type { DistributedPlan, DdlPlan, ShardTask } from '../planner/types.ts';
@@ -971,6 +972,8 @@ export class ClientSession {
     if (!q.unparsed && (q.allNodes || !catalog.empty)) {
       // Whether it touches a distributed table is known now; the plan waits for the parameters (at Execute).
       const [raw] = parseSql(m.sql) as RawStmt[];
+      const guarded = raw && changesProtected(raw.stmt);
+      if (guarded) return this.#batchError(protectedError(guarded).error, 'parse');
       if (raw && (q.allNodes || distributedTables(raw.stmt, catalog).length)) st.distributed = raw;
     }
     if (!st.distributed && !q.unparsed && /^\s*(commit|rollback|end|abort|prepare|savepoint|release)\b/i.test(m.sql)) {

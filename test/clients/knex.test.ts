@@ -32,7 +32,7 @@ it('runs the flow on a distributed table', async () => {
     await knex.client.releaseConnection(conn);
   }
   await knex.schema.alterTable('docs', (t) => {
-    t.index(knex.raw('embedding vector_cosine_ops'), 'docs_embedding_idx', 'hnsw');
+    t.index([knex.raw('embedding vector_cosine_ops')], 'docs_embedding_idx', 'hnsw');
   });
 
   const knn = await (knex('docs').select('id').where('tenant', flow.TENANT) as any).orderBy((knex('docs') as any).cosineDistance('embedding', flow.QUERY)).limit(flow.K);

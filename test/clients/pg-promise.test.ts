@@ -28,7 +28,7 @@ it('runs the flow on a distributed table', async () => {
   // A shared connection object's pg client: what pg-promise users reach for to COPY.
   const sco = await db.connect();
   try {
-    await pipeline(Readable.from([flow.copyText(flow.COPIED)]), sco.client.query(copyFrom('COPY docs (id, tenant, title, embedding) FROM STDIN')));
+    await pipeline(Readable.from([flow.copyText(flow.COPIED)]), (sco.client as any).query(copyFrom('COPY docs (id, tenant, title, embedding) FROM STDIN')));
   } finally {
     sco.done();
   }
