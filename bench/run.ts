@@ -70,7 +70,7 @@ async function runP2(): Promise<void> {
     .map((c) => `| ${c.efSearch} | ${c.clients} | ${c.single.recall.toFixed(3)} | ${c.single.qps.toFixed(0)} | ${c.vecshard.recall.toFixed(3)} | ${c.vecshard.qps.toFixed(0)} | ${c.qpsRatio.toFixed(2)}× |`)
     .join('\n');
   const glove = 'data' in opts && opts.data === 'glove';
-  const chart = writeChart(`p2-recall-qps${glove ? '-glove' : ''}`, `P2: recall@10 vs q/s, ${glove ? 'GloVe-100' : 'synthetic'}, one node vs ${opts.shards} shards on ${opts.nodes} nodes`, opts.clients.flatMap((cl) => [
+  const chart = writeChart(`p2-recall-qps${glove ? '-glove' : ''}${opts.nodes !== 2 || opts.shards !== 4 ? `-${opts.shards}x${opts.nodes}` : ''}`, `P2: recall@10 vs q/s, ${glove ? 'GloVe-100' : 'synthetic'}, one node vs ${opts.shards} shards on ${opts.nodes} nodes`, opts.clients.flatMap((cl) => [
     { name: `one node, ${cl} client${cl > 1 ? 's' : ''}`, points: cells.filter((c) => c.clients === cl).map((c) => [c.single.recall, c.single.qps] as [number, number]) },
     { name: `vecshard, ${cl} client${cl > 1 ? 's' : ''}`, points: cells.filter((c) => c.clients === cl).map((c) => [c.vecshard.recall, c.vecshard.qps] as [number, number]) },
   ]));
