@@ -106,14 +106,16 @@ export async function distributeTable(
   members: number[],
   homeId: number,
   conn: (node: number) => Promise<NodeConnection>,
-  commit: (home: NodeConnection, others: NodeConnection[]) => Promise<void>,
+  /** Commits the catalog change on every node; undefined inside a client's transaction block, whose COMMIT does it. */
+  commit: ((home: NodeConnection, others: NodeConnection[]) => Promise<void>) | undefined,
 ): Promise<DistributedTable> {
+  const inTransaction = !commit;
   const home = await conn(homeId);
   const rel = `${quoteIdent(req.schema)}.${quoteIdent(req.name)}`;
   const exists = await runQuery(home, `SELECT to_regclass(${quoteLiteral(rel)}) IS NOT NULL`);
   if (exists.rows[0][0] !== 't') throw err('42P01', `relation "${req.name}" does not exist`);
   const nodeCount = members.length;
-  for (const n of members) await migrate(await conn(n));
+  for (const n of members) await migrate(await conn(n), inTransaction);
   const already = await runQuery(home, `SELECT 1 FROM vecshard.tables WHERE schema_name = ${quoteLiteral(req.schema)} AND table_name = ${quoteLiteral(req.name)}`);
   if (already.rows.length) throw err('42P07', `table "${req.name}" is already distributed`);
 
@@ -190,19 +192,27 @@ export async function distributeTable(
     // Every node gets the catalog rows and (but node `homeId`, which has the table) an empty shell, atomically.
     const shell = await tableDdl(home, req.schema, req.name, true);
     const all = await Promise.all(members.map((n) => conn(n)));
+    if (inTransaction) {
+      for (const c of all) {
+        const own = c === home ? [`TRUNCATE ${rel}`] : [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(req.schema)}`, ...shell(req.schema, req.name, '')];
+        await runQuery(c, [...own, registerTableSql(table), BUMP_VERSION].join(';\n'));
+      }
+      return table;
+    }
     try {
       for (const c of all) {
         await migrate(c);
         const own = c === home ? [`TRUNCATE ${rel}`] : [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(req.schema)}`, ...shell(req.schema, req.name, '')];
         await runQuery(c, ['BEGIN', ...own, registerTableSql(table), BUMP_VERSION].join(';\n'));
       }
-      await commit(home, all.filter((c) => c !== home));
+      await commit!(home, all.filter((c) => c !== home));
     } catch (e) {
       await Promise.all(all.map((c) => runQuery(c, 'ROLLBACK').catch(() => {})));
       throw e;
     }
   } catch (e) {
-    for (const [n, s] of created) await runQuery(await conn(n), `DROP TABLE IF EXISTS ${SHARD_SCHEMA}.${quoteIdent(s)}`).catch(() => {});
+    // Inside a transaction block the client's ROLLBACK undoes the shards too.
+    if (!inTransaction) for (const [n, s] of created) await runQuery(await conn(n), `DROP TABLE IF EXISTS ${SHARD_SCHEMA}.${quoteIdent(s)}`).catch(() => {});
     throw e;
   }
   return table;

@@ -28,6 +28,30 @@ export function planIndex(stmt: Node, text: string, table: DistributedTable): Dd
   };
 }
 
+/**
+ * DROP INDEX of indexes on distributed tables. A shard's copy of an index may have another name (Postgres names
+ * an unnamed one after the shard table), so each shard drops the indexes whose definition, from USING on, is the
+ * shell index's.
+ */
+export function planDropIndex(stmt: Node, text: string, targets: Array<{ table: DistributedTable; using: string }>): DdlPlan {
+  const ifExists = ' IF EXISTS';
+  return {
+    kind: 'ddl',
+    shell: text,
+    transactional: !stmt.concurrent,
+    catalog: [],
+    tasks: targets.flatMap(({ table, using }) =>
+      perShard(table, (name) => {
+        const shard = quoteLiteral(`${SHARD_SCHEMA}.${quoteIdent(name)}`);
+        return `DO $vecshard$ DECLARE r text; BEGIN
+  FOR r IN SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = ${shard}::regclass AND substring(pg_get_indexdef(indexrelid) from ' USING .*') = ${quoteLiteral(using)}
+  LOOP EXECUTE 'DROP INDEX${ifExists} ' || r; END LOOP;
+END $vecshard$`;
+      }),
+    ),
+  };
+}
+
 export function planDropTables(text: string, tables: DistributedTable[]): DdlPlan {
   return {
     kind: 'ddl',

@@ -39,6 +39,8 @@ export type StatementPlan =
   /** vecshard.repair(), vecshard.move_shard_placement(shard, from, to), vecshard.rebalance() */
   | { kind: 'admin'; name: string; args: Array<string | null | undefined> }
   | { kind: 'explain'; inner: DistributedPlan | AggregatePlan; options: ExplainOptions }
+  /** DROP INDEX while distributed tables exist: which table each index is on is asked of the home node. */
+  | { kind: 'drop-index'; stmt: Node; indexes: Array<{ schema: string | undefined; name: string }> }
   /** COPY (SELECT …) TO STDOUT over distributed tables: the SELECT's rows, written as COPY data. */
   | { kind: 'copy-query'; inner: DistributedPlan | AggregatePlan; out: CopyOutFormat }
   | DistributedPlan
@@ -193,6 +195,13 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
       const t = ctx.catalog.get(parts.length > 1 ? parts[parts.length - 2] : 'public', parts[parts.length - 1]);
       if (t) tables.push(t);
     }
+  }
+  if (kind === 'DropStmt' && stmt.DropStmt.removeType === 'OBJECT_INDEX' && !ctx.catalog.empty) {
+    const indexes = (stmt.DropStmt.objects ?? []).map((o: Node) => {
+      const parts = (o.List?.items ?? []).map((x: Node) => x.String?.sval as string);
+      return { schema: parts.length > 1 ? parts[parts.length - 2] : undefined, name: parts[parts.length - 1] };
+    });
+    return { kind: 'drop-index', stmt: stmt.DropStmt, indexes };
   }
   if (!tables.length) return { kind: 'passthrough' };
   const n = stmt[kind];

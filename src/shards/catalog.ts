@@ -66,7 +66,8 @@ export class Catalog {
 }
 
 /** Applies the numbered SQL files in migrations/ that this database has not had yet, in one transaction. */
-export async function migrate(conn: NodeConnection): Promise<void> {
+/** Brings the catalog schema up to date; inside the caller's transaction block when `inTransaction`. */
+export async function migrate(conn: NodeConnection, inTransaction = false): Promise<void> {
   const exists = await runQuery(conn, `SELECT to_regclass('vecshard.migrations') IS NOT NULL`);
   let done = new Set<number>();
   if (exists.rows[0][0] === 't') {
@@ -76,6 +77,7 @@ export async function migrate(conn: NodeConnection): Promise<void> {
   const todo = files.filter((f) => !done.has(parseInt(f, 10)));
   if (!todo.length) return;
   const sql = todo.map((f) => fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')).join('\n');
+  if (inTransaction) return void (await runQuery(conn, sql));
   await runQuery(conn, `BEGIN; ${sql}; COMMIT`).catch(async (e) => {
     await runQuery(conn, 'ROLLBACK').catch(() => {});
     throw e;

@@ -19,7 +19,10 @@ import { gatherRows, lastColumnNumber, stripColumns, stripDescription } from '..
 import { mayContribute } from '../index/bounds.ts';
 import { RadiusTracker, vectorOf } from '../shards/route.ts';
 import { SHARD_SCHEMA } from '../shards/catalog.ts';
-import { quoteIdent } from '../shards/internal-query.ts';
+import { quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
+import { planDropIndex } from '../planner/ddl.ts';
+import type { Node } from '../sql/ast.ts';
+import type { DistributedTable } from '../shards/catalog.ts';
 import { copyOutLine, toTextField, type CopyOutFormat } from '../executor/copy-rows.ts';
 import { distributeTable, copyLines } from '../executor/distribute.ts';
 import { repairDatabase, rebalance, moveShardPlacement } from '../executor/repair.ts';
@@ -28,7 +31,7 @@ import { recluster } from '../executor/recluster.ts';
 import { parseNodeUrl } from '../shards/pg-node.ts';
 import { commitDistributed, rollbackAll } from '../executor/transaction.ts';
 import { DistCopyIn } from '../executor/copy.ts';
-import { BUMP_VERSION, type Catalog } from '../shards/catalog.ts';
+import { BUMP_VERSION, loadCatalog, type Catalog } from '../shards/catalog.ts';
 import { openCatalog, requireAllNodes, writeCatalog } from '../executor/catalog-copies.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import { applySettings, readSettings, settingsKey, startupSettings, type Settings } from '../executor/settings.ts';
@@ -258,7 +261,28 @@ export class ClientSession {
   }
 
   #catalog(): Promise<Catalog> {
+    if (this.#txCatalog) {
+      if (this.#status !== 'I') return Promise.resolve(this.#txCatalog);
+      this.#txEnded();
+    }
     return openCatalog(this.ctx.cluster, this.ctx.database, this.ctx.log, this.#conns.get(this.#home));
+  }
+
+  /**
+   * This session's view of the catalog while its open transaction has changed it (uncommitted, so only the home
+   * connection sees it); everyone else keeps the committed catalog until the transaction ends.
+   */
+  #txCatalog: Catalog | undefined;
+
+  async #catalogChangedInTx(): Promise<void> {
+    this.#txCatalog = await loadCatalog(await this.#acquire(this.#home));
+  }
+
+  /** After COMMIT or ROLLBACK: drop the private catalog; a commit may have changed everyone's. */
+  #txEnded(): void {
+    if (!this.#txCatalog) return;
+    this.#txCatalog = undefined;
+    this.ctx.cluster.invalidateCatalog(this.ctx.database);
   }
 
   // Coordinator time of the statement being run, for cluster.stats (benchmark P5): parse, plan, shard wait, merge.
@@ -323,6 +347,7 @@ export class ClientSession {
             if (f[0] === 0x45) ok = false;
             if (f[0] !== 0x5a) this.ctx.send(f);
           });
+          if (this.#status === 'I') this.#txEnded();
           return ok;
         }
         case 'notice':
@@ -332,10 +357,12 @@ export class ClientSession {
         case 'error':
           throw new PgError(plan.error);
         case 'distribute': {
-          if (this.#status !== 'I') throw new PgError({ severity: 'ERROR', code: '25001', message: 'vecshard: create_distributed_table cannot run inside a transaction block' });
           requireAllNodes(this.ctx.cluster, this.ctx.database, plan.req.method === 'reference' ? 'create_reference_table' : 'create_distributed_table');
-          await distributeTable(plan.req, this.ctx.cluster.members(), this.#home, (n) => this.#acquire(n), (home, others) => commitDistributed(home, others, true));
-          this.ctx.cluster.invalidateCatalog(this.ctx.database);
+          // In a transaction block (migration tools run each migration in one) every node's part waits for COMMIT.
+          const inTx = this.#status !== 'I';
+          await distributeTable(plan.req, this.ctx.cluster.members(), this.#home, (n) => this.#acquire(n), inTx ? undefined : (home, others) => commitDistributed(home, others, true));
+          if (inTx) await this.#catalogChangedInTx();
+          else this.ctx.cluster.invalidateCatalog(this.ctx.database);
           if (describe) this.ctx.send(be.rowDescription([{ name: raw.stmt.SelectStmt.targetList[0].ResTarget.name ?? 'create_distributed_table', typeOid: 2278, typeSize: 4 }]));
           this.ctx.send(be.dataRow(['']));
           this.ctx.send(be.commandComplete('SELECT 1'));
@@ -387,6 +414,8 @@ export class ClientSession {
         case 'copy-out':
           await this.#runCopyOut(plan);
           return true;
+        case 'drop-index':
+          return await this.#runDropIndex(raw, text, plan.stmt, plan.indexes, resultFormats, describe);
         case 'copy-query':
           await this.#runCopyQuery(raw, text, plan.inner, plan.out);
           return true;
@@ -753,7 +782,8 @@ export class ClientSession {
         throw e;
       }
     }
-    cluster.invalidateCatalog(database);
+    if (this.#status !== 'I') await this.#catalogChangedInTx();
+    else cluster.invalidateCatalog(database);
     this.ctx.send(be.commandComplete(tag || text.trim().split(/\s+/).slice(0, 2).join(' ').toUpperCase()));
   }
 
@@ -778,6 +808,30 @@ export class ClientSession {
     }
     this.ctx.send(fe.copyDone());
     this.ctx.send(be.commandComplete(`COPY ${rows}`));
+  }
+
+  /** DROP INDEX: on every shard too when the index is on a distributed table; straight to node 0 otherwise. */
+  async #runDropIndex(raw: RawStmt, text: string, stmt: Node, indexes: Array<{ schema: string | undefined; name: string }>, resultFormats: number[], describe: boolean): Promise<boolean> {
+    const catalog = await this.#catalog();
+    const home = await this.#acquire(this.#home);
+    const targets: Array<{ table: DistributedTable; using: string }> = [];
+    let local = 0;
+    for (const ix of indexes) {
+      const rel = quoteLiteral(ix.schema ? `${quoteIdent(ix.schema)}.${quoteIdent(ix.name)}` : quoteIdent(ix.name));
+      const r = await runQuery(
+        home,
+        `SELECT n.nspname, t.relname, substring(pg_get_indexdef(x.indexrelid) from ' USING .*') FROM pg_index x
+           JOIN pg_class t ON t.oid = x.indrelid JOIN pg_namespace n ON n.oid = t.relnamespace WHERE x.indexrelid = to_regclass(${rel})`,
+      );
+      const [schema, name, using] = r.rows[0] ?? [];
+      const table = schema && name ? catalog.get(schema, name) : undefined;
+      if (table) targets.push({ table, using: using! });
+      else local++;
+    }
+    if (!targets.length) return this.#runStatement(raw, text, { kind: 'passthrough' }, resultFormats, describe, true);
+    if (local) throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard: DROP INDEX of indexes on distributed and other tables in one statement is not supported yet', hint: 'Drop them in separate statements.' });
+    await this.#runDdl(planDropIndex(stmt, text, targets), text);
+    return true;
   }
 
   /**
@@ -813,14 +867,19 @@ export class ClientSession {
     const others = await Promise.all([...this.#txNodes].map((n) => this.#acquire(n)));
     this.#txNodes.clear();
     if (kind === 'TRANS_STMT_COMMIT' && this.#status === 'T') {
-      await commitDistributed(home, others, true);
-      this.#status = 'I';
+      try {
+        await commitDistributed(home, others, true);
+        this.#status = 'I';
+      } finally {
+        this.#txEnded();
+      }
       this.ctx.send(be.commandComplete('COMMIT'));
       return true;
     }
     if (kind === 'TRANS_STMT_COMMIT' || kind === 'TRANS_STMT_ROLLBACK') {
       await rollbackAll([home, ...others]);
       this.#status = 'I';
+      this.#txEnded();
       this.ctx.send(be.commandComplete('ROLLBACK'));
       return true;
     }
