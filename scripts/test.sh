@@ -10,6 +10,12 @@ if ! bash scripts/install-postgres.sh; then
   exit 1
 fi
 
+if ! bash scripts/install-test-tools.sh; then
+  echo "tests: chromium or fortunes is missing and could not be installed (see above)." >&2
+  echo "tests: 0 passed, 1 failed"
+  exit 1
+fi
+
 npx tsc -p tsconfig.json || { echo "tests: 0 passed, 1 failed (type check)"; exit 1; }
 
 report=$(mktemp)

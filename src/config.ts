@@ -19,6 +19,17 @@ const schema = z
       })
       .strict()
       .default({}),
+    // Metrics (/metrics), health (/healthz) and the status page (/). null turns it off.
+    http: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(6480),
+      })
+      .strict()
+      .nullable()
+      .default({}),
+    // Statements slower than this many milliseconds are logged with their distributed plan (0: every statement).
+    slowQueryMs: z.number().min(0).default(1000),
     auth: z
       .discriminatedUnion('method', [
         z.object({ method: z.literal('trust') }).strict(),
@@ -64,6 +75,8 @@ export interface Config {
   acquireTimeoutMs: number;
   healthCheckIntervalMs: number;
   logLevel: string;
+  /** Where the HTTP port (metrics, health, status page) listens; null when off. */
+  http: { host: string; port: number } | null;
   /** Where embedded nodes keep their data, when the nodes are embedded. */
   embeddedDir?: string;
   /** The file the config came from: nodes added or removed at run time are written back to it. */
@@ -139,7 +152,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
     });
   }
   return {
-    server: { host: c.listen.host, port: c.listen.port, auth: c.auth, tls: c.tls },
+    server: { host: c.listen.host, port: c.listen.port, auth: c.auth, tls: c.tls, slowQueryMs: c.slowQueryMs },
+    http: c.http,
     nodes,
     connectTimeoutMs: c.pool.connectTimeoutMs,
     acquireTimeoutMs: c.pool.acquireTimeoutMs,

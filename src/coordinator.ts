@@ -5,12 +5,15 @@ import { Cluster } from './shards/cluster.ts';
 import { Server } from './wire/server.ts';
 import { repairDatabase } from './executor/repair.ts';
 import { saveNodes, type Config } from './config.ts';
+import { startHttp } from './observe/http.ts';
 
 export interface Coordinator {
   server: Server;
   cluster: Cluster;
   host: string;
   port: number;
+  /** The HTTP port (metrics, health, status page), when on. */
+  httpPort: number | undefined;
   log: Logger;
   close(): Promise<void>;
 }
@@ -37,14 +40,17 @@ export async function startCoordinator(config: Config, log = createLogger(config
   };
   cluster.startHealthChecks(config.healthCheckIntervalMs);
   const addr = await server.listen();
-  log.info({ host: addr.address, port: addr.port, nodes: config.nodes.length }, 'vecshard listening');
+  const web = config.http ? await startHttp(config.http, cluster, () => server.sessions, log) : undefined;
+  log.info({ host: addr.address, port: addr.port, http: web?.port, nodes: config.nodes.length }, 'vecshard listening');
   return {
     server,
     cluster,
     host: addr.address,
     port: addr.port,
+    httpPort: web?.port,
     log,
     async close() {
+      await web?.close();
       await server.close();
       await cluster.close();
     },

@@ -12,6 +12,7 @@ async function run(config: Config): Promise<void> {
   process.stdout.write(
     `vecshard is listening on ${c.host}:${c.port} in front of ${where}.\n` +
       `Connect with:  psql -h ${c.host} -p ${c.port} -U postgres\n` +
+      (c.httpPort !== undefined ? `Status page:   http://${config.http!.host}:${c.httpPort}/  (metrics at /metrics, health at /healthz)\n` : '') +
       `Stop with Ctrl-C.\n`,
   );
   let stopping = false;
@@ -51,13 +52,17 @@ program
   .option('-n, --nodes <n>', 'number of embedded nodes', '3')
   .option('-p, --port <port>', 'port to listen on', '6432')
   .option('-H, --host <host>', 'address to listen on', '127.0.0.1')
+  .option('--http-port <port>', 'port for the status page, /metrics and /healthz ("off" for none)', '6480')
+  .option('--slow-query-ms <ms>', 'log statements slower than this, with their plan', '1000')
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
-  .addHelpText('after', '\nExamples:\n  vecshard dev\n  vecshard dev --port 7432 --nodes 2 --data-dir /tmp/vs')
-  .action(async (opts: { dataDir: string; nodes: string; port: string; host: string; logLevel: string }) => {
+  .addHelpText('after', '\nExamples:\n  vecshard dev\n  vecshard dev --port 7432 --nodes 2 --data-dir /tmp/vs\n  vecshard dev --http-port off --slow-query-ms 50')
+  .action(async (opts: { dataDir: string; nodes: string; port: string; host: string; logLevel: string; httpPort: string; slowQueryMs: string }) => {
     try {
       await run(
         parseConfig({
           listen: { host: opts.host, port: Number(opts.port) },
+          http: opts.httpPort === 'off' ? null : { host: opts.host, port: Number(opts.httpPort) },
+          slowQueryMs: Number(opts.slowQueryMs),
           embedded: { dataDir: opts.dataDir, nodes: Number(opts.nodes) },
           logLevel: opts.logLevel,
         }),

@@ -87,6 +87,7 @@ export async function runTasksSettled(
       }
       out.push(fe.sync());
       conn.unnamedOwner = undefined;
+      const t0 = performance.now();
       conn.write(Buffer.concat(out));
       let step = 0;
       let error: ShardError | undefined;
@@ -112,6 +113,7 @@ export async function runTasksSettled(
             break;
         }
       });
+      conn.onRoundTrip?.(performance.now() - t0);
       if (error) throw error;
       if (step !== steps.length) {
         conn.close();

@@ -127,6 +127,26 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
   };
 }
 
+/** A short name for how a plan runs, for metrics and the slow-query log. */
+export function planLabel(p: StatementPlan): string {
+  switch (p.kind) {
+    case 'passthrough':
+      return 'local';
+    case 'distributed':
+      if (p.write) return 'write';
+      if (p.merge.kind === 'knn') return 'knn';
+      return p.tasks.length === 1 ? 'router' : 'scatter';
+    case 'copy-in':
+    case 'copy-out':
+    case 'copy-query':
+      return 'copy';
+    case 'drop-index':
+      return 'ddl';
+    default:
+      return p.kind;
+  }
+}
+
 /** vecshard's catalog and shard tables change only through vecshard's own functions. */
 export function protectedError(what: string): ErrorPlan {
   return {

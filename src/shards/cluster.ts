@@ -1,4 +1,5 @@
 // The nodes behind the coordinator, and a pool per node and database.
+import { Metrics } from '../observe/metrics.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PgError, connectionFailure, type NodeConnection } from './node-connection.ts';
@@ -59,6 +60,7 @@ export class KnnStats {
 
 export class Cluster {
   readonly stats = new KnnStats();
+  readonly metrics = new Metrics();
   #pools = new Map<string, NodePool>();
   /** Nodes the health checks (or a failed connection) found down; skipped until they answer again. */
   #down = new Set<number>();
@@ -209,6 +211,12 @@ export class Cluster {
   }
 
   async #connect(nodeId: number, database: string): Promise<NodeConnection> {
+    const c = await this.#open(nodeId, database);
+    c.onRoundTrip = (ms) => this.metrics.shardRoundTrip(nodeId, ms);
+    return c;
+  }
+
+  async #open(nodeId: number, database: string): Promise<NodeConnection> {
     const spec = this.nodes[nodeId];
     if (this.#down.has(nodeId)) throw connectionFailure(nodeId, 'the node is down (health checks retry it)');
     if (spec.kind === 'postgres') {
@@ -258,9 +266,19 @@ export class Cluster {
     if (!c) {
       c = load();
       this.#catalogs.set(database, c);
-      c.catch(() => this.#catalogs.delete(database));
+      c.then((cat) => this.#loaded.set(database, cat), () => this.#catalogs.delete(database));
     }
     return c;
+  }
+
+  /** The catalog last loaded for each database (for metrics and the status page; may be a moment old). */
+  #loaded = new Map<string, Catalog>();
+  loadedCatalogs(): Array<[string, Catalog]> {
+    return [...this.#loaded];
+  }
+
+  poolStats(): Array<{ node: number; database: string; size: number; idle: number; waiting: number }> {
+    return [...this.#pools.values()].map((p) => ({ node: p.nodeId, database: p.database, size: p.size, idle: p.idleCount, waiting: p.waiting }));
   }
 
   #recovered = new Set<string>();

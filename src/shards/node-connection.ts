@@ -23,6 +23,8 @@ export abstract class NodeConnection {
   /** Who last parsed the unnamed statement here; a different owner must parse again. */
   unnamedOwner: unknown = undefined;
   broken = false;
+  /** Told how long each batch of shard tasks took here (the cluster's per-node latency metric). */
+  onRoundTrip: ((ms: number) => void) | undefined;
 
   #frames: Buffer[] = [];
   #head = 0;

@@ -19,6 +19,8 @@ export interface ServerOptions {
   tls?: { certFile: string; keyFile: string };
   /** A client that has not finished startup and auth by then is disconnected. */
   startupTimeoutMs?: number;
+  /** Statements slower than this are logged with their plan (0 logs every statement). */
+  slowQueryMs?: number;
 }
 
 /** Bytes a client may send before it has authenticated. */
@@ -147,13 +149,14 @@ export class Server {
       await io.write(data);
     };
     const send = (b: Buffer) => {
+      if (b[0] === 0x45) this.cluster.metrics.error(be.readErrorFields(b).code ?? 'XX000');
       pending.push(b);
       pendingBytes += b.length;
       if (pendingBytes > 256 * 1024) void flush().catch(() => socket.destroy());
     };
     const database = params.database || params.user;
     const log = this.log.child({ user: params.user, database });
-    const session = new ClientSession({ cluster: this.cluster, database, user: params.user, startupParams: params, send, flush, log });
+    const session = new ClientSession({ cluster: this.cluster, database, user: params.user, startupParams: params, send, flush, log, slowQueryMs: this.options.slowQueryMs ?? 1000 });
     try {
       await session.start();
     } catch (e) {

@@ -6,7 +6,7 @@ import * as fe from '../protocol/frontend.ts';
 import { classify, quoteProbesAll } from '../sql/classify.ts';
 import { parseSql, stmtKind, stmtText, type RawStmt } from '../sql/parse.ts';
 import { planQuery } from '../planner/plan.ts';
-import { planStatement, protectedError, type StatementPlan, type CopyPlan } from '../planner/distributed.ts';
+import { planLabel, planStatement, protectedError, type StatementPlan, type CopyPlan } from '../planner/distributed.ts';
 import { changesProtected } from '../sql/protected.ts';
 import { distributedTables } from '../planner/relations.ts';
 import { readBind, NO_PARAMS, type BoundParams } from '../planner/params.ts';
@@ -84,6 +84,7 @@ export interface SessionContext {
   send(data: Buffer): void;
   flush(): Promise<void>;
   log: Logger;
+  slowQueryMs?: number;
 }
 
 export class ClientSession {
@@ -215,8 +216,10 @@ export class ClientSession {
       const conn = await this.#acquire();
       if (q.pins) this.#pinned = true;
       if (q.changesSettings) this.#refreshSettings = true;
+      const t0 = performance.now();
       conn.write(frame);
       await this.#relayUntilReady(conn);
+      this.#observe(sql, { kind: 'passthrough' }, performance.now() - t0);
       return this.#afterReady();
     }
     // Statement by statement: each is planned against the catalog and runs where it must.
@@ -243,7 +246,10 @@ export class ClientSession {
         if (p.kind === 'copy-in') return this.#startDistCopyIn(p);
         return this.#startCopyIn(frame, q.pins);
       }
-      if (!(await this.#runStatement(raw, text, p, [], true))) {
+      const t0 = performance.now();
+      const done = await this.#runStatement(raw, text, p, [], true);
+      this.#observe(text, p, performance.now() - t0);
+      if (!done) {
         ok = false;
         break;
       }
@@ -810,6 +816,19 @@ export class ClientSession {
     this.ctx.send(be.commandComplete(`COPY ${rows}`));
   }
 
+  /** Counts and times a statement (metrics, status page); logs it with its plan when slow. */
+  #observe(text: string, plan: StatementPlan, ms: number): void {
+    const kind = planLabel(plan);
+    this.ctx.cluster.metrics.statement(kind, ms);
+    const slow = this.ctx.slowQueryMs ?? 1000;
+    if (ms < slow) return;
+    const detail =
+      plan.kind === 'distributed' || plan.kind === 'aggregate'
+        ? { strategy: 'strategy' in plan ? plan.strategy : 'aggregate across shards, combined on the home node', shards: plan.tasks.map((t) => `${t.shard}@node${t.nodeId}`), shardSql: plan.tasks[0]?.sql }
+        : {};
+    this.ctx.log.warn({ ms: Math.round(ms * 10) / 10, kind, sql: text.length > 2000 ? text.slice(0, 2000) + '…' : text, ...detail }, 'slow query');
+  }
+
   /** DROP INDEX: on every shard too when the index is on a distributed table; straight to node 0 otherwise. */
   async #runDropIndex(raw: RawStmt, text: string, stmt: Node, indexes: Array<{ schema: string | undefined; name: string }>, resultFormats: number[], describe: boolean): Promise<boolean> {
     const catalog = await this.#catalog();
@@ -1102,7 +1121,10 @@ export class ClientSession {
     if (this.#batchFailed) return;
     const { portal, maxRows } = fe.readExecute(frame);
     const dp = this.#portals.get(portal);
-    if (!dp) return this.#forward('execute', frame);
+    if (!dp) {
+      this.ctx.cluster.metrics.relayed('local');
+      return this.#forward('execute', frame);
+    }
     // Answers to what came before go out first; then vecshard runs the portal on the shards itself.
     await this.#flushBatch(false);
     if (this.#batchFailed) return;
@@ -1112,8 +1134,10 @@ export class ClientSession {
       const out: Buffer[] = [];
       const send = this.ctx.send;
       this.ctx.send = (b) => (b[0] === 0x44 || b[0] === 0x43 ? out.push(b) : send(b));
+      const t0 = performance.now();
       try {
         await this.#runStatement(dp.stmt, dp.sql, plan, dp.resultFormats, false, true);
+        this.#observe(dp.sql, plan, performance.now() - t0);
       } catch (e) {
         const fields = e instanceof PgError || e instanceof ShardError ? e.fields : undefined;
         if (!fields) throw e;

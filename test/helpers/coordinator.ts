@@ -24,6 +24,7 @@ export async function startTestCoordinator(
     raw = { embedded: { dataDir, nodes: nodes.embedded }, ...extra };
   }
   raw.listen = { host: '127.0.0.1', port: 0 };
+  if (raw.http !== null) raw.http = { host: '127.0.0.1', port: 0, ...raw.http };
   const config = parseConfig(raw);
   const c = await startCoordinator(config, createLogger(process.env.VECSHARD_TEST_LOG ?? 'silent'));
   const user = 'postgres';

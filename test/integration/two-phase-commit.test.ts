@@ -49,7 +49,7 @@ async function preparedCount(): Promise<number> {
 beforeAll(async () => {
   pgs = await startPgServers(2);
   port = await freePort();
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ listen: { port }, nodes: pgs.servers.map((s) => s.url), logLevel: 'warn' }));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ listen: { port }, http: { port: 0 }, nodes: pgs.servers.map((s) => s.url), logLevel: 'warn' }));
   const p = await coordinator();
   const cl = await client();
   await cl.query('CREATE TABLE kv (k int PRIMARY KEY, v text)');
