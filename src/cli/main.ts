@@ -189,4 +189,105 @@ withConnectOptions(program.command('remove-node').argument('<node_id>', 'the nod
   .addHelpText('after', '\nExample:\n  vecshard remove-node 2 --port 6432')
   .action((id: string, opts: ConnectOptions) => runWithProgress(opts, 'remove-node', `SELECT vecshard.remove_node(${Number.isInteger(Number(id)) ? Number(id) : 'NULL'})`, [], (n) => `moved ${n} shard copies; node ${id} is removed`));
 
+function duration(s: number | undefined): string {
+  if (s === undefined || !Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
+}
+
+withConnectOptions(program.command('import').argument('<file>', 'a .jsonl, .csv, .npy, .fvecs or .bvecs file'))
+  .description('Load a file into a table with batched COPY, showing rows/s and ETA. Run it again after an interruption: it resumes without duplicating rows.')
+  .requiredOption('-t, --table <table>', 'the table to load (distributed or not), e.g. docs or app.docs')
+  .option('-f, --format <format>', 'jsonl, csv, npy, fvecs or bvecs (default: from the file name)')
+  .option('-c, --columns <list>', 'jsonl/csv: the fields to load, comma-separated (default: all of the first row / the header)')
+  .option('--id-column <name>', 'npy/fvecs/bvecs: the column that gets the row number', 'id')
+  .option('--vector-column <name>', 'npy/fvecs/bvecs: the column that gets the vector', 'embedding')
+  .option('--id-start <n>', 'npy/fvecs/bvecs: the id of the first row', '0')
+  .option('-b, --batch <rows>', 'rows per COPY (each batch commits on its own)', '5000')
+  .option('--restart', 'forget an earlier, interrupted import of this file and start from its first row')
+  .addHelpText(
+    'after',
+    '\nExamples:\n' +
+      '  vecshard import docs.jsonl --table docs                 # {"id": 1, "title": "...", "embedding": [0.1, ...]} per line\n' +
+      '  vecshard import docs.csv --table docs --columns id,embedding\n' +
+      '  vecshard import sift_base.fvecs --table sift --id-column id --vector-column v\n' +
+      '  vecshard import vectors.npy --table items --id-start 1000000 --batch 20000\n' +
+      'Progress is kept in vecshard_import.progress; an interrupted import picks up where it stopped.',
+  )
+  .action(async (file: string, opts: ConnectOptions & { table: string; format?: string; columns?: string; idColumn: string; vectorColumn: string; idStart: string; batch: string; restart?: boolean }) => {
+    const { runImport } = await import('./import.ts');
+    const { detectFormat, ImportError } = await import('./sources.ts');
+    const tty = process.stderr.isTTY;
+    let client;
+    try {
+      const format = (opts.format ?? detectFormat(file)) as ReturnType<typeof detectFormat>;
+      if (!['jsonl', 'csv', 'npy', 'fvecs', 'bvecs'].includes(format)) throw new ImportError(`unknown format "${format}"; use jsonl, csv, npy, fvecs or bvecs`);
+      const batch = Number(opts.batch);
+      if (!Number.isInteger(batch) || batch < 1) throw new ImportError(`--batch must be a positive whole number, not "${opts.batch}"`);
+      client = await connect(opts, 'import');
+      let lastLine = 0;
+      const started = performance.now();
+      const r = await runImport(
+        client,
+        file,
+        { table: opts.table, format, batch, idColumn: opts.idColumn, vectorColumn: opts.vectorColumn, idStart: Number(opts.idStart), columns: opts.columns?.split(',').map((c) => c.trim()), restart: !!opts.restart },
+        (p) => {
+          const width = 30;
+          const filled = Math.round(width * Math.min(1, p.share));
+          const text = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${p.rows}${p.total !== undefined ? '/' + p.total : ''} rows  ${Math.round(p.rowsPerSecond)} rows/s  ETA ${duration(p.etaSeconds)}`;
+          if (tty) process.stderr.write(`\r${text}\x1b[K`);
+          else if (performance.now() - lastLine > 1000) {
+            process.stderr.write(text + '\n');
+            lastLine = performance.now();
+          }
+        },
+      );
+      if (tty) process.stderr.write('\n');
+      if (r.alreadyDone) process.stdout.write(`${file} was already imported into ${opts.table} (${r.rows} rows); use --restart to import it again\n`);
+      else process.stdout.write(`imported ${r.rows - r.resumedFrom} rows into ${opts.table}${r.resumedFrom ? ` (resumed after row ${r.resumedFrom}; ${r.rows} in all)` : ''} in ${duration((performance.now() - started) / 1000)}\n`);
+    } catch (e) {
+      if (tty) process.stderr.write('\n');
+      const pgErr = e as { code?: string; message: string; hint?: string };
+      process.stderr.write(`vecshard import: ${pgErr.message}${pgErr.code ? ` (SQLSTATE ${pgErr.code})` : ''}\n${pgErr.hint ? `hint: ${pgErr.hint}\n` : ''}`);
+      if (!(e instanceof ImportError)) process.stderr.write('Nothing from the failed batch was kept; run the same command again to resume.\n');
+      process.exitCode = 1;
+    } finally {
+      await client?.end().catch(() => {});
+    }
+  });
+
+program
+  .command('bench')
+  .description('Run a benchmark scenario of the harness in bench/ (fresh PostgreSQL nodes; needs scripts/install-postgres.sh).')
+  .argument('[scenario]', 'p1, p2, p3, p4 or p5')
+  .argument('[options...]', 'options of the scenario, e.g. --glove or --smoke')
+  .allowUnknownOption()
+  .helpOption(false)
+  .addHelpText(
+    'after',
+    '\nScenarios (each writes bench/results/*.json and, unless --smoke, a section of docs/benchmarks.md):\n' +
+      '  p1   proxy overhead: pgbench -S through vecshard vs PgBouncer vs direct\n' +
+      '  p2   sharded kNN vs one node: recall@10 and q/s over ef_search (--glove for GloVe-100)\n' +
+      '  p3   ingest: COPY and HNSW build through vecshard vs one node\n' +
+      '  p4   clustered routing vs hash, probes 1…S (GloVe-100)\n' +
+      '  p5   coordinator cost per kNN query vs shard time; RSS with 32 clients\n' +
+      'Examples:\n  vecshard bench p2 --glove\n  vecshard bench p1 --smoke',
+  )
+  .action(async (scenario: string | undefined, options: string[], _o: unknown, cmd: Command) => {
+    if (scenario === '--help' || scenario === '-h') {
+      cmd.outputHelp();
+      return;
+    }
+    if (!scenario || !/^p[1-5]$/.test(scenario)) {
+      if (scenario) process.stderr.write(`vecshard bench: unknown scenario "${scenario}"\n`);
+      cmd.outputHelp({ error: true });
+      process.exit(2);
+    }
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const root = fileURLToPath(new URL('../..', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', scenario, ...options], { cwd: root, stdio: 'inherit' });
+    child.on('exit', (code) => process.exit(code ?? 1));
+  });
+
 await program.parseAsync();

@@ -25,7 +25,7 @@ function bindFor(task: ShardTask, resultFormats: number[]): Buffer {
   const w: Buffer[] = [];
   const int16 = (v: number) => {
     const b = Buffer.alloc(2);
-    b.writeInt16BE(v);
+    b.writeUInt16BE(v); // counts go up to 65535 (Postgres reads them unsigned)
     return b;
   };
   w.push(int16(task.params.formats.length), ...task.params.formats.map(int16), int16(task.params.values.length));

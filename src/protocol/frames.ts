@@ -97,7 +97,9 @@ export class Writer {
   }
   int16(v: number): this {
     const b = Buffer.allocUnsafe(2);
-    b.writeInt16BE(v);
+    // Counts (parameters, columns) go up to 65535, which Postgres reads unsigned; -1 (a type size) stays signed.
+    if (v < 0) b.writeInt16BE(v);
+    else b.writeUInt16BE(v);
     return this.bytes(b);
   }
   int32(v: number): this {
