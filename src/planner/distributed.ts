@@ -12,6 +12,7 @@ import type { DistributeRequest } from '../executor/distribute.ts';
 import type { BoundParams } from './params.ts';
 import { distributedTables, toShard } from './relations.ts';
 import { planSelect } from './select.ts';
+import { valueText } from './router.ts';
 import type { AggregatePlan } from './aggregate.ts';
 import { planInsert, type DefaultEvaluator } from './insert.ts';
 import { planModify } from './modify.ts';
@@ -67,7 +68,7 @@ function setting(ctx: StatementContext, names: string[]): string | undefined {
 }
 
 /** `SELECT create_distributed_table(...)` and friends: the call, or undefined. */
-function vecshardFunction(stmt: Node): { name: string; args: Node[] } | undefined {
+export function vecshardFunction(stmt: Node): { name: string; args: Node[] } | undefined {
   const s = stmt.SelectStmt;
   if (!s || s.fromClause || s.targetList?.length !== 1) return undefined;
   const f = s.targetList[0].ResTarget?.val?.FuncCall;
@@ -81,10 +82,11 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
   const positional: Array<string | null | undefined> = [];
   const named = new Map<string, string | null | undefined>();
   for (const a of fn.args) {
-    if (a.NamedArgExpr) named.set(a.NamedArgExpr.name, constText(a.NamedArgExpr.arg));
-    else positional.push(constText(a));
+    // Arguments may be literals or, in the extended protocol, parameters.
+    if (a.NamedArgExpr) named.set(a.NamedArgExpr.name, valueText(a.NamedArgExpr.arg, ctx.params));
+    else positional.push(valueText(a, ctx.params));
   }
-  if (ADMIN_FUNCTIONS.includes(fn.name)) return { kind: 'admin', name: fn.name, args: fn.args.map((a) => constText(a)) };
+  if (ADMIN_FUNCTIONS.includes(fn.name)) return { kind: 'admin', name: fn.name, args: fn.args.map((a) => valueText(a, ctx.params)) };
   const rel = positional[0] ?? named.get('table_name');
   if (!rel) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `${fn.name}: the first argument must name a table` } };
   const [schema, name] = rel.includes('.') ? rel.split('.', 2) : ['public', rel];

@@ -87,6 +87,12 @@ export function readBackendKeyData(frame: Buffer): { pid: number; secret: number
 export const parseComplete = (): Buffer => new Writer().frame('1');
 export const bindComplete = (): Buffer => new Writer().frame('2');
 export const closeComplete = (): Buffer => new Writer().frame('3');
+
+export function parameterDescription(typeOids: number[]): Buffer {
+  const w = new Writer().int16(typeOids.length);
+  for (const t of typeOids) w.int32(t);
+  return w.frame('t');
+}
 export const noData = (): Buffer => new Writer().frame('n');
 export const emptyQueryResponse = (): Buffer => new Writer().frame('I');
 export const portalSuspended = (): Buffer => new Writer().frame('s');

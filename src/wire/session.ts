@@ -6,7 +6,7 @@ import * as fe from '../protocol/frontend.ts';
 import { classify, quoteProbesAll } from '../sql/classify.ts';
 import { parseSql, stmtKind, stmtText, type RawStmt } from '../sql/parse.ts';
 import { planQuery } from '../planner/plan.ts';
-import { planLabel, planStatement, protectedError, type StatementPlan, type CopyPlan } from '../planner/distributed.ts';
+import { planLabel, planStatement, protectedError, vecshardFunction, type StatementPlan, type CopyPlan } from '../planner/distributed.ts';
 import { changesProtected } from '../sql/protected.ts';
 import { distributedTables } from '../planner/relations.ts';
 import { readBind, NO_PARAMS, type BoundParams } from '../planner/params.ts';
@@ -21,7 +21,7 @@ import { RadiusTracker, vectorOf } from '../shards/route.ts';
 import { SHARD_SCHEMA } from '../shards/catalog.ts';
 import { quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
 import { planDropIndex } from '../planner/ddl.ts';
-import type { Node } from '../sql/ast.ts';
+import { walk, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../shards/catalog.ts';
 import { copyOutLine, toTextField, type CopyOutFormat } from '../executor/copy-rows.ts';
 import { distributeTable, copyLines } from '../executor/distribute.ts';
@@ -50,6 +50,8 @@ interface PreparedStatement {
   changesSettings: boolean;
   /** The parsed statement, when it touches distributed tables (as the catalog stood at Parse). */
   distributed?: RawStmt;
+  /** vecshard's functions: no node knows them, so vecshard answers every message itself; this is the row they return. */
+  coordinatorOnly?: Buffer;
 }
 
 /** A portal bound to a distributed statement: run by the coordinator, not by node 0. */
@@ -60,6 +62,8 @@ interface DistributedPortal {
   resultFormats: number[];
   /** Rows not yet handed out (after an Execute with a row limit), and the CommandComplete that ends them. */
   pending?: { rows: Buffer[]; complete: Buffer };
+  /** For vecshard's functions, the RowDescription a Describe of the portal gets. */
+  coordinatorOnly?: Buffer;
 }
 
 type EntryKind = 'parse' | 'bind' | 'describe-S' | 'describe-P' | 'execute' | 'close' | 'sync';
@@ -1044,8 +1048,18 @@ export class ClientSession {
       changesSettings: q.changesSettings,
     };
     const catalog = await this.#catalog();
-    if (/create_distributed_table|create_reference_table|vecshard\.(repair|rebalance|move_shard_placement|add_node|remove_node|recluster)/i.test(m.sql)) {
-      return this.#batchError({ severity: 'ERROR', code: '0A000', message: 'vecshard: call create_distributed_table, create_reference_table and vecshard.repair in the simple query protocol' }, 'parse');
+    if (/create_distributed_table|create_reference_table|vecshard\./i.test(m.sql) && !q.unparsed) {
+      // vecshard's own functions exist on no node: the coordinator answers Parse, Bind and Describe itself.
+      const [raw] = parseSql(m.sql) as RawStmt[];
+      const fn = raw && vecshardFunction(raw.stmt);
+      if (fn) {
+        const name = raw.stmt.SelectStmt.targetList[0].ResTarget.name ?? fn.name;
+        st.distributed = raw;
+        st.coordinatorOnly = be.rowDescription([{ name, typeOid: fn.name.startsWith('create_') ? 2278 : 23, typeSize: 4 }]);
+        this.#statements.set(m.name, st);
+        this.#entries.push({ kind: 'parse', forward: true, synthetic: be.parseComplete() });
+        return;
+      }
     }
     if (!q.unparsed && (q.allNodes || !catalog.empty)) {
       // Whether it touches a distributed table is known now; the plan waits for the parameters (at Execute).
@@ -1088,6 +1102,7 @@ export class ClientSession {
       await this.#batchError({ severity: 'ERROR', code: '26000', message }, kind);
       return undefined;
     }
+    if (st.coordinatorOnly) return st;
     const conn = await this.#acquire();
     const missing = st.nodeName === '' ? conn.unnamedOwner !== st.owner : !conn.prepared.has(st.nodeName);
     if (missing) this.#queueParse(conn, st, false);
@@ -1101,6 +1116,11 @@ export class ClientSession {
     if (!st) return;
     if (st.pins) this.#pinned = true;
     if (st.changesSettings) this.#refreshSettings = true;
+    if (st.coordinatorOnly) {
+      this.#portals.set(h.portal, { stmt: st.distributed!, sql: st.sql, ...readBind(h.rest, st.paramTypes), coordinatorOnly: st.coordinatorOnly });
+      this.#entries.push({ kind: 'bind', forward: true, synthetic: be.bindComplete() });
+      return;
+    }
     this.#out.push(fe.bind({ ...h, statement: st.nodeName }));
     this.#entries.push({ kind: 'bind', forward: true });
     if (st.distributed) this.#portals.set(h.portal, { stmt: st.distributed, sql: st.sql, ...readBind(h.rest, st.paramTypes) });
@@ -1110,9 +1130,20 @@ export class ClientSession {
   async #describe(frame: Buffer): Promise<void> {
     if (this.#batchFailed) return;
     const t = fe.readTarget(frame);
-    if (t.kind === 'P') return this.#forward('describe-P', frame);
+    if (t.kind === 'P') {
+      const only = this.#portals.get(t.name)?.coordinatorOnly;
+      if (only) return void this.#entries.push({ kind: 'describe-P', forward: true, synthetic: only });
+      return this.#forward('describe-P', frame);
+    }
     const st = await this.#ensureStatement(t.name, 'describe-S');
     if (!st) return;
+    if (st.coordinatorOnly) {
+      // Parameters are described as text: every argument of vecshard's functions is read as text.
+      const n = st.paramTypes.length || countParams(st.distributed!.stmt);
+      this.#entries.push({ kind: 'describe-S', forward: true, synthetic: be.parameterDescription(Array.from({ length: n }, (_, i) => st.paramTypes[i] || 25)) });
+      this.#entries.push({ kind: 'describe-S', forward: true, synthetic: st.coordinatorOnly });
+      return;
+    }
     this.#out.push(fe.describe({ kind: 'S', name: st.nodeName }));
     this.#entries.push({ kind: 'describe-S', forward: true });
   }
@@ -1446,4 +1477,13 @@ function nodeToAdd(cluster: Cluster, url: string | null | undefined): NodeSpec {
 function hiddenFormats(plan: DistributedPlan, resultFormats: number[]): { formats: number[]; hiddenBinary: boolean } {
   if (plan.hidden && resultFormats.length > 1) return { formats: [...resultFormats, 1], hiddenBinary: true };
   return { formats: resultFormats, hiddenBinary: resultFormats.length === 1 && resultFormats[0] === 1 };
+}
+
+/** The highest $n in a statement (its parameter count when the client gave no types). */
+function countParams(stmt: Node): number {
+  let max = 0;
+  walk(stmt, (n) => {
+    if (n.ParamRef) max = Math.max(max, n.ParamRef.number);
+  });
+  return max;
 }

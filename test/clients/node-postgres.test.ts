@@ -17,7 +17,9 @@ it('runs the flow on a distributed table', async () => {
   const pool = new pg.Pool({ ...cluster.c.options(), max: 4 });
   pool.on('connect', (client) => void pgvector.registerTypes(client));
   await pool.query(flow.CREATE_TABLE);
-  await pool.query(flow.DISTRIBUTE);
+  // With parameters, so through the extended protocol: vecshard answers Parse, Bind and Describe itself.
+  const distributed = await pool.query('SELECT create_distributed_table($1, $2, shard_count => $3, replication_factor => $4)', ['docs', 'id', 4, 2]);
+  expect(distributed.rows).toEqual([{ create_distributed_table: '' }]);
 
   for (const d of flow.INSERTED) {
     await pool.query('INSERT INTO docs (id, tenant, title, embedding) VALUES ($1, $2, $3, $4)', [d.id, d.tenant, d.title, pgvector.toSql(d.embedding)]);
