@@ -4,7 +4,7 @@ import { cosineDistance, count, eq, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { integer, pgTable, text, vector } from 'drizzle-orm/pg-core';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as flow from './flow.ts';
 
 const docs = pgTable('docs', {
@@ -14,14 +14,10 @@ const docs = pgTable('docs', {
   embedding: vector('embedding', { dimensions: 3 }),
 });
 
-let cluster: flow.ClientCluster;
-beforeAll(async () => {
-  cluster = await flow.startClientCluster();
-});
-afterAll(() => cluster?.stop());
+const cluster = flow.clientCluster();
 
 it('runs the flow on a distributed table', async () => {
-  const pool = new pg.Pool({ ...cluster.c.options(), max: 4 });
+  const pool = new pg.Pool({ ...cluster().c.options(), max: 4 });
   const db = drizzle(pool);
   await db.execute(sql.raw(flow.CREATE_TABLE));
   await db.execute(sql.raw(flow.DISTRIBUTE));
@@ -61,5 +57,5 @@ it('runs the flow on a distributed table', async () => {
 
   expect((await db.select({ n: count() }).from(docs))[0].n).toBe(flow.FINAL_COUNT);
   await pool.end();
-  await flow.expectFinalPlacement(cluster);
+  await flow.expectFinalPlacement(cluster());
 });

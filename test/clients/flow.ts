@@ -1,7 +1,7 @@
 // The flow every client test runs, in that client's own idiom, on a distributed table of a 3-node cluster:
 // create, distribute, insert and COPY, an HNSW index, kNN with a WHERE filter, update, delete, a transaction.
 // This file holds the data, the brute-force answers and the check that the rows really live on the nodes.
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { startPgServers, queryNode, type PgServer } from '../helpers/pg-nodes.ts';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
 
@@ -88,6 +88,16 @@ export async function startClientCluster(): Promise<ClientCluster> {
       pgs.stopAll();
     },
   };
+}
+
+/** Starts a cluster before the file's tests and stops it after; the getter returns it. */
+export function clientCluster(): () => ClientCluster {
+  let cluster: ClientCluster | undefined;
+  beforeAll(async () => {
+    cluster = await startClientCluster();
+  });
+  afterAll(() => cluster?.stop());
+  return () => cluster!;
 }
 
 /**

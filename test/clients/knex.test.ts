@@ -5,17 +5,13 @@ import { pipeline } from 'node:stream/promises';
 import knexFactory from 'knex';
 import pgvector from 'pgvector/knex';
 import { from as copyFrom } from 'pg-copy-streams';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as flow from './flow.ts';
 
-let cluster: flow.ClientCluster;
-beforeAll(async () => {
-  cluster = await flow.startClientCluster();
-});
-afterAll(() => cluster?.stop());
+const cluster = flow.clientCluster();
 
 it('runs the flow on a distributed table', async () => {
-  const knex = knexFactory({ client: 'pg', connection: cluster.c.options(), pool: { min: 0, max: 4 } });
+  const knex = knexFactory({ client: 'pg', connection: cluster().c.options(), pool: { min: 0, max: 4 } });
   await knex.schema.createTable('docs', (t) => {
     t.integer('id').primary();
     t.integer('tenant').notNullable();
@@ -60,5 +56,5 @@ it('runs the flow on a distributed table', async () => {
 
   expect((await knex('docs').count({ n: '*' }))[0].n).toBe(String(flow.FINAL_COUNT));
   await knex.destroy();
-  await flow.expectFinalPlacement(cluster);
+  await flow.expectFinalPlacement(cluster());
 });

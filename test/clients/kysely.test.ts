@@ -2,21 +2,17 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { cosineDistance, toSql, fromSql } from 'pgvector/kysely';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as flow from './flow.ts';
 
 interface Database {
   docs: { id: number; tenant: number; title: string | null; embedding: string | null };
 }
 
-let cluster: flow.ClientCluster;
-beforeAll(async () => {
-  cluster = await flow.startClientCluster();
-});
-afterAll(() => cluster?.stop());
+const cluster = flow.clientCluster();
 
 it('runs the flow on a distributed table', async () => {
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ ...cluster.c.options(), max: 4 }) }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ ...cluster().c.options(), max: 4 }) }) });
   await db.schema
     .createTable('docs')
     .addColumn('id', 'integer', (c) => c.primaryKey())
@@ -61,5 +57,5 @@ it('runs the flow on a distributed table', async () => {
   const total = await db.selectFrom('docs').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
   expect(Number(total.n)).toBe(flow.FINAL_COUNT);
   await db.destroy();
-  await flow.expectFinalPlacement(cluster);
+  await flow.expectFinalPlacement(cluster());
 });

@@ -2,7 +2,7 @@
 // work flushing inserts, a query builder kNN with pgvector's cosineDistance, em.transactional.
 import { EntitySchema, MikroORM } from '@mikro-orm/postgresql';
 import { VectorType, cosineDistance } from 'pgvector/mikro-orm';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as flow from './flow.ts';
 
 class Doc {
@@ -25,18 +25,14 @@ const schema = new EntitySchema<Doc>({
   },
 });
 
-let cluster: flow.ClientCluster;
-beforeAll(async () => {
-  cluster = await flow.startClientCluster();
-});
-afterAll(() => cluster?.stop());
+const cluster = flow.clientCluster();
 
 function entity(d: { id: number; tenant: number; title?: string; embedding?: number[] }): Doc {
   return Object.assign(new Doc(), d);
 }
 
 it('runs the flow on a distributed table', async () => {
-  const o = cluster.c.options();
+  const o = cluster().c.options();
   const orm = await MikroORM.init({ entities: [schema], host: o.host, port: o.port, user: o.user, password: o.password, dbName: o.database, pool: { max: 4 }, allowGlobalContext: false,
     // vecshard's catalog lives in these schemas on node 0: a schema diff must leave them alone.
     schemaGenerator: { ignoreSchema: ['vecshard', 'vecshard_shards'] },
@@ -87,5 +83,5 @@ it('runs the flow on a distributed table', async () => {
   expect(await careless.schema.getUpdateSchemaSQL()).toMatch(/drop table if exists "vecshard"\."placements"/);
   await expect(careless.schema.updateSchema()).rejects.toMatchObject({ code: '42501' });
   await careless.close();
-  await flow.expectFinalPlacement(cluster);
+  await flow.expectFinalPlacement(cluster());
 });

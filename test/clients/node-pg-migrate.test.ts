@@ -4,20 +4,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { queryNode } from '../helpers/pg-nodes.ts';
 import * as flow from './flow.ts';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 
-let cluster: flow.ClientCluster;
-beforeAll(async () => {
-  cluster = await flow.startClientCluster();
-});
-afterAll(() => cluster?.stop());
+const cluster = flow.clientCluster();
 
 function migrate(direction: 'up' | 'down', count?: number) {
-  return runner({ databaseUrl: cluster.c.url(), dir, direction, count, migrationsTable: 'pgmigrations', log: () => {}, checkOrder: true });
+  return runner({ databaseUrl: cluster().c.url(), dir, direction, count, migrationsTable: 'pgmigrations', log: () => {}, checkOrder: true });
 }
 
 it('applies a migrations folder that creates, distributes and indexes tables', async () => {
@@ -25,17 +21,17 @@ it('applies a migrations folder that creates, distributes and indexes tables', a
   expect(applied.map((m) => m.name)).toEqual(['1700000000001_docs', '1700000000002_docs_embedding_index', '1700000000003_tenants']);
   expect(await migrate('up')).toEqual([]); // nothing left to run
 
-  const client = new pg.Client(cluster.c.options());
+  const client = new pg.Client(cluster().c.options());
   await client.connect();
   const tables = await client.query('SELECT table_name, method FROM vecshard.tables ORDER BY table_name');
   expect(tables.rows).toEqual([{ table_name: 'docs', method: 'hash' }, { table_name: 'tenants', method: 'reference' }]);
   // The index and the added column reached every shard copy.
-  const placements = await queryNode(cluster.servers[0], "SELECT s.shard_name, p.node_id FROM vecshard.shards s JOIN vecshard.placements p USING (shard_id) WHERE s.table_name = 'docs'");
+  const placements = await queryNode(cluster().servers[0], "SELECT s.shard_name, p.node_id FROM vecshard.shards s JOIN vecshard.placements p USING (shard_id) WHERE s.table_name = 'docs'");
   expect(placements).toHaveLength(8);
   for (const p of placements) {
-    const idx = await queryNode(cluster.servers[p.node_id], `SELECT indexdef FROM pg_indexes WHERE schemaname = 'vecshard_shards' AND tablename = '${p.shard_name}' AND indexdef LIKE '%hnsw%'`);
+    const idx = await queryNode(cluster().servers[p.node_id], `SELECT indexdef FROM pg_indexes WHERE schemaname = 'vecshard_shards' AND tablename = '${p.shard_name}' AND indexdef LIKE '%hnsw%'`);
     expect(idx[0]?.indexdef).toMatch(/USING hnsw \(embedding vector_cosine_ops\)/);
-    const cols = await queryNode(cluster.servers[p.node_id], `SELECT column_name FROM information_schema.columns WHERE table_schema = 'vecshard_shards' AND table_name = '${p.shard_name}' ORDER BY ordinal_position`);
+    const cols = await queryNode(cluster().servers[p.node_id], `SELECT column_name FROM information_schema.columns WHERE table_schema = 'vecshard_shards' AND table_name = '${p.shard_name}' ORDER BY ordinal_position`);
     expect(cols.map((c) => c.column_name)).toEqual(['id', 'tenant', 'title', 'embedding', 'source']);
   }
 
@@ -52,10 +48,10 @@ it('applies a migrations folder that creates, distributes and indexes tables', a
   // Down: the last migration drops the column and the reference table; the next drops the index everywhere.
   expect((await migrate('down', 2)).map((m) => m.name)).toEqual(['1700000000003_tenants', '1700000000002_docs_embedding_index']);
   for (const p of placements) {
-    const idx = await queryNode(cluster.servers[p.node_id], `SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'vecshard_shards' AND tablename = '${p.shard_name}' AND indexdef LIKE '%hnsw%'`);
+    const idx = await queryNode(cluster().servers[p.node_id], `SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'vecshard_shards' AND tablename = '${p.shard_name}' AND indexdef LIKE '%hnsw%'`);
     expect(idx[0].n).toBe(0);
   }
-  expect((await flow.placedRows(cluster)).rows).toBe(120);
+  expect((await flow.placedRows(cluster())).rows).toBe(120);
   expect((await migrate('down', 1)).map((m) => m.name)).toEqual(['1700000000001_docs']);
-  expect(await queryNode(cluster.servers[1], "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'vecshard_shards'")).toEqual([{ n: 0 }]);
+  expect(await queryNode(cluster().servers[1], "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'vecshard_shards'")).toEqual([{ n: 0 }]);
 });

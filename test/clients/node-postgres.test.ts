@@ -4,17 +4,13 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import pgvector from 'pgvector/pg';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as flow from './flow.ts';
 
-let cluster: flow.ClientCluster;
-beforeAll(async () => {
-  cluster = await flow.startClientCluster();
-});
-afterAll(() => cluster?.stop());
+const cluster = flow.clientCluster();
 
 it('runs the flow on a distributed table', async () => {
-  const pool = new pg.Pool({ ...cluster.c.options(), max: 4 });
+  const pool = new pg.Pool({ ...cluster().c.options(), max: 4 });
   pool.on('connect', (client) => void pgvector.registerTypes(client));
   await pool.query(flow.CREATE_TABLE);
   // With parameters, so through the extended protocol: vecshard answers Parse, Bind and Describe itself.
@@ -58,5 +54,5 @@ it('runs the flow on a distributed table', async () => {
 
   expect((await pool.query('SELECT count(*)::int AS n FROM docs')).rows[0].n).toBe(flow.FINAL_COUNT);
   await pool.end();
-  await flow.expectFinalPlacement(cluster);
+  await flow.expectFinalPlacement(cluster());
 });

@@ -4,14 +4,10 @@ import { pipeline } from 'node:stream/promises';
 import pgPromise from 'pg-promise';
 import { from as copyFrom } from 'pg-copy-streams';
 import pgvector from 'pgvector/pg-promise';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as flow from './flow.ts';
 
-let cluster: flow.ClientCluster;
-beforeAll(async () => {
-  cluster = await flow.startClientCluster();
-});
-afterAll(() => cluster?.stop());
+const cluster = flow.clientCluster();
 
 it('runs the flow on a distributed table', async () => {
   const pgp = pgPromise({
@@ -19,7 +15,7 @@ it('runs the flow on a distributed table', async () => {
       await pgvector.registerTypes(e.client);
     },
   });
-  const db = pgp({ ...cluster.c.options(), max: 4 });
+  const db = pgp({ ...cluster().c.options(), max: 4 });
   await db.none(flow.CREATE_TABLE);
   await db.one(flow.DISTRIBUTE);
 
@@ -57,5 +53,5 @@ it('runs the flow on a distributed table', async () => {
 
   expect((await db.one('SELECT count(*)::int AS n FROM docs')).n).toBe(flow.FINAL_COUNT);
   pgp.end();
-  await flow.expectFinalPlacement(cluster);
+  await flow.expectFinalPlacement(cluster());
 });

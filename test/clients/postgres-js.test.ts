@@ -3,17 +3,13 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import postgres from 'postgres';
 import pgvector from 'pgvector';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as flow from './flow.ts';
 
-let cluster: flow.ClientCluster;
-beforeAll(async () => {
-  cluster = await flow.startClientCluster();
-});
-afterAll(() => cluster?.stop());
+const cluster = flow.clientCluster();
 
 it('runs the flow on a distributed table', async () => {
-  const sql = postgres({ ...cluster.c.options(), max: 4, onnotice: () => {} });
+  const sql = postgres({ ...cluster().c.options(), max: 4, onnotice: () => {} });
   await sql.unsafe(flow.CREATE_TABLE);
   // postgres.js sends every tagged template through the extended protocol, parameters and all.
   const [distributed] = await sql`SELECT create_distributed_table(${'docs'}, ${'id'}, shard_count => ${4}, replication_factor => ${2})`;
@@ -55,5 +51,5 @@ it('runs the flow on a distributed table', async () => {
   expect((await sql`SELECT count(*)::int AS n FROM docs`)[0].n).toBe(flow.FINAL_COUNT);
   expect(await sql`SELECT vecshard.rebalance() AS moved`).toEqual([{ moved: 0 }]);
   await sql.end();
-  await flow.expectFinalPlacement(cluster);
+  await flow.expectFinalPlacement(cluster());
 });

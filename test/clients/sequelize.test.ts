@@ -2,19 +2,15 @@
 // cosineDistance in order, managed transactions.
 import pgvector from 'pgvector/sequelize';
 import { DataTypes, Sequelize } from 'sequelize';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as flow from './flow.ts';
 
 pgvector.registerTypes(Sequelize);
 
-let cluster: flow.ClientCluster;
-beforeAll(async () => {
-  cluster = await flow.startClientCluster();
-});
-afterAll(() => cluster?.stop());
+const cluster = flow.clientCluster();
 
 it('runs the flow on a distributed table', async () => {
-  const o = cluster.c.options();
+  const o = cluster().c.options();
   const sequelize = new Sequelize(o.database, o.user, o.password ?? '', { host: o.host, port: o.port, dialect: 'postgres', logging: false, pool: { max: 4 } });
   const Doc = sequelize.define(
     'Doc',
@@ -60,5 +56,5 @@ it('runs the flow on a distributed table', async () => {
 
   expect(await Doc.count()).toBe(flow.FINAL_COUNT);
   await sequelize.close();
-  await flow.expectFinalPlacement(cluster);
+  await flow.expectFinalPlacement(cluster());
 });

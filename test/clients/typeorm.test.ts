@@ -2,7 +2,7 @@
 // introspection runs through vecshard), repository saves, a query builder kNN, dataSource.transaction.
 import 'reflect-metadata';
 import { DataSource, EntitySchema } from 'typeorm';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import * as flow from './flow.ts';
 
 const Doc = new EntitySchema<flow.Doc>({
@@ -16,14 +16,10 @@ const Doc = new EntitySchema<flow.Doc>({
   },
 });
 
-let cluster: flow.ClientCluster;
-beforeAll(async () => {
-  cluster = await flow.startClientCluster();
-});
-afterAll(() => cluster?.stop());
+const cluster = flow.clientCluster();
 
 it('runs the flow on a distributed table', async () => {
-  const o = cluster.c.options();
+  const o = cluster().c.options();
   const options = { type: 'postgres' as const, host: o.host, port: o.port, username: o.user, password: o.password, database: o.database, entities: [Doc], synchronize: true, poolSize: 4 };
   const ds = new DataSource(options);
   await ds.initialize();
@@ -73,5 +69,5 @@ it('runs the flow on a distributed table', async () => {
   await again.initialize();
   expect(await again.getRepository(Doc).count()).toBe(flow.FINAL_COUNT);
   await again.destroy();
-  await flow.expectFinalPlacement(cluster);
+  await flow.expectFinalPlacement(cluster());
 });
