@@ -86,3 +86,35 @@ function classifyOne(sql: string, s: RawStmt, q: ClassifiedQuery): StatementClas
 export function quoteProbesAll(sql: string): string {
   return /vecshard\.probes/i.test(sql) ? sql.replace(/(\bset\s+(?:session\s+|local\s+)?vecshard\.probes\s*(?:=|to)\s*)all\b/gi, "$1'all'") : sql;
 }
+
+// One plain SELECT/INSERT/UPDATE/DELETE (optionally with a trailing semicolon) whose text holds none of the words
+// that make a statement special to vecshard: session state (set_config, advisory locks, INTO, TEMP), COPY,
+// DDL, or vecshard's and Citus's functions.
+const PLAIN = /^\s*(select|insert|update|delete|values|table)\b[^;]*;?\s*$/i;
+const SPECIAL = /set_config|advisory|\btemp|\bcopy\b|\bcreate\b|\bdrop\b|\balter\b|vecshard|citus|distributed_table|reference_table|\bprepare\b|\blisten\b/i;
+
+/**
+ * What classify() would say of a plain statement, found without parsing: the text need not be parsed when it also
+ * names no distributed table (pgbench -M simple sends new text for every query, so a parse cache cannot help).
+ */
+export function classifyPlain(sql: string): ClassifiedQuery | undefined {
+  if (sql.length > 4000 || !PLAIN.test(sql) || SPECIAL.test(sql)) return undefined;
+  if (/^\s*select\b/i.test(sql) && /\binto\b/i.test(sql)) return undefined; // SELECT … INTO creates a table
+  return { statements: [{ kind: 'other', text: sql }], changesSettings: false, pins: false, unparsed: false, customSettings: [], allNodes: false };
+}
+
+const namePatterns = new WeakMap<object, RegExp | null>();
+
+/**
+ * Whether `sql` may name one of `names` (a word match, case-insensitive; quoted or not). False means it surely
+ * names none of them; the pattern is kept per catalog object.
+ */
+export function mayName(sql: string, catalog: object, names: () => string[]): boolean {
+  let re = namePatterns.get(catalog);
+  if (re === undefined) {
+    const list = names();
+    re = list.length ? new RegExp(`(?:^|[^a-z0-9_$])(?:${list.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?![a-z0-9_$])`, 'i') : null;
+    namePatterns.set(catalog, re);
+  }
+  return re !== null && re.test(sql);
+}

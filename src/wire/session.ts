@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createHash, randomInt } from 'node:crypto';
 import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
-import { classify, quoteProbesAll } from '../sql/classify.ts';
+import { classify, classifyPlain, mayName, quoteProbesAll } from '../sql/classify.ts';
 import { parseSql, stmtKind, stmtText, type RawStmt } from '../sql/parse.ts';
 import { planQuery } from '../planner/plan.ts';
 import { planLabel, planStatement, protectedError, vecshardFunction, type StatementPlan, type CopyPlan } from '../planner/distributed.ts';
@@ -190,7 +190,10 @@ export class ClientSession {
     const quoted = quoteProbesAll(sql);
     if (quoted !== sql) frame = fe.query((sql = quoted));
     const t0 = performance.now();
-    const q = classify(sql);
+    // A plain statement that names no distributed table goes to the home node as it is, without being parsed.
+    const plain = this.#home === 0 && this.#txNodes.size === 0 ? classifyPlain(sql) : undefined;
+    const catalog0 = plain ? await this.#catalog() : undefined;
+    const q = plain && !mayName(sql, catalog0!, () => [...catalog0!.tables.values()].map((t) => t.name)) ? plain : classify(sql);
     this.#parseMs = performance.now() - t0;
     for (const n of q.customSettings) this.#customSettings.add(n);
     const plan = planQuery(q, this.#status !== 'I');
@@ -214,7 +217,7 @@ export class ClientSession {
         return this.#ready('I');
     }
     const catalog = await this.#catalog();
-    const fast = q.unparsed || (catalog.empty && !q.allNodes && this.#txNodes.size === 0 && !/create_distributed_table|create_reference_table|citus|vecshard\./i.test(sql));
+    const fast = q === plain || q.unparsed || (catalog.empty && !q.allNodes && this.#txNodes.size === 0 && !/create_distributed_table|create_reference_table|citus|vecshard\./i.test(sql));
     if (fast && (this.#home === 0 || q.unparsed)) {
       if (plan.kind === 'copy-in') return this.#startCopyIn(frame, q.pins);
       const conn = await this.#acquire();

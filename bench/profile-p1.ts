@@ -1,0 +1,42 @@
+// Profiles the coordinator under pgbench -S (P1's workload): node --cpu-prof on `vecshard start`, one client.
+// npx tsx bench/profile-p1.ts [prepared|simple] [seconds]  → a .cpuprofile in /tmp/vecshard-prof, and a summary.
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort, startPgServer, findPgBin } from '../test/helpers/pg-nodes.ts';
+
+const mode = process.argv[2] ?? 'prepared';
+const seconds = process.argv[3] ?? '5';
+const dir = '/tmp/vecshard-prof';
+fs.rmSync(dir, { recursive: true, force: true });
+fs.mkdirSync(dir, { recursive: true });
+const server = await startPgServer();
+const bin = findPgBin();
+const env = { ...process.env, PGPASSWORD: server.password };
+execFileSync(path.join(bin, 'pgbench'), ['-i', '-s', '1', '-q', '-h', '127.0.0.1', '-p', String(server.port), '-U', 'postgres', 'postgres'], { env, stdio: 'ignore' });
+const port = await freePort();
+const config = path.join(dir, 'config.json');
+fs.writeFileSync(config, JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: [server.url], logLevel: 'warn' }));
+const child = spawn(process.execPath, [...(process.env.PRELOAD ? ['--require', process.env.PRELOAD] : []), '--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'src/cli/main.ts', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+await new Promise<void>((r) => child.stdout!.on('data', (d) => String(d).includes('listening') && r()));
+const out = execFileSync(path.join(bin, 'pgbench'), ['-S', '-M', mode, '-c', process.argv[4] ?? '1', '-j', '2', '-T', seconds, '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'postgres'], { env, encoding: 'utf8' });
+process.stdout.write(out.split('\n').filter((l) => /tps|latency/.test(l)).join('\n') + '\n');
+child.kill('SIGINT');
+await new Promise((r) => child.on('exit', r));
+server.stop();
+const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!;
+const prof = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+// Self time per function, top 25.
+const self = new Map<string, number>();
+const byId = new Map(prof.nodes.map((n: any) => [n.id, n]));
+const dt = prof.timeDeltas as number[];
+prof.samples.forEach((id: number, i: number) => {
+  const n: any = byId.get(id);
+  const key = `${n.callFrame.functionName || '(anon)'} ${path.basename(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+  self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
+});
+// Shares of the time spent running JavaScript: idle, syscalls (writeBuffer), GC and the compiler are left out.
+for (const k of [...self.keys()]) if (/^\((idle|program|garbage collector)\)|^writeBuffer /.test(k)) self.delete(k);
+const total = [...self.values()].reduce((a, b) => a + b, 0);
+for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) process.stdout.write(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}\n`);
+process.stdout.write(`profile: ${path.join(dir, file)}\n`);
