@@ -10,6 +10,7 @@ import { p4 } from './p4.ts';
 import { p5 } from './p5.ts';
 import { p3 } from './p3.ts';
 import { lineChart } from './svg.ts';
+import { p1Chart } from './charts.ts';
 
 const args = process.argv.slice(2);
 const scenario = args[0];
@@ -48,7 +49,8 @@ async function main(): Promise<void> {
     .map((c) => `| ${c.mode} | ${c.clients} | ${c.median.direct.toFixed(0)} | ${c.median.pgbouncer.toFixed(0)} | ${c.median.vecshard.toFixed(0)} | ${c.vsPgbouncer.toFixed(2)}× | ${c.vsDirect.toFixed(2)}× |`)
     .join('\n');
   const head = '| mode | clients | direct tps | PgBouncer tps | vecshard tps | vecshard / PgBouncer | vecshard / direct |\n| --- | --- | --- | --- | --- | --- | --- |\n';
-  report('p1', opts, cells, `P1 proxy overhead`, `medians of ${opts.rounds} interleaved rounds of ${opts.seconds} s, pgbench scale ${opts.scale}, one node.`, head + table);
+  if (!smoke) fs.writeFileSync(path.join('docs', 'p1-tps.svg'), p1Chart(cells));
+  report('p1', opts, cells, `P1 proxy overhead`, `medians of ${opts.rounds} interleaved rounds of ${opts.seconds} s, pgbench scale ${opts.scale}, one node.`, head + table + (smoke ? '' : '\n\nChart: ![P1](p1-tps.svg)'));
 }
 
 async function runP2(): Promise<void> {

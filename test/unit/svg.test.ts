@@ -1,6 +1,6 @@
 // The benchmark charts: round ticks, points inside the plot, one curve and legend entry per series.
 import { expect, it } from 'vitest';
-import { lineChart, ticks } from '../../bench/svg.ts';
+import { barChart, lineChart, ticks } from '../../bench/svg.ts';
 
 it('picks round ticks covering the range', () => {
   expect(ticks(0, 100)).toEqual([0, 20, 40, 60, 80, 100]);
@@ -20,4 +20,15 @@ it('draws each series as a path with its points and a legend entry', () => {
     expect(Number(y)).toBeLessThanOrEqual(420 - 50);
   }
   expect(svg).toContain('>clustered</text>');
+});
+
+it('draws one bar per series in each group, scaled to the largest value, with a legend', () => {
+  const svg = barChart({ title: 'P1', yLabel: 'tps', groups: ['1 client', '8 clients'], series: [{ name: 'direct', values: [100, 400] }, { name: 'vecshard', values: [50, 200] }] });
+  // Bars (they carry a <title>), group by group: direct then vecshard.
+  const bars = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="([\d.]+)" fill="[^"]+"><title>/g)].map((m) => Number(m[1]));
+  expect(bars).toHaveLength(4);
+  expect(bars[2] / bars[0]).toBeCloseTo(4, 1); // direct: 400 vs 100
+  expect(bars[0] / bars[1]).toBeCloseTo(2, 1); // 1 client: direct 100 vs vecshard 50
+  expect(svg).toContain('>8 clients</tspan>');
+  expect(svg).toContain('>vecshard</text>');
 });

@@ -1,0 +1,49 @@
+// Profiles the coordinator during a COPY into a distributed table (P3's workload): node --cpu-prof on
+// `vecshard start` in front of two nodes, 8 shards. npx tsx bench/profile-copy.ts [rows] [dim]
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { freePort, startPgServers } from '../test/helpers/pg-nodes.ts';
+
+const rows = Number(process.argv[2] ?? 100_000);
+const dim = Number(process.argv[3] ?? 100);
+const dir = '/tmp/vecshard-prof-copy';
+fs.rmSync(dir, { recursive: true, force: true });
+fs.mkdirSync(dir, { recursive: true });
+const pgs = await startPgServers(2);
+const port = await freePort();
+const config = path.join(dir, 'config.json');
+fs.writeFileSync(config, JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: pgs.servers.map((s) => s.url), logLevel: 'warn' }));
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'src/cli/main.ts', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+await new Promise<void>((r) => child.stdout!.on('data', (d) => String(d).includes('listening') && r()));
+const db = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+await db.connect();
+await db.query(`CREATE TABLE items (id bigint, embedding vector(${dim})); SELECT create_distributed_table('items', 'id', shard_count => 8, replication_factor => 1)`);
+let seed = 1;
+const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+const lines: string[] = [];
+for (let i = 0; i < rows; i++) lines.push(`${i}\t[${Array.from({ length: dim }, () => rnd().toFixed(5)).join(',')}]\n`);
+const chunks = Array.from({ length: Math.ceil(rows / 1000) }, (_, k) => lines.slice(k * 1000, k * 1000 + 1000).join(''));
+const t0 = performance.now();
+await pipeline(Readable.from(chunks), db.query(copyFrom('COPY items (id, embedding) FROM STDIN')));
+const secs = (performance.now() - t0) / 1000;
+process.stdout.write(`COPY ${rows} × ${dim}: ${secs.toFixed(2)} s (${Math.round(rows / secs)} rows/s)\n`);
+await db.end();
+child.kill('SIGINT');
+await new Promise((r) => child.on('exit', r));
+pgs.stopAll();
+const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!;
+const prof = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+const self = new Map<string, number>();
+const byId = new Map(prof.nodes.map((n: any) => [n.id, n]));
+prof.samples.forEach((id: number, i: number) => {
+  const n: any = byId.get(id);
+  const key = `${n.callFrame.functionName || '(anon)'} ${path.basename(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
+  self.set(key, (self.get(key) ?? 0) + (prof.timeDeltas[i] ?? 0));
+});
+const total = [...self.values()].reduce((a, b) => a + b, 0);
+for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) process.stdout.write(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}\n`);
