@@ -33,6 +33,15 @@ await pipeline(Readable.from(chunks), db.query(copyFrom('COPY items (id, embeddi
 const secs = (performance.now() - t0) / 1000;
 process.stdout.write(`COPY ${rows} × ${dim}: ${secs.toFixed(2)} s (${Math.round(rows / secs)} rows/s)\n`);
 await db.end();
+// The same rows straight into one node, for scale.
+const direct = new pg.Client({ connectionString: pgs.servers[1].url + '/postgres' });
+await direct.connect();
+await direct.query(`CREATE TABLE items_direct (id bigint, embedding vector(${dim}))`);
+const t1 = performance.now();
+await pipeline(Readable.from(chunks), direct.query(copyFrom('COPY items_direct (id, embedding) FROM STDIN')));
+const d = (performance.now() - t1) / 1000;
+process.stdout.write(`direct COPY into one node: ${d.toFixed(2)} s; vecshard / direct throughput ${(d / secs).toFixed(2)}x\n`);
+await direct.end();
 child.kill('SIGINT');
 await new Promise((r) => child.on('exit', r));
 pgs.stopAll();

@@ -22,6 +22,12 @@ export class DistCopyIn {
   /** Columns the client did not send whose defaults the coordinator evaluates (sequences, distribution column). */
   readonly extraColumns: string[];
   #pending: Array<Array<string | null>> = [];
+  /**
+   * Text rows in the shards' own format (tab, \N) with nothing to add go to the shards as the client sent them:
+   * only the distribution value is read out of each line.
+   */
+  #raw: boolean;
+  #pendingRaw: Array<[line: string, dist: string | null]> = [];
 
   constructor(
     readonly plan: CopyPlan,
@@ -42,6 +48,7 @@ export class DistCopyIn {
       .filter((c) => !plan.columns.includes(c.name) && (c.sequenceDefault || (c.name === t.distColumn && c.default)))
       .map((c) => c.name);
     this.#distIdx = t.distColumn ? [...plan.columns, ...this.extraColumns].indexOf(t.distColumn) : -1;
+    this.#raw = plan.format === 'text' && this.#delimiter === '\t' && this.#nullString === '\\N' && !this.extraColumns.length;
     if (this.#distIdx < 0 && t.method === 'hash') {
       throw new PgError({ severity: 'ERROR', code: '23502', message: `vecshard: COPY into "${t.name}" must include the distribution column "${t.distColumn}"` });
     }
@@ -55,7 +62,7 @@ export class DistCopyIn {
   async push(data: Buffer): Promise<void> {
     if (this.#csv) for (const r of this.#csv.push(data.toString('utf8'))) this.#pending.push(r);
     else for (const l of this.#lines!.push(data)) this.#takeLine(l);
-    if (this.#pending.length >= 5000) await this.#route();
+    if (this.#pending.length + this.#pendingRaw.length >= 5000) await this.#route();
   }
 
   async end(): Promise<void> {
@@ -66,10 +73,24 @@ export class DistCopyIn {
 
   #takeLine(line: string): void {
     if (line === '\\.') return;
+    if (this.#raw) {
+      const dist = this.plan.table.method === 'reference' ? '' : fieldAt(line, this.#distIdx);
+      // A line too short to hold the distribution value takes the long way, which reports it.
+      if (dist !== undefined) return void this.#pendingRaw.push([line, dist === null ? null : textField(dist, this.#nullString)]);
+    }
     this.#pending.push(line.split(this.#delimiter).map((f) => textField(f, this.#nullString)));
   }
 
   async #route(): Promise<void> {
+    const raw = this.#pendingRaw;
+    this.#pendingRaw = [];
+    for (const [line, v] of raw) {
+      if (this.#skipHeader) {
+        this.#skipHeader = false;
+        continue;
+      }
+      this.#place(v, line);
+    }
     let rows = this.#pending;
     this.#pending = [];
     if (this.#skipHeader && rows.length) {
@@ -88,22 +109,39 @@ export class DistCopyIn {
       if (r.length !== width) {
         throw new PgError({ severity: 'ERROR', code: '22P04', message: `vecshard: COPY row ${this.rows + 1} has ${r.length - this.extraColumns.length} columns, expected ${this.plan.columns.length}` });
       }
-      const v = t.method === 'reference' ? '' : r[this.#distIdx];
-      if (v === null) throw new PgError({ severity: 'ERROR', code: '23502', message: `vecshard: the distribution column "${t.distColumn}" of "${t.name}" cannot be NULL (COPY row ${this.rows + 1})` });
-      let index: number;
-      if (t.method === 'clustered') {
-        const vec = vectorOf(t, v);
-        index = nearestShard(t, vec);
-        this.radii.add(index, vec);
-      } else index = shardIndexFor(t, v);
-      const list = this.perShard.get(index) ?? [];
-      list.push(r.map(toTextField).join('\t'));
-      this.perShard.set(index, list);
-      this.rows++;
+      this.#place(t.method === 'reference' ? '' : r[this.#distIdx], r.map(toTextField).join('\t'));
     }
+  }
+
+  /** Puts one row (a text-format line) on its shard's list. */
+  #place(v: string | null, line: string): void {
+    const t = this.plan.table;
+    if (v === null) throw new PgError({ severity: 'ERROR', code: '23502', message: `vecshard: the distribution column "${t.distColumn}" of "${t.name}" cannot be NULL (COPY row ${this.rows + 1})` });
+    let index: number;
+    if (t.method === 'clustered') {
+      const vec = vectorOf(t, v);
+      index = nearestShard(t, vec);
+      this.radii.add(index, vec);
+    } else index = t.method === 'reference' ? 0 : shardIndexFor(t, v);
+    let list = this.perShard.get(index);
+    if (!list) this.perShard.set(index, (list = []));
+    list.push(line);
+    this.rows++;
   }
 
   copySql(index: number): string {
     return `COPY ${SHARD_SCHEMA}.${quoteIdent(this.plan.table.shards[index].name)} (${this.columns.map(quoteIdent).join(', ')}) FROM STDIN`;
   }
+}
+
+/** The raw text of tab-separated field `i` of a line (undefined when the line has fewer fields). */
+function fieldAt(line: string, i: number): string | undefined {
+  let start = 0;
+  for (let k = 0; k < i; k++) {
+    const tab = line.indexOf('\t', start);
+    if (tab < 0) return undefined;
+    start = tab + 1;
+  }
+  const end = line.indexOf('\t', start);
+  return line.slice(start, end < 0 ? line.length : end);
 }

@@ -56,7 +56,15 @@ export async function commitDistributed(home: NodeConnection, others: NodeConnec
     return;
   }
   const gid = `${GID_PREFIX}${randomBytes(8).toString('hex')}_${home.nodeId}`;
-  const name = (c: NodeConnection) => quoteLiteral(`${gid}_${c.nodeId}`);
+  // One prepared name per connection: a streamed COPY may use several connections to one node.
+  const names = new Map<NodeConnection, string>();
+  const seen = new Map<number, number>();
+  for (const c of others) {
+    const k = seen.get(c.nodeId) ?? 0;
+    seen.set(c.nodeId, k + 1);
+    names.set(c, quoteLiteral(`${gid}_${c.nodeId}${k ? `p${k}` : ''}`));
+  }
+  const name = (c: NodeConnection) => names.get(c) ?? quoteLiteral(`${gid}_${c.nodeId}`);
   inFlight.add(gid);
   try {
     await twoPhaseCommit(gid, name, home, others, homeInTx);
@@ -93,6 +101,9 @@ export async function rollbackAll(conns: NodeConnection[]): Promise<void> {
   await Promise.all(conns.map((c) => runQuery(c, 'ROLLBACK').catch(() => {})));
 }
 
+/** A prepared transaction's name without its part (vecshard_<hex>_<home>_<node>[p<k>] → vecshard_<hex>_<home>). */
+const baseGid = (g: string) => g.replace(/_\d+(?:p\d+)?$/, '');
+
 /** The node holding the commit record of prepared transaction `gid` (vecshard_<hex>_<home>_<node>). */
 function recordNode(base: string): number {
   const m = /^vecshard_[0-9a-f]+_(\d+)$/.exec(base);
@@ -113,7 +124,7 @@ export async function recoverPrepared(nodes: NodeConnection[], complete: boolean
   for (const c of nodes) {
     const r = await runQuery(c, `SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'vecshard\\_%' AND database = current_database()`);
     for (const [gid] of r.rows) {
-      const base = gid!.replace(/_\d+$/, '');
+      const base = baseGid(gid!);
       if (inFlight.has(base)) continue;
       const home = byNode.get(recordNode(base));
       if (!home) continue;
@@ -125,7 +136,7 @@ export async function recoverPrepared(nodes: NodeConnection[], complete: boolean
   if (!complete) return settled;
   // Records whose prepared transactions are all settled are no longer needed.
   const left = new Set<string>();
-  for (const c of nodes) for (const [g] of (await runQuery(c, `SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'vecshard\\_%'`)).rows) left.add(g!.replace(/_\d+$/, ''));
+  for (const c of nodes) for (const [g] of (await runQuery(c, `SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'vecshard\\_%'`)).rows) left.add(baseGid(g!));
   for (const c of nodes) {
     if (!logs.get(c.nodeId)) continue;
     const recs = (await runQuery(c, 'SELECT gid FROM vecshard.transactions')).rows.map((r) => r[0]!).filter((g) => !left.has(g));

@@ -38,6 +38,10 @@ export abstract class NodeConnection {
 
   /** Queues frontend messages for the node, in order. */
   abstract write(data: Buffer): void;
+  /** Resolves once the bytes written so far are mostly handed to the node (backpressure for long COPYs). */
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
   /** Sends a COPY ... FROM STDIN query; resolves with the frames up to CopyInResponse, or an error through RFQ. */
   abstract startCopyIn(query: Buffer): Promise<Buffer[]>;
   /** Asks the node to cancel what this session is running. */

@@ -136,6 +136,20 @@ export class PgNodeConnection extends NodeConnection {
     if (!this.broken) this.#socket.write(data);
   }
 
+  override async drained(): Promise<void> {
+    const s = this.#socket;
+    if (this.broken || s.writableLength < 8 << 20) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        s.off('drain', done);
+        s.off('close', done);
+        resolve();
+      };
+      s.on('drain', done);
+      s.on('close', done);
+    });
+  }
+
   async startCopyIn(query: Buffer): Promise<Buffer[]> {
     this.write(query);
     const out: Buffer[] = [];

@@ -31,6 +31,7 @@ import { recluster } from '../executor/recluster.ts';
 import { parseNodeUrl } from '../shards/pg-node.ts';
 import { commitDistributed, rollbackAll } from '../executor/transaction.ts';
 import { DistCopyIn } from '../executor/copy.ts';
+import { CopyStreams } from '../executor/copy-stream.ts';
 import { BUMP_VERSION, loadCatalog, type Catalog } from '../shards/catalog.ts';
 import { openCatalog, requireAllNodes, writeCatalog } from '../executor/catalog-copies.ts';
 import { runQuery } from '../shards/internal-query.ts';
@@ -963,6 +964,9 @@ export class ClientSession {
   /** COPY into a distributed table: vecshard answers the client itself and routes the rows. */
   async #startDistCopyIn(plan: CopyPlan): Promise<void> {
     this.#distCopy = new DistCopyIn(plan, (expr, n) => this.#evalDefault(expr, n));
+    // Outside a transaction block the rows stream to the shards as they arrive; inside one they must go through
+    // the session's own node connections, so they are sent at the end.
+    this.#copyStreams = this.#status === 'I' && CopyStreams.possible(this.ctx.cluster, this.#distCopy) ? new CopyStreams(this.ctx.cluster, this.ctx.database, this.#distCopy) : undefined;
     this.#copyIn = true;
     this.ctx.send(be.copyInResponse(0, plan.columns.length));
     await this.ctx.flush();
@@ -984,9 +988,26 @@ export class ClientSession {
     await this.#afterReady();
   }
 
+  #copyStreams: CopyStreams | undefined;
+
   async #distCopyMessage(type: string, frame: Buffer): Promise<void> {
+    const streams = this.#copyStreams;
+    try {
+      await this.#distCopyMessageNow(type, frame);
+    } catch (e) {
+      this.#copyStreams = undefined;
+      await streams?.finish(() => this.#acquire(this.#home), false).catch(() => {});
+      throw e;
+    }
+  }
+
+  async #distCopyMessageNow(type: string, frame: Buffer): Promise<void> {
     const copy = this.#distCopy!;
-    if (type === 'd') return copy.push(frame.subarray(5));
+    const streams = this.#copyStreams;
+    if (type === 'd') {
+      await copy.push(frame.subarray(5));
+      return streams?.send();
+    }
     if (type === 'H' || type === 'S') return;
     this.#copyIn = false;
     this.#distCopy = undefined;
@@ -996,6 +1017,14 @@ export class ClientSession {
     }
     await copy.end();
     await this.#growRadii(copy.radii.sql());
+    if (streams) {
+      await streams.send(true);
+      this.#copyStreams = undefined;
+      await streams.finish(() => this.#acquire(this.#home), true);
+      this.ctx.send(be.commandComplete(`COPY ${copy.rows}`));
+      await this.#ready(this.#status);
+      return this.#afterReady();
+    }
     const nodes = [...new Set([...copy.perShard.keys()].flatMap((i) => copy.plan.table.shards[i].nodes))];
     const ownTx = this.#status === 'I' && nodes.length > 1;
     const conns = await Promise.all(nodes.map((n) => this.#acquire(n)));
