@@ -207,7 +207,7 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   }
   // A DDL plan's statement runs on every node (where shells live): that is all these need.
   if (classifyAllNodes(kind, stmt[kind]) && ctx.nodeCount > 1) return { kind: 'ddl', shell: text, transactional: true, catalog: [], tasks: [] };
-  const virtual = withVirtualTables(stmt, ctx);
+  const virtual = /vecshard/i.test(text) ? withVirtualTables(stmt, ctx) : undefined;
   if (virtual) return { kind: 'passthrough', sql: virtual };
   const tables = distributedTables(stmt, ctx.catalog);
   if (kind === 'DropStmt' && stmt.DropStmt.removeType === 'OBJECT_TABLE') {

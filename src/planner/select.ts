@@ -55,20 +55,21 @@ function limitValue(n: Node | undefined, params: BoundParams, what: string): num
   return Number(v);
 }
 
-function has(stmt: Node, test: (n: Node) => boolean): boolean {
-  let found = false;
-  walk(stmt, (n) => {
-    if (found) return false;
-    if (test(n)) found = true;
-  });
-  return found;
-}
-
 export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectContext): DistributedPlan | AggregatePlan | ErrorPlan {
   if (stmt.op && stmt.op !== 'SETOP_NONE') return notSupported('UNION, INTERSECT or EXCEPT');
   if (stmt.withClause) return notSupported('WITH (common table expressions)');
   if (stmt.fromClause?.length !== 1 || !stmt.fromClause[0].RangeVar) return notSupported('a join or subquery in FROM with a distributed table');
-  if (has(stmt, (n) => !!n.SubLink)) return notSupported('a subquery in a query on a distributed table');
+  // One pass over the statement for what decides the plan's shape.
+  let subLink = false;
+  let window = false;
+  let aggregate = false;
+  walk(stmt, (n) => {
+    if (n.SubLink) subLink = true;
+    const f = n.FuncCall;
+    if (f?.over) window = true;
+    if (f && (f.agg_star || AGGREGATES.has(f.funcname?.at(-1)?.String?.sval))) aggregate = true;
+  });
+  if (subLink) return notSupported('a subquery in a query on a distributed table');
   if (stmt.intoClause) return notSupported('SELECT INTO');
 
   const base = { kind: 'distributed' as const, table, command: 'SELECT' as const, write: false };
@@ -87,8 +88,8 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
     };
   }
 
-  if (has(stmt, (n) => !!n.FuncCall?.over)) return notSupported('window functions across shards');
-  if (stmt.groupClause || stmt.havingClause || has(stmt, (n) => !!n.FuncCall && (n.FuncCall.agg_star || AGGREGATES.has(n.FuncCall.funcname?.at(-1)?.String?.sval)))) {
+  if (window) return notSupported('window functions across shards');
+  if (stmt.groupClause || stmt.havingClause || aggregate) {
     return planAggregate(stmt, table, ctx.params);
   }
 

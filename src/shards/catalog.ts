@@ -65,8 +65,10 @@ export class Catalog {
   }
 }
 
-/** Applies the numbered SQL files in migrations/ that this database has not had yet, in one transaction. */
-/** Brings the catalog schema up to date; inside the caller's transaction block when `inTransaction`. */
+/**
+ * Applies the numbered SQL files in migrations/ that this database has not had yet, in one transaction (inside the
+ * caller's transaction block when `inTransaction`).
+ */
 export async function migrate(conn: NodeConnection, inTransaction = false): Promise<void> {
   const exists = await runQuery(conn, `SELECT to_regclass('vecshard.migrations') IS NOT NULL`);
   let done = new Set<number>();
