@@ -17,13 +17,11 @@ import { runTasks, runTasksSettled, isConnectionFailure, ShardError, type TaskRe
 import { placeReads, placeWrites, deactivate, onePerShard } from '../executor/placement.ts';
 import { gatherRows, lastColumnNumber, stripColumns, stripDescription } from '../executor/gather.ts';
 import { mayContribute } from '../index/bounds.ts';
-import { RadiusTracker, vectorOf } from '../shards/route.ts';
-import { SHARD_SCHEMA } from '../shards/catalog.ts';
 import { quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
 import { planDropIndex } from '../planner/ddl.ts';
 import { walk, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../shards/catalog.ts';
-import { copyOutLine, toTextField, type CopyOutFormat } from '../executor/copy-rows.ts';
+import { copyOutLine, type CopyOutFormat } from '../executor/copy-rows.ts';
 import { distributeTable, copyLines } from '../executor/distribute.ts';
 import { repairDatabase, rebalance, moveShardPlacement } from '../executor/repair.ts';
 import { addNode, removeNode } from '../executor/membership.ts';
@@ -32,6 +30,7 @@ import { parseNodeUrl } from '../shards/pg-node.ts';
 import { commitDistributed, rollbackAll } from '../executor/transaction.ts';
 import { DistCopyIn } from '../executor/copy.ts';
 import { CopyStreams } from '../executor/copy-stream.ts';
+import { relocateRows } from '../executor/relocate.ts';
 import { BUMP_VERSION, loadCatalog, type Catalog } from '../shards/catalog.ts';
 import { openCatalog, requireAllNodes, writeCatalog } from '../executor/catalog-copies.ts';
 import { runQuery } from '../shards/internal-query.ts';
@@ -475,36 +474,7 @@ export class ClientSession {
         await runQuery(await this.#acquire(this.#home), 'BEGIN');
         this.#status = 'T';
       }
-      const placed = placeWrites(plan.tasks, table, cluster);
-      await deactivate(cluster, database, placed.lost);
-      const updated = onePerShard(await runTasks(this.#taskConn, placed.tasks, [], false, notices), new Set());
-      const radii = new RadiusTracker(table);
-      let count = 0;
-      for (const r of updated) {
-        count += Number(/(\d+)$/.exec(r.tag)?.[1] ?? 0);
-        for (const row of r.rows) radii.add(r.task.shardIndex, vectorOf(table, be.readDataRow(row)[0]!.toString('utf8')));
-      }
-      const removed = onePerShard(
-        await runTasks(this.#taskConn, placed.tasks.map((t) => ({ ...t, sql: plan.relocate!.misplaced(t.shardIndex, t.shard), params: NO_PARAMS, before: undefined })), [], false, notices),
-        new Set(),
-      );
-      const distIdx = table.columns.findIndex((c) => c.name === table.distColumn);
-      const moving = new Map<number, string[]>();
-      for (const r of removed) {
-        for (const row of r.rows) {
-          const vals = be.readDataRow(row).map((b) => (b === null ? null : b.toString('utf8')));
-          const target = Number(vals.pop());
-          radii.add(target, vectorOf(table, vals[distIdx]!));
-          moving.set(target, [...(moving.get(target) ?? []), vals.map(toTextField).join('\t')]);
-        }
-      }
-      await this.#growRadii(radii.sql());
-      for (const [target, lines] of moving) {
-        const shard = table.shards[target];
-        const copies = shard.nodes.filter((n) => cluster.isUp(n));
-        if (!copies.length) throw new PgError({ severity: 'ERROR', code: '08006', message: `vecshard: no active copy of shard ${shard.name} can take the rows that move there` });
-        for (const n of copies) await copyLines(await this.#acquire(n), `COPY ${SHARD_SCHEMA}.${quoteIdent(shard.name)} FROM STDIN`, lines);
-      }
+      const count = await relocateRows(plan, { cluster, database, conn: this.#taskConn, growRadii: (sql) => this.#growRadii(sql), notices });
       if (implicit) {
         const home = await this.#acquire(this.#home);
         const others = await Promise.all([...this.#txNodes].map((n) => this.#acquire(n)));

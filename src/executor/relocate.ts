@@ -1,0 +1,61 @@
+// A clustered table's UPDATE that changes vectors: the update on every copy, then the rows now nearer another
+// centroid leave their shard (each copy deletes and returns them, computed on the node so copies agree) and are
+// copied into the shard they belong to. The caller holds every shard's write lock and the transaction.
+import * as be from '../protocol/backend.ts';
+import { PgError, type NodeConnection } from '../shards/node-connection.ts';
+import { quoteIdent } from '../shards/internal-query.ts';
+import { SHARD_SCHEMA } from '../shards/catalog.ts';
+import { RadiusTracker, vectorOf } from '../shards/route.ts';
+import type { Cluster } from '../shards/cluster.ts';
+import type { DistributedPlan } from '../planner/types.ts';
+import { NO_PARAMS } from '../planner/params.ts';
+import { runTasks } from './shard-tasks.ts';
+import { placeWrites, deactivate, onePerShard } from './placement.ts';
+import { copyLines } from './distribute.ts';
+import { toTextField } from './copy-rows.ts';
+
+export interface RelocateContext {
+  cluster: Cluster;
+  database: string;
+  /** The session's connection to a node, inside its transaction. */
+  conn: (nodeId: number) => Promise<NodeConnection>;
+  /** Widens the catalog's radii before the rows that need it commit. */
+  growRadii: (sql: string | undefined) => Promise<void>;
+  notices: (frame: Buffer) => void;
+}
+
+/** Runs the update and moves the misplaced rows; returns how many rows the UPDATE changed. */
+export async function relocateRows(plan: DistributedPlan, x: RelocateContext): Promise<number> {
+  const table = plan.table;
+  const placed = placeWrites(plan.tasks, table, x.cluster);
+  await deactivate(x.cluster, x.database, placed.lost);
+  const updated = onePerShard(await runTasks(x.conn, placed.tasks, [], false, x.notices), new Set());
+  const radii = new RadiusTracker(table);
+  let count = 0;
+  for (const r of updated) {
+    count += Number(/(\d+)$/.exec(r.tag)?.[1] ?? 0);
+    for (const row of r.rows) radii.add(r.task.shardIndex, vectorOf(table, be.readDataRow(row)[0]!.toString('utf8')));
+  }
+  const removed = onePerShard(
+    await runTasks(x.conn, placed.tasks.map((t) => ({ ...t, sql: plan.relocate!.misplaced(t.shardIndex, t.shard), params: NO_PARAMS, before: undefined })), [], false, x.notices),
+    new Set(),
+  );
+  const distIdx = table.columns.findIndex((c) => c.name === table.distColumn);
+  const moving = new Map<number, string[]>();
+  for (const r of removed) {
+    for (const row of r.rows) {
+      const vals = be.readDataRow(row).map((b) => (b === null ? null : b.toString('utf8')));
+      const target = Number(vals.pop());
+      radii.add(target, vectorOf(table, vals[distIdx]!));
+      moving.set(target, [...(moving.get(target) ?? []), vals.map(toTextField).join('\t')]);
+    }
+  }
+  await x.growRadii(radii.sql());
+  for (const [target, lines] of moving) {
+    const shard = table.shards[target];
+    const copies = shard.nodes.filter((n) => x.cluster.isUp(n));
+    if (!copies.length) throw new PgError({ severity: 'ERROR', code: '08006', message: `vecshard: no active copy of shard ${shard.name} can take the rows that move there` });
+    for (const n of copies) await copyLines(await x.conn(n), `COPY ${SHARD_SCHEMA}.${quoteIdent(shard.name)} FROM STDIN`, lines);
+  }
+  return count;
+}
