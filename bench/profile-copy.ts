@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { newestProfile, printSelfTime } from './cpuprofile.ts';
 import { freePort, startPgServers } from '../test/helpers/pg-nodes.ts';
 
 const rows = Number(process.argv[2] ?? 100_000);
@@ -45,14 +46,4 @@ await direct.end();
 child.kill('SIGINT');
 await new Promise((r) => child.on('exit', r));
 pgs.stopAll();
-const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!;
-const prof = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
-const self = new Map<string, number>();
-const byId = new Map(prof.nodes.map((n: any) => [n.id, n]));
-prof.samples.forEach((id: number, i: number) => {
-  const n: any = byId.get(id);
-  const key = `${n.callFrame.functionName || '(anon)'} ${path.basename(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
-  self.set(key, (self.get(key) ?? 0) + (prof.timeDeltas[i] ?? 0));
-});
-const total = [...self.values()].reduce((a, b) => a + b, 0);
-for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) process.stdout.write(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}\n`);
+printSelfTime(newestProfile(dir), 25);

@@ -3,6 +3,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { newestProfile, printSelfTime } from './cpuprofile.ts';
 import { freePort, startPgServer, findPgBin } from '../test/helpers/pg-nodes.ts';
 
 const mode = process.argv[2] ?? 'prepared';
@@ -24,19 +25,5 @@ process.stdout.write(out.split('\n').filter((l) => /tps|latency/.test(l)).join('
 child.kill('SIGINT');
 await new Promise((r) => child.on('exit', r));
 server.stop();
-const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))!;
-const prof = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
-// Self time per function, top 25.
-const self = new Map<string, number>();
-const byId = new Map(prof.nodes.map((n: any) => [n.id, n]));
-const dt = prof.timeDeltas as number[];
-prof.samples.forEach((id: number, i: number) => {
-  const n: any = byId.get(id);
-  const key = `${n.callFrame.functionName || '(anon)'} ${path.basename(n.callFrame.url)}:${n.callFrame.lineNumber + 1}`;
-  self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0));
-});
 // Shares of the time spent running JavaScript: idle, syscalls (writeBuffer), GC and the compiler are left out.
-for (const k of [...self.keys()]) if (/^\((idle|program|garbage collector)\)|^writeBuffer /.test(k)) self.delete(k);
-const total = [...self.values()].reduce((a, b) => a + b, 0);
-for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) process.stdout.write(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}\n`);
-process.stdout.write(`profile: ${path.join(dir, file)}\n`);
+printSelfTime(newestProfile(dir), 40, /^\((idle|program|garbage collector)\)|^writeBuffer /);
