@@ -42,6 +42,26 @@ export function paramText(p: BoundParams, n: number): string | null {
 /** Renumbers the ParamRefs of `stmt` (in place) to $1..$m in order of first use; returns the matching params. */
 export function subsetParams(stmt: Node, p: BoundParams): BoundParams {
   if (p.values.length === 0) return p;
+  return pickParams(p, paramOrder(stmt));
+}
+
+/** The client's parameters a renumbered statement uses, in its new order. */
+export function pickParams(p: BoundParams, order: number[]): BoundParams {
+  if (p.values.length === 0) return p;
+  const out: BoundParams = { values: [], formats: [], types: [] };
+  for (const old of order) {
+    out.values.push(p.values[old - 1] ?? null);
+    out.formats.push(p.formats[old - 1] ?? 0);
+    out.types.push(p.types[old - 1] ?? 0);
+  }
+  return out;
+}
+
+/**
+ * Renumbers the ParamRefs of `stmt` (in place) to $1..$m in order of first use; returns the old numbers in the
+ * new order.
+ */
+export function paramOrder(stmt: Node): number[] {
   const map = new Map<number, number>();
   // A plan may put one expression node in two places (the kNN distance is both a hidden column and the sort
   // key): each ParamRef object is renumbered once.
@@ -57,13 +77,7 @@ export function subsetParams(stmt: Node, p: BoundParams): BoundParams {
     }
     ref.number = m;
   });
-  const out: BoundParams = { values: [], formats: [], types: [] };
-  for (const [old] of [...map].sort((a, b) => a[1] - b[1])) {
-    out.values.push(p.values[old - 1] ?? null);
-    out.formats.push(p.formats[old - 1] ?? 0);
-    out.types.push(p.types[old - 1] ?? 0);
-  }
-  return out;
+  return [...map].sort((a, b) => a[1] - b[1]).map(([old]) => old);
 }
 
 /** The parameters of a Bind message body (after its portal and statement names), with the Parse's types. */

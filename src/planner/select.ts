@@ -2,7 +2,7 @@
 // with kNN (ORDER BY a vector distance LIMIT k) merged by distance.
 import { columnName, deparse, walk, intConst, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../shards/catalog.ts';
-import { subsetParams, type BoundParams } from './params.ts';
+import { paramOrder, pickParams, subsetParams, type BoundParams } from './params.ts';
 import { pinnedValue, shardForValue, valueText, vectorValue } from './router.ts';
 import { OPERATOR_METRIC, distance } from '../index/distance.ts';
 import { lowerBound } from '../index/bounds.ts';
@@ -36,11 +36,31 @@ export function taskFor(stmt: Node, table: DistributedTable, shardIndex: number,
 
 const SHARD_PLACEHOLDER = 'vecshard_shard_placeholder';
 
-/** The same statement for many shards: deparsed once, the shard's name put in after (deparsing is the costly part). */
-export function tasksFor(stmt: Node, table: DistributedTable, shardIndexes: number[], params: BoundParams, kind: string): ShardTask[] {
-  const s = toShard({ [kind]: stmt }, table, SHARD_PLACEHOLDER);
-  const p = subsetParams(s, params);
-  const sql = deparse(s);
+/**
+ * Shard SQL already made for a statement (the parse cache hands out the same AST object for the same text), by
+ * what else shaped it: the text with a placeholder for the shard, and which client parameters it uses, in order.
+ */
+const shardSqlCache = new WeakMap<Node, Map<string, { sql: string; order: number[] }>>();
+
+/**
+ * The same statement for many shards: deparsed once, the shard's name put in after (deparsing is the costly part).
+ * With `cache` (the statement as parsed, and a key for everything the shard statement was derived with) the SQL
+ * is made once per statement text and reused.
+ */
+export function tasksFor(stmt: Node, table: DistributedTable, shardIndexes: number[], params: BoundParams, kind: string, cache?: { parsed: Node; key: string }): ShardTask[] {
+  let made = cache && shardSqlCache.get(cache.parsed)?.get(`${table.schema}.${table.name}|${cache.key}`);
+  if (!made) {
+    const s = toShard({ [kind]: stmt }, table, SHARD_PLACEHOLDER);
+    const order = paramOrder(s);
+    made = { sql: deparse(s), order };
+    if (cache) {
+      let m = shardSqlCache.get(cache.parsed);
+      if (!m) shardSqlCache.set(cache.parsed, (m = new Map()));
+      m.set(`${table.schema}.${table.name}|${cache.key}`, made);
+    }
+  }
+  const sql = made.sql;
+  const p = pickParams(params, made.order);
   return shardIndexes.map((i) => {
     const shard = table.shards[i];
     return { nodeId: shard.nodes[0], shard: shard.name, shardIndex: i, sql: sql.split(SHARD_PLACEHOLDER).join(quoteIdent(shard.name)), params: p };
@@ -145,7 +165,9 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
       ? []
       : [`SELECT set_config('hnsw.ef_search', greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, ${Math.min(perShard, 1000)})::text, true)`];
   const merge = { kind: 'knn' as const, limit, offset, desc, nullsFirst };
-  const tasks = (shards: number[]) => tasksFor(shardStmt, table, shards, ctx.params, 'SelectStmt').map((t) => ({ ...t, before }));
+  // Everything the shard statement depends on besides the text: the per-shard LIMIT and exact mode.
+  const cache = { parsed: stmt, key: `knn|${perShard}|${ctx.exact}` };
+  const tasks = (shards: number[]) => tasksFor(shardStmt, table, shards, ctx.params, 'SelectStmt', cache).map((t) => ({ ...t, before }));
   const clustered = table.method === 'clustered' ? planClustered(key, op!, table, ctx, desc, limit === Infinity ? Infinity : limit + offset) : undefined;
   if (clustered) {
     const shards = clustered.visit ?? clustered.prune!.order;
