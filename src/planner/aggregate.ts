@@ -53,7 +53,13 @@ export function planAggregate(stmt: Node, table: DistributedTable, params: Bound
     const f = v.FuncCall;
     const fname = f?.funcname?.at(-1)?.String?.sval;
     if (f && AGGS.has(fname)) {
-      if (f.agg_distinct || f.agg_filter || f.agg_order || f.over) return notSupported(`${fname}(DISTINCT/FILTER/ORDER BY) across shards`);
+      // Equal values of a hash table's distribution column are always on one shard, so DISTINCT over it is
+      // DISTINCT within each shard: the shards' counts and sums add up.
+      const arg = f.args?.length === 1 ? f.args[0].ColumnRef?.fields.at(-1)?.String?.sval : undefined;
+      const distinctByShard = f.agg_distinct && table.method === 'hash' && arg === table.distColumn && fname !== 'avg';
+      if ((f.agg_distinct && !distinctByShard) || f.agg_filter || f.agg_order || f.over) {
+        return notSupported(`${fname}(DISTINCT/FILTER/ORDER BY) across shards`, f.agg_distinct ? `DISTINCT works across shards on the distribution column ("${table.distColumn}").` : undefined);
+      }
       if (fname === 'count') finals.push(`sum(${addPartial(v)})::bigint AS ${name}`);
       else if (fname === 'sum') {
         const c = addPartial(v);
