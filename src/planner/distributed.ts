@@ -10,7 +10,7 @@ import type { CopyTask } from '../shards/cluster.ts';
 import type { Metric } from '../index/distance.ts';
 import type { DistributeRequest } from '../executor/distribute.ts';
 import type { BoundParams } from './params.ts';
-import { distributedTables, toShard } from './relations.ts';
+import { distributedTables, joinedTable, toShard } from './relations.ts';
 import { planSelect } from './select.ts';
 import { valueText } from './router.ts';
 import type { AggregatePlan } from './aggregate.ts';
@@ -231,14 +231,17 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   const exact = /^(on|true|1|yes)$/i.test(setting(ctx, ['vecshard.exact']) ?? 'off');
   const overfetch = Number(setting(ctx, ['vecshard.overfetch']) ?? '1');
   switch (kind) {
-    case 'SelectStmt':
-      if (!one) return notSupported('a query on more than one distributed table');
+    case 'SelectStmt': {
+      const single = n.fromClause?.length === 1 && n.fromClause[0].RangeVar;
+      const target = one && single ? one : joinedTable(n, tables);
+      if (typeof target === 'string') return notSupported(target);
       const probesText = setting(ctx, ['vecshard.probes']);
       const probes = probesText === undefined || probesText === '' ? undefined : /^all$/i.test(probesText.trim()) ? 'all' : Number(probesText);
       if (typeof probes === 'number' && !(Number.isInteger(probes) && probes >= 1)) {
         return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `vecshard.probes must be a positive integer or all, not "${probesText}"` } };
       }
-      return planSelect(n, one, { params: ctx.params, exact, overfetch: overfetch >= 1 ? overfetch : 1, efSearch: Number(setting(ctx, ['hnsw.ef_search']) ?? '40') || 40, probes });
+      return planSelect(n, target, { params: ctx.params, exact, overfetch: overfetch >= 1 ? overfetch : 1, efSearch: Number(setting(ctx, ['hnsw.ef_search']) ?? '40') || 40, probes });
+    }
     case 'InsertStmt':
       if (!one || distributedTables(n.selectStmt ?? {}, ctx.catalog).length) return notSupported('INSERT ... SELECT from a distributed table');
       return planInsert(n, one, ctx.params, ctx.evalDefault);

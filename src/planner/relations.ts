@@ -25,12 +25,36 @@ export function distributedTables(stmt: Node, catalog: Catalog): DistributedTabl
 /** A copy of the statement in which `table` is its shard, aliased to the table's name so column references hold. */
 export function toShard(stmt: Node, table: DistributedTable, shardName: string): Node {
   const copy = structuredClone(stmt);
-  walk(copy, (n, key) => {
+  // Joined reference tables become their one shard, whose copy is on every node that serves this query.
+  const names = new Map([[`${table.schema}.${table.name}`, shardName], ...(table.joined ?? []).map((r) => [`${r.schema}.${r.name}`, r.shards[0].name] as [string, string])]);
+  walk(copy, (n) => {
     const rv = rangeVar(n);
-    if (!rv || (rv.schemaname ?? 'public') !== table.schema || rv.relname !== table.name) return;
+    const to = rv && names.get(`${rv.schemaname ?? 'public'}.${rv.relname}`);
+    if (!to) return;
+    if (!rv.alias) rv.alias = { aliasname: rv.relname };
     rv.schemaname = SHARD_SCHEMA;
-    rv.relname = shardName;
-    if (!rv.alias) rv.alias = { aliasname: table.name };
+    rv.relname = to;
   });
   return copy;
+}
+
+/**
+ * A SELECT over one distributed table joined with reference tables: the table as the plan uses it, its shards
+ * limited to the nodes that also hold every reference table. Undefined when the statement names anything else
+ * (a table that lives on node 0 only cannot be joined on the shards' nodes).
+ */
+export function joinedTable(stmt: Node, tables: DistributedTable[]): DistributedTable | string {
+  const dist = tables.filter((t) => t.method !== 'reference');
+  if (dist.length > 1) return 'a join of two distributed tables (make all but one of them reference tables)';
+  const main = dist[0] ?? tables[0];
+  const refs = tables.filter((t) => t !== main);
+  const known = new Set(tables.map((t) => `${t.schema}.${t.name}`));
+  let other: string | undefined;
+  walk(stmt, (n) => {
+    const rv = n.RangeVar;
+    if (rv && !known.has(`${rv.schemaname ?? 'public'}.${rv.relname}`)) other ??= rv.relname;
+  });
+  if (other) return `a join of a distributed table with "${other}", which is not distributed (make it a reference table)`;
+  const hasAll = (n: number) => refs.every((r) => r.shards[0].nodes.includes(n));
+  return { ...main, joined: refs, shards: main.shards.map((s) => ({ ...s, nodes: s.nodes.filter(hasAll) })) };
 }

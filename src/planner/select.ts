@@ -78,7 +78,12 @@ function limitValue(n: Node | undefined, params: BoundParams, what: string): num
 export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectContext): DistributedPlan | AggregatePlan | ErrorPlan {
   if (stmt.op && stmt.op !== 'SETOP_NONE') return notSupported('UNION, INTERSECT or EXCEPT');
   if (stmt.withClause) return notSupported('WITH (common table expressions)');
-  if (stmt.fromClause?.length !== 1 || !stmt.fromClause[0].RangeVar) return notSupported('a join or subquery in FROM with a distributed table');
+  const from = (stmt.fromClause ?? []) as Node[];
+  const plainJoin = (n: Node): boolean => !!n.RangeVar || (!!n.JoinExpr && plainJoin(n.JoinExpr.larg) && plainJoin(n.JoinExpr.rarg));
+  if (!from.length || !from.every(plainJoin)) return notSupported('a subquery or function in FROM with a distributed table');
+  if (from.length > 1 || !from[0].RangeVar) {
+    if (!table.joined?.length) return notSupported('a join or subquery in FROM with a distributed table');
+  }
   // One pass over the statement for what decides the plan's shape.
   let subLink = false;
   let window = false;

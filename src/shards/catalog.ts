@@ -40,6 +40,11 @@ export interface DistributedTable {
   /** Clustered tables: the metric of the centroids and bounds. */
   metric?: Metric;
   shards: Shard[];
+  /**
+   * For one statement only: reference tables joined with this table. Each shard's query reads their copy on its
+   * own node, and only nodes holding an active copy of every one of them serve it.
+   */
+  joined?: DistributedTable[];
 }
 
 export const SHARD_SCHEMA = 'vecshard_shards';
