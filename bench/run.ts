@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       'usage: npm run bench -- <scenario> [options]\n' +
         '  p1 [--seconds 5] [--rounds 2] [--scale 10] [--smoke]   pgbench -S through vecshard vs PgBouncer vs direct\n' +
         '  p2 [--rows 100000] [--dim 128] [--queries 200] [--nodes 2] [--shards 4] [--smoke]   sharded kNN vs one node\n' +
-        '  p3 [--synthetic] [--rows N] [--nodes 2] [--shards 8] [--rounds 2] [--smoke]   COPY + index build through vecshard vs one node\n' +
+        '  p3 [--synthetic] [--rows N] [--nodes 2] [--shards 8] [--rounds 2] [--copy-only] [--smoke]   COPY + index build through vecshard vs one node\n' +
         '  p5 [--rows 100000] [--queries 4000] [--smoke]   coordinator time per kNN query vs shard time; RSS with 32 clients\n' +
         '  p4 [--synthetic] [--rows N] [--queries 1000] [--shards 16] [--clients 4] [--smoke]   clustered routing vs hash (GloVe-100)\n',
     );
@@ -113,15 +113,17 @@ async function runP4(): Promise<void> {
   report('p4', opts, r, 'P4 clustered routing vs hash', `${data}; ${opts.queries} queries over ${opts.clients} connections; ${opts.shards} shards on ${opts.nodes} nodes, one copy each; HNSW (m 16, ef_construction 64, vector_cosine_ops) per shard, ef_search as in the table; hash q/s is the median of runs interleaved with the clustered ones.`, head + table);
 }
 
+const secs = (s: number) => (Number.isNaN(s) ? '—' : s.toFixed(1));
+
 async function runP3(): Promise<void> {
   const opts = smoke
     ? { data: 'synthetic' as const, rows: 3000, nodes: 2, shards: 4, rounds: 1 }
-    : { data: args.includes('--synthetic') ? ('synthetic' as const) : ('glove' as const), rows: flag('rows', args.includes('--synthetic') ? 200_000 : Infinity), nodes: flag('nodes', 2), shards: flag('shards', 8), rounds: flag('rounds', 2) };
+    : { data: args.includes('--synthetic') ? ('synthetic' as const) : ('glove' as const), rows: flag('rows', args.includes('--synthetic') ? 200_000 : Infinity), nodes: flag('nodes', 2), shards: flag('shards', 8), rounds: flag('rounds', 2), copyOnly: args.includes('--copy-only') };
   const r = await p3(opts, (s) => process.stderr.write(s + '\n'));
   const head = '| round | one node COPY s | vecshard COPY s | one node index s | vecshard index s |\n| --- | --- | --- | --- | --- |\n';
   const table =
-    r.rounds.map((x, i) => `| ${i + 1} | ${x.single.copyS.toFixed(1)} | ${x.vecshard.copyS.toFixed(1)} | ${x.single.indexS.toFixed(1)} | ${x.vecshard.indexS.toFixed(1)} |`).join('\n') +
-    `\n\nMedian throughput, vecshard / one node: COPY ${r.copyRatio.toFixed(2)}× (${r.rows} rows), HNSW build ${r.indexRatio.toFixed(2)}×.`;
+    r.rounds.map((x, i) => `| ${i + 1} | ${x.single.copyS.toFixed(1)} | ${x.vecshard.copyS.toFixed(1)} | ${secs(x.single.indexS)} | ${secs(x.vecshard.indexS)} |`).join('\n') +
+    `\n\nMedian throughput, vecshard / one node: COPY ${r.copyRatio.toFixed(2)}× (${r.rows} rows)${'copyOnly' in opts && opts.copyOnly ? ' (index builds skipped: --copy-only)' : `, HNSW build ${r.indexRatio.toFixed(2)}×`}.`;
   const data = opts.data === 'glove' ? 'GloVe-100 (all words but the 1,000 held-out queries)' : `${opts.rows} × 100 clustered synthetic vectors`;
   report('p3', opts, r, 'P3 ingest', `${data}; COPY through vecshard into ${opts.shards} shards on ${opts.nodes} nodes (one copy) vs COPY into one node; then CREATE INDEX hnsw (m 16, ef_construction 64, cosine); rounds alternate one node and vecshard.`, head + table);
 }
