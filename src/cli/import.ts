@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { toTextField } from '../executor/copy-rows.ts';
+import { quoteIdent } from '../shards/internal-query.ts';
 import { ImportError, openSource, type Format } from './sources.ts';
 
 export interface ImportOptions {
@@ -32,7 +33,6 @@ export interface ImportProgress {
   resumedFrom: number;
 }
 
-const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
 const qualified = (t: string) => t.split('.').map(quoteIdent).join('.');
 
 /** Which import this is: the table, the file's name, size and first 64 KiB (a changed file starts over). */

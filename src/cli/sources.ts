@@ -3,6 +3,7 @@
 // into the file it is (for the progress bar).
 import fs from 'node:fs';
 import { CsvParser } from '../executor/copy-rows.ts';
+import { formatVector } from '../index/vector.ts';
 
 export type Format = 'jsonl' | 'csv' | 'npy' | 'fvecs' | 'bvecs';
 
@@ -23,12 +24,11 @@ export function detectFormat(file: string): Format {
   return ext === 'ndjson' || ext === 'json' ? 'jsonl' : (ext as Format);
 }
 
-export const vectorText = (v: ArrayLike<number>): string => `[${Array.from(v).join(',')}]`;
 
 /** A JSON value as a COPY text value: arrays of numbers are vectors, other objects are JSON. */
 function jsonValue(v: unknown): string | null {
   if (v === null || v === undefined) return null;
-  if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return vectorText(v);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'number')) return formatVector(v);
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
@@ -180,7 +180,7 @@ function fixedRows(
           const n = Math.min(perChunk, total - i);
           const buf = Buffer.alloc(n * record);
           fs.readSync(fd, buf, 0, buf.length, offset + i * record);
-          for (let k = 0; k < n; k++) yield { values: [String(opts.idStart + i + k), vectorText(decode(buf, k * record))], at: offset + (i + k + 1) * record };
+          for (let k = 0; k < n; k++) yield { values: [String(opts.idStart + i + k), formatVector(decode(buf, k * record))], at: offset + (i + k + 1) * record };
         }
       } finally {
         fs.closeSync(fd);

@@ -9,6 +9,7 @@ import { runQuery } from '../shards/internal-query.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import type { DistCopyIn } from './copy.ts';
 import { commitDistributed, rollbackAll } from './transaction.ts';
+import { copyDataFrames } from './distribute.ts';
 
 /** Rows a shard collects before they are sent. */
 const BATCH = 2000;
@@ -48,7 +49,7 @@ export class CopyStreams {
     await Promise.all(
       ready.map(async ([index, lines]) => {
         this.copy.perShard.delete(index);
-        const data = frames(lines);
+        const data = copyDataFrames(lines);
         await Promise.all(
           this.copy.plan.table.shards[index].nodes.map(async (node) => {
             const s = await this.#open(index, node);
@@ -115,17 +116,4 @@ export class CopyStreams {
       for (const s of open) await this.cluster.pool(s.conn.nodeId, s.conn.database).release(s.conn, s.conn.status === 'I' && s.conn.quiet);
     }
   }
-}
-
-/** Text-format lines as CopyData frames of about 64 KiB. */
-function frames(lines: string[]): Buffer {
-  const out: Buffer[] = [];
-  for (let i = 0; i < lines.length; ) {
-    let bytes = 0;
-    let j = i;
-    while (j < lines.length && bytes < 65536) bytes += lines[j++].length + 1;
-    out.push(fe.copyData(Buffer.from(lines.slice(i, j).join('\n') + '\n', 'utf8')));
-    i = j;
-  }
-  return Buffer.concat(out);
 }

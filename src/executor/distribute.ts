@@ -264,6 +264,19 @@ export async function forEachNode(shards: Shard[], fn: (node: number, shards: Sh
   await Promise.all([...byNode].map(([n, list]) => fn(n, list)));
 }
 
+/** Text-format lines (without their newlines) as CopyData frames of about 64 KiB, in one buffer. */
+export function copyDataFrames(lines: string[]): Buffer {
+  const out: Buffer[] = [];
+  for (let i = 0; i < lines.length; ) {
+    let bytes = 0;
+    let j = i;
+    while (j < lines.length && bytes < 65536) bytes += lines[j++].length + 1;
+    out.push(fe.copyData(Buffer.from(lines.slice(i, j).join('\n') + '\n', 'utf8')));
+    i = j;
+  }
+  return Buffer.concat(out);
+}
+
 /** Runs COPY ... FROM STDIN on `c` with text-format `lines`; throws the node's error. */
 export async function copyLines(c: NodeConnection, copySql: string, lines: string[], progress?: (sent: number) => void): Promise<number> {
   const first = await c.startCopyIn(fe.query(copySql));
@@ -275,10 +288,7 @@ export async function copyLines(c: NodeConnection, copySql: string, lines: strin
   // Sent in parts, yielding between them, so progress can be watched while a large copy runs.
   const PART = 10_000;
   for (let i = 0; i < lines.length; i += PART) {
-    const part = lines.slice(i, i + PART);
-    const chunks: Buffer[] = [];
-    for (let j = 0; j < part.length; j += 1000) chunks.push(fe.copyData(Buffer.from(part.slice(j, j + 1000).join('\n') + '\n', 'utf8')));
-    c.write(Buffer.concat(chunks));
+    c.write(copyDataFrames(lines.slice(i, i + PART)));
     progress?.(Math.min(i + PART, lines.length));
     await new Promise((r) => setImmediate(r));
   }

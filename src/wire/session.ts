@@ -216,7 +216,7 @@ export class ClientSession {
         this.ctx.send(be.commandComplete('DROP DATABASE'));
         return this.#ready('I');
     }
-    const catalog = await this.#catalog();
+    const catalog = catalog0 ?? (await this.#catalog());
     const fast = q === plain || q.unparsed || (catalog.empty && !q.allNodes && this.#txNodes.size === 0 && !/create_distributed_table|create_reference_table|citus|vecshard\./i.test(sql));
     if (fast && (this.#home === 0 || q.unparsed)) {
       if (plan.kind === 'copy-in') return this.#startCopyIn(frame, q.pins);
@@ -836,24 +836,36 @@ export class ClientSession {
    * rewritten on the way out: its row description opens the COPY, each row becomes a line, its tag becomes COPY n.
    */
   async #runCopyQuery(raw: RawStmt, text: string, inner: DistributedPlan | AggregatePlan, out: CopyOutFormat): Promise<void> {
-    const send = this.ctx.send;
-    this.ctx.send = (f: Buffer) => {
-      if (f[0] === 0x54) {
-        const fields = be.readRowDescription(f);
-        send.call(this.ctx, be.copyOutResponse(0, fields.length));
-        if (out.header) send.call(this.ctx, fe.copyData(Buffer.from(copyOutLine(fields.map((c) => c.name), out))));
-      } else if (f[0] === 0x44) {
-        const values = be.readDataRow(f).map((b) => (b === null ? null : b.toString('utf8')));
-        send.call(this.ctx, fe.copyData(Buffer.from(copyOutLine(values, out))));
-      } else if (f[0] === 0x43) {
-        send.call(this.ctx, fe.copyDone());
-        send.call(this.ctx, be.commandComplete(`COPY ${/(\d+)$/.exec(be.readCommandTag(f))?.[1] ?? 0}`));
-      } else send.call(this.ctx, f);
-    };
+    await this.#sendingTo(
+      (f, send) => {
+        if (f[0] === 0x54) {
+          const fields = be.readRowDescription(f);
+          send(be.copyOutResponse(0, fields.length));
+          if (out.header) send(fe.copyData(Buffer.from(copyOutLine(fields.map((c) => c.name), out))));
+        } else if (f[0] === 0x44) {
+          const values = be.readDataRow(f).map((b) => (b === null ? null : b.toString('utf8')));
+          send(fe.copyData(Buffer.from(copyOutLine(values, out))));
+        } else if (f[0] === 0x43) {
+          send(fe.copyDone());
+          send(be.commandComplete(`COPY ${/(\d+)$/.exec(be.readCommandTag(f))?.[1] ?? 0}`));
+        } else send(f);
+      },
+      () => this.#runStatement(raw, text, inner, [], true, true),
+    );
+  }
+
+  /**
+   * Runs `fn` with what it sends to the client going through `route` instead (which may pass a frame on with
+   * `send`): how a distributed portal keeps its rows and COPY (query) rewrites a SELECT's answer.
+   */
+  async #sendingTo<T>(route: (frame: Buffer, send: (frame: Buffer) => void) => void, fn: () => Promise<T>): Promise<T> {
+    const original = this.ctx.send;
+    const send = (f: Buffer) => original.call(this.ctx, f);
+    this.ctx.send = (f: Buffer) => route(f, send);
     try {
-      await this.#runStatement(raw, text, inner, [], true, true);
+      return await fn();
     } finally {
-      this.ctx.send = send;
+      this.ctx.send = original;
     }
   }
 
@@ -1165,21 +1177,19 @@ export class ClientSession {
       const plan = await this.#plan(dp.stmt, dp.sql, dp.params, await this.#catalog());
       // The portal's rows are kept, so an Execute with a row limit can hand them out in parts.
       const out: Buffer[] = [];
-      const send = this.ctx.send;
-      this.ctx.send = (b) => (b[0] === 0x44 || b[0] === 0x43 ? out.push(b) : send(b));
       const t0 = performance.now();
       try {
-        await this.#runStatement(dp.stmt, dp.sql, plan, dp.resultFormats, false, true);
+        await this.#sendingTo(
+          (b, send) => (b[0] === 0x44 || b[0] === 0x43 ? void out.push(b) : send(b)),
+          () => this.#runStatement(dp.stmt, dp.sql, plan, dp.resultFormats, false, true),
+        );
         this.#observe(dp.sql, plan, performance.now() - t0);
       } catch (e) {
         const fields = e instanceof PgError || e instanceof ShardError ? e.fields : undefined;
         if (!fields) throw e;
-        this.ctx.send = send;
         await this.#batchError(fields, 'execute');
         await this.#flushBatch(false);
         return;
-      } finally {
-        this.ctx.send = send;
       }
       dp.pending = { rows: out.filter((b) => b[0] === 0x44), complete: out.find((b) => b[0] === 0x43)! };
     }
