@@ -48,15 +48,15 @@ const shardSqlCache = new WeakMap<Node, Map<string, { sql: string; order: number
  * is made once per statement text and reused.
  */
 export function tasksFor(stmt: Node, table: DistributedTable, shardIndexes: number[], params: BoundParams, kind: string, cache?: { parsed: Node; key: string }): ShardTask[] {
-  let made = cache && shardSqlCache.get(cache.parsed)?.get(`${table.schema}.${table.name}|${cache.key}`);
+  const key = cache && `${table.schema}.${table.name}|${cache.key}`;
+  const known = cache && shardSqlCache.get(cache.parsed);
+  let made = key ? known?.get(key) : undefined;
   if (!made) {
     const s = toShard({ [kind]: stmt }, table, SHARD_PLACEHOLDER);
-    const order = paramOrder(s);
-    made = { sql: deparse(s), order };
-    if (cache) {
-      let m = shardSqlCache.get(cache.parsed);
-      if (!m) shardSqlCache.set(cache.parsed, (m = new Map()));
-      m.set(`${table.schema}.${table.name}|${cache.key}`, made);
+    made = { order: paramOrder(s), sql: deparse(s) };
+    if (cache && key) {
+      if (known) known.set(key, made);
+      else shardSqlCache.set(cache.parsed, new Map([[key, made]]));
     }
   }
   const sql = made.sql;
