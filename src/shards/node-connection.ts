@@ -29,6 +29,8 @@ export abstract class NodeConnection {
   #frames: Buffer[] = [];
   #head = 0;
   #waiter: { resolve: (f: Buffer) => void; reject: (e: Error) => void } | undefined;
+  /** A reader taking every frame up to ReadyForQuery as it arrives (readUntilReady), with no promise per frame. */
+  #pipe: { onFrame: (f: Buffer) => void; resolve: (s: TxStatus) => void; reject: (e: Error) => void } | undefined;
   #failure: Error | undefined;
 
   constructor(
@@ -50,26 +52,35 @@ export abstract class NodeConnection {
 
   /** No frame is waiting to be read and nobody is reading: the connection can go to another session. */
   get quiet(): boolean {
-    return !this.#waiter && this.#head >= this.#frames.length;
+    return !this.#waiter && !this.#pipe && this.#head >= this.#frames.length;
   }
 
   /** The next backend frame. */
   read(): Promise<Buffer> {
     if (this.#head < this.#frames.length) return Promise.resolve(this.#take());
     if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#waiter) return Promise.reject(new Error(`vecshard bug: two readers on one connection to node ${this.nodeId}`));
+    if (this.#waiter || this.#pipe) return Promise.reject(new Error(`vecshard bug: two readers on one connection to node ${this.nodeId}`));
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
     });
   }
 
   /** Reads frames until ReadyForQuery, handing each to `onFrame`. */
-  async readUntilReady(onFrame: (f: Buffer) => void): Promise<TxStatus> {
-    for (;;) {
-      const f = await this.read();
-      onFrame(f);
-      if (f[0] === 0x5a) return readyStatus(f);
+  readUntilReady(onFrame: (f: Buffer) => void): Promise<TxStatus> {
+    try {
+      while (this.#head < this.#frames.length) {
+        const f = this.#take();
+        onFrame(f);
+        if (f[0] === 0x5a) return Promise.resolve(readyStatus(f));
+      }
+    } catch (e) {
+      return Promise.reject(e);
     }
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#waiter || this.#pipe) return Promise.reject(new Error(`vecshard bug: two readers on one connection to node ${this.nodeId}`));
+    return new Promise((resolve, reject) => {
+      this.#pipe = { onFrame, resolve, reject };
+    });
   }
 
   protected deliver(frame: Buffer): void {
@@ -78,6 +89,18 @@ export abstract class NodeConnection {
       const [k, v] = readParameterStatus(frame);
       this.params.set(k, v);
     } else if (t === 0x5a) this.status = readyStatus(frame);
+    const pipe = this.#pipe;
+    if (pipe) {
+      if (t === 0x5a) this.#pipe = undefined;
+      try {
+        pipe.onFrame(frame);
+      } catch (e) {
+        this.#pipe = undefined;
+        return pipe.reject(e as Error);
+      }
+      if (t === 0x5a) pipe.resolve(this.status);
+      return;
+    }
     if (this.#waiter) {
       const w = this.#waiter;
       this.#waiter = undefined;
@@ -89,6 +112,11 @@ export abstract class NodeConnection {
     if (this.#failure) return;
     this.broken = true;
     this.#failure = err;
+    if (this.#pipe) {
+      const p = this.#pipe;
+      this.#pipe = undefined;
+      p.reject(err);
+    }
     if (this.#waiter) {
       const w = this.#waiter;
       this.#waiter = undefined;

@@ -187,6 +187,8 @@ export class Server {
           await flush().catch(() => {});
           break;
         }
+        const relayed = session.relay(list);
+        if (relayed && (await relayed)) continue;
         for (const f of list) {
           if (f[0] === 0x58) return; // Terminate
           await session.handle(f);

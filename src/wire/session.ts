@@ -1249,6 +1249,72 @@ export class ClientSession {
     await this.#afterReady();
   }
 
+  /**
+   * The fast lane for a client batch that only binds, describes and runs statements on ordinary tables, ending in
+   * Sync (pgbench -M prepared, an application's prepared reads): the messages go to the home node in one write,
+   * statement names swapped for the node's, and the node's answers come back as they are, without #pump's
+   * per-message bookkeeping. Undefined when the batch needs the general path (then nothing has changed); the
+   * promise gives false when a statement must be parsed on the connection first.
+   */
+  relay(frames: Buffer[]): Promise<boolean> | undefined {
+    const n = frames.length;
+    if (n < 2 || frames[n - 1][0] !== 0x53 || this.#copyIn || this.#out.length || this.#entries.length || this.#batchFailed) return undefined;
+    if (this.#txNodes.size || this.#portals.size || this.#home !== 0) return undefined;
+    const used: PreparedStatement[] = [];
+    let executes = 0;
+    for (let i = 0; i < n - 1; i++) {
+      const f = frames[i];
+      let name: string;
+      if (f[0] === 0x42) {
+        const portalEnd = f.indexOf(0, 5);
+        const end = f.indexOf(0, portalEnd + 1);
+        if (portalEnd < 0 || end < 0) return undefined;
+        name = f.toString('utf8', portalEnd + 1, end);
+      } else if (f[0] === 0x44) {
+        if (f[5] === 0x50) continue; // Describe portal
+        name = f.toString('utf8', 6, f.length - 1);
+      } else if (f[0] === 0x45) {
+        executes++;
+        continue;
+      } else return undefined;
+      const st = this.#statements.get(name);
+      if (!st || st.distributed || st.coordinatorOnly) return undefined;
+      used.push(st);
+    }
+    return this.#relayNow(frames, used, executes);
+  }
+
+  async #relayNow(frames: Buffer[], used: PreparedStatement[], executes: number): Promise<boolean> {
+    try {
+      const conn = await this.#acquire();
+      for (const st of used) {
+        if (st.nodeName === '' ? conn.unnamedOwner !== st.owner : !conn.prepared.has(st.nodeName)) return false;
+      }
+      const out: Buffer[] = [];
+      let u = 0;
+      for (let i = 0; i < frames.length; i++) {
+        const f = frames[i];
+        if (f[0] === 0x42 || (f[0] === 0x44 && f[5] === 0x53)) {
+          const st = used[u++];
+          if (st.pins) this.#pinned = true;
+          if (st.changesSettings) this.#refreshSettings = true;
+          if (f[0] === 0x42) {
+            const h = fe.readBindHead(f);
+            out.push(h.statement === st.nodeName ? f : fe.bind({ ...h, statement: st.nodeName }));
+          } else out.push(fe.describe({ kind: 'S', name: st.nodeName }));
+        } else out.push(f);
+      }
+      conn.write(out.length === 1 ? out[0] : Buffer.concat(out));
+      for (let i = 0; i < executes; i++) this.ctx.cluster.metrics.relayed('local');
+      this.#status = await conn.readUntilReady(this.ctx.send);
+      await this.#afterReady();
+    } catch (e) {
+      // The batch's Sync is consumed here, so the client gets ReadyForQuery after the error.
+      await this.#fail(e);
+    }
+    return true;
+  }
+
   async #flushBatch(toClient = true): Promise<void> {
     if (this.#conn && (this.#out.length || this.#entries.length)) this.#out.push(fe.flush());
     await this.#pump(this.#conn);

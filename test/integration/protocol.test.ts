@@ -98,6 +98,63 @@ describe('extended protocol', () => {
     cl.end();
   });
 
+  it('relays batches that only bind and run prepared statements (the fast lane) as Postgres answers them', async () => {
+    const cl = await RawClient.connect(c.port);
+    const status = (got: unknown[]) => (got.at(-1) as { status: string }).status;
+    const values = (got: unknown[]) => got.filter((m) => (m as { name: string }).name === 'dataRow').map((m) => (m as { fields: string[] }).fields[0]);
+    cl.write([
+      serialize.parse({ name: 'q', text: 'SELECT id FROM t WHERE id = $1', types: [23] }),
+      serialize.parse({ name: 'z', text: 'SELECT 10 / $1::int', types: [] }),
+      serialize.sync(),
+    ]);
+    await cl.until('readyForQuery');
+    cl.messages = [];
+    // Bind, Describe (portal and statement), Execute, Sync in one write: one relayed batch.
+    cl.write([serialize.bind({ statement: 'q', values: ['3'] }), serialize.describe({ type: 'P' }), serialize.describe({ type: 'S', name: 'q' }), serialize.execute({}), serialize.sync()]);
+    let got = await cl.until('readyForQuery');
+    expect(names(got)).toEqual(['bindComplete', 'rowDescription', 'parameterDescription', 'rowDescription', 'dataRow', 'commandComplete', 'readyForQuery']);
+    expect(values(got)).toEqual(['3']);
+    // Two statements in one batch; then an error, after which the node skips to Sync and the session goes on.
+    cl.messages = [];
+    cl.write([serialize.bind({ statement: 'q', values: ['4'] }), serialize.execute({}), serialize.bind({ statement: 'z', values: ['2'] }), serialize.execute({}), serialize.sync()]);
+    got = await cl.until('readyForQuery');
+    expect(values(got)).toEqual(['4', '5']);
+    cl.messages = [];
+    cl.write([serialize.bind({ statement: 'z', values: ['0'] }), serialize.execute({}), serialize.bind({ statement: 'q', values: ['5'] }), serialize.execute({}), serialize.sync()]);
+    got = await cl.until('readyForQuery');
+    // (Postgres folds 10 / 0 when it plans the bound statement, so the error answers the Bind.)
+    expect(names(got)).toEqual(['error', 'readyForQuery']);
+    expect((got[0] as unknown as { code: string }).code).toBe('22012');
+    expect(status(got)).toBe('I');
+    // Inside a transaction block: the status comes from the node; a failed statement fails the transaction.
+    cl.messages = [];
+    cl.write([serialize.query('BEGIN')]);
+    await cl.until('readyForQuery');
+    cl.messages = [];
+    cl.write([serialize.bind({ statement: 'q', values: ['6'] }), serialize.execute({}), serialize.sync()]);
+    got = await cl.until('readyForQuery');
+    expect(values(got)).toEqual(['6']);
+    expect(status(got)).toBe('T');
+    cl.messages = [];
+    cl.write([serialize.bind({ statement: 'z', values: ['0'] }), serialize.execute({}), serialize.sync()]);
+    got = await cl.until('readyForQuery');
+    expect(status(got)).toBe('E');
+    cl.messages = [];
+    cl.write([serialize.bind({ statement: 'q', values: ['7'] }), serialize.execute({}), serialize.sync()]);
+    got = await cl.until('readyForQuery');
+    expect((got.find((m) => m.name === 'error') as unknown as { code: string }).code).toBe('25P02');
+    cl.messages = [];
+    cl.write([serialize.query('ROLLBACK')]);
+    await cl.until('readyForQuery');
+    // A statement the client never prepared still gets 26000 from vecshard, not the node's own name for it.
+    cl.messages = [];
+    cl.write([serialize.bind({ statement: 'nope' }), serialize.execute({}), serialize.sync()]);
+    got = await cl.until('readyForQuery');
+    expect(names(got)).toEqual(['error', 'readyForQuery']);
+    expect((got[0] as unknown as { message: string }).message).toBe('prepared statement "nope" does not exist');
+    cl.end();
+  });
+
   it('rejects a duplicate statement name with 42P05', async () => {
     const cl = await RawClient.connect(c.port);
     cl.write([serialize.parse({ name: 'd', text: 'SELECT 1' }), serialize.parse({ name: 'd', text: 'SELECT 2' }), serialize.sync()]);
