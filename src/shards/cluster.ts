@@ -190,8 +190,10 @@ export class Cluster {
    * down (or its catalog copy is behind) the lowest node with a current catalog copy, which has the shells.
    */
   homeNode(database: string): number {
-    const current = this.catalogNodes(database);
-    if (current?.length) return current[0];
+    // Asked for every statement outside a transaction: no arrays made.
+    let home = -1;
+    for (const n of this.#synced.get(database) ?? []) if ((home < 0 || n < home) && this.isUp(n)) home = n;
+    if (home >= 0) return home;
     const up = this.nodes.findIndex((_, i) => this.isUp(i));
     return up < 0 ? 0 : up;
   }

@@ -34,14 +34,21 @@ export class NodePool {
     return this.#waiters.length;
   }
 
-  async acquire(): Promise<NodeConnection> {
-    if (this.#closed) throw new PgError({ severity: 'ERROR', code: '57P01', message: 'vecshard is shutting down' });
+  /** An idle connection, if there is one: the common case, without a promise. */
+  takeIdle(): NodeConnection | undefined {
+    if (this.#closed) return undefined;
     for (;;) {
       const c = this.#idle.pop();
-      if (!c) break;
+      if (!c) return undefined;
       if (!c.broken) return c;
       this.#size--;
     }
+  }
+
+  async acquire(): Promise<NodeConnection> {
+    if (this.#closed) throw new PgError({ severity: 'ERROR', code: '57P01', message: 'vecshard is shutting down' });
+    const idle = this.takeIdle();
+    if (idle) return idle;
     if (this.#size < this.options.max) {
       this.#size++;
       try {
@@ -72,6 +79,17 @@ export class NodePool {
    * Returns a connection. `clean` says its session holds nothing another client must not inherit; otherwise it is
    * reset (PGlite) or closed (TCP).
    */
+  /** Takes back a connection whose session left nothing behind, without a promise; false if release() must. */
+  releaseClean(conn: NodeConnection): boolean {
+    if (!conn.quiet || conn.broken || conn.status !== 'I' || this.#closed) return false;
+    const w = this.#waiters.shift();
+    if (w) {
+      clearTimeout(w.timer);
+      w.resolve(conn);
+    } else this.#idle.push(conn);
+    return true;
+  }
+
   async release(conn: NodeConnection, clean: boolean): Promise<void> {
     // Unread answers (or a read still going on) would reach the next session: such a connection is not reused.
     if (!conn.quiet && !conn.broken) {

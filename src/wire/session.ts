@@ -1370,9 +1370,13 @@ export class ClientSession {
     const held = this.#conns.get(nodeId);
     if (held) return held;
     const pool = this.ctx.cluster.pool(nodeId, this.ctx.database);
-    let conn: NodeConnection;
+    let conn = pool.takeIdle();
+    if (conn && conn.settingsKey === this.#settingsKey && (nodeId === this.#home || this.#status === 'I')) {
+      this.#conns.set(nodeId, conn);
+      return conn;
+    }
     try {
-      conn = await pool.acquire();
+      conn ??= await pool.acquire();
     } catch (e) {
       // A home node found down between transactions: another node stands in for it.
       const rehome = nodeId === this.#homeId && this.#status === 'I' && !this.#pinned && isConnectionFailure(e);
@@ -1405,7 +1409,8 @@ export class ClientSession {
     for (const [nodeId, conn] of [...this.#conns]) {
       if (nodeId === this.#home && this.#pinned) continue;
       this.#conns.delete(nodeId);
-      await this.ctx.cluster.pool(conn.nodeId, conn.database).release(conn, conn.status === 'I');
+      const pool = this.ctx.cluster.pool(conn.nodeId, conn.database);
+      if (!pool.releaseClean(conn)) await pool.release(conn, conn.status === 'I');
     }
   }
 
