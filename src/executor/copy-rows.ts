@@ -16,6 +16,41 @@ export class LineSplitter {
   }
 }
 
+/**
+ * Splits COPY text-format input into lines as views of the input bytes, without decoding them (a newline byte
+ * never occurs inside a UTF-8 character). Lines exclude their newline.
+ */
+export class ByteLineSplitter {
+  #rest: Buffer | undefined;
+
+  push(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let start = 0;
+    if (this.#rest) {
+      const nl = chunk.indexOf(10);
+      if (nl < 0) {
+        this.#rest = Buffer.concat([this.#rest, chunk]);
+        return out;
+      }
+      out.push(Buffer.concat([this.#rest, chunk.subarray(0, nl)]));
+      this.#rest = undefined;
+      start = nl + 1;
+    }
+    for (let nl = chunk.indexOf(10, start); nl >= 0; nl = chunk.indexOf(10, start)) {
+      out.push(chunk.subarray(start, nl));
+      start = nl + 1;
+    }
+    if (start < chunk.length) this.#rest = chunk.subarray(start);
+    return out;
+  }
+
+  end(): Buffer[] {
+    const r = this.#rest;
+    this.#rest = undefined;
+    return r?.length ? [r] : [];
+  }
+}
+
 /** A text-format field's value: \N is NULL, backslash escapes decoded. */
 export function textField(raw: string, nullString = '\\N'): string | null {
   if (raw === nullString) return null;

@@ -6,12 +6,14 @@ import { quoteIdent } from '../shards/internal-query.ts';
 import { SHARD_SCHEMA } from '../shards/catalog.ts';
 import { constText, type Node } from '../sql/ast.ts';
 import type { CopyPlan } from '../planner/distributed.ts';
-import { CsvParser, LineSplitter, textField, toTextField } from './copy-rows.ts';
+import { ByteLineSplitter, CsvParser, LineSplitter, textField, toTextField } from './copy-rows.ts';
 
 export class DistCopyIn {
-  readonly perShard = new Map<number, string[]>();
+  /** Each shard's routed rows: text-format lines, without their newlines. */
+  readonly perShard = new Map<number, Buffer[]>();
   rows = 0;
   #lines?: LineSplitter;
+  #bytes?: ByteLineSplitter;
   #csv?: CsvParser;
   #skipHeader: boolean;
   /** Clustered tables: how far the rows reach from their centroids (the catalog's radii grow before commit). */
@@ -23,11 +25,11 @@ export class DistCopyIn {
   readonly extraColumns: string[];
   #pending: Array<Array<string | null>> = [];
   /**
-   * Text rows in the shards' own format (tab, \N) with nothing to add go to the shards as the client sent them:
-   * only the distribution value is read out of each line.
+   * Text rows in the shards' own format (tab, \N) with nothing to add go to the shards as the client sent them,
+   * as bytes: only the distribution value is read out of each line (decoding whole lines and encoding them again
+   * was most of the coordinator's work in a COPY).
    */
   #raw: boolean;
-  #pendingRaw: Array<[line: string, dist: string | null]> = [];
 
   constructor(
     readonly plan: CopyPlan,
@@ -41,14 +43,15 @@ export class DistCopyIn {
     this.#skipHeader = plan.header;
     this.#delimiter = opt('delimiter') ?? (plan.format === 'csv' ? ',' : '\t');
     this.#nullString = opt('null') ?? (plan.format === 'csv' ? '' : '\\N');
-    if (plan.format === 'csv') this.#csv = new CsvParser(this.#delimiter, opt('quote') ?? '"', opt('escape') ?? opt('quote') ?? '"', this.#nullString);
-    else this.#lines = new LineSplitter();
     const t = plan.table;
     this.extraColumns = t.columns
       .filter((c) => !plan.columns.includes(c.name) && (c.sequenceDefault || (c.name === t.distColumn && c.default)))
       .map((c) => c.name);
     this.#distIdx = t.distColumn ? [...plan.columns, ...this.extraColumns].indexOf(t.distColumn) : -1;
     this.#raw = plan.format === 'text' && this.#delimiter === '\t' && this.#nullString === '\\N' && !this.extraColumns.length;
+    if (plan.format === 'csv') this.#csv = new CsvParser(this.#delimiter, opt('quote') ?? '"', opt('escape') ?? opt('quote') ?? '"', this.#nullString);
+    else if (this.#raw) this.#bytes = new ByteLineSplitter();
+    else this.#lines = new LineSplitter();
     if (this.#distIdx < 0 && t.method === 'hash') {
       throw new PgError({ severity: 'ERROR', code: '23502', message: `vecshard: COPY into "${t.name}" must include the distribution column "${t.distColumn}"` });
     }
@@ -61,36 +64,43 @@ export class DistCopyIn {
   /** Takes one CopyData payload. */
   async push(data: Buffer): Promise<void> {
     if (this.#csv) for (const r of this.#csv.push(data.toString('utf8'))) this.#pending.push(r);
+    else if (this.#bytes) for (const l of this.#bytes.push(data)) this.#takeRaw(l);
     else for (const l of this.#lines!.push(data)) this.#takeLine(l);
-    if (this.#pending.length + this.#pendingRaw.length >= 5000) await this.#route();
+    if (this.#pending.length >= 5000) await this.#route();
   }
 
   async end(): Promise<void> {
     if (this.#csv) for (const r of this.#csv.end()) this.#pending.push(r);
+    else if (this.#bytes) for (const l of this.#bytes.end()) this.#takeRaw(l);
     else for (const l of this.#lines!.end()) this.#takeLine(l);
     await this.#route();
   }
 
   #takeLine(line: string): void {
     if (line === '\\.') return;
-    if (this.#raw) {
-      const dist = this.plan.table.method === 'reference' ? '' : fieldAt(line, this.#distIdx);
-      // A line too short to hold the distribution value takes the long way, which reports it.
-      if (dist !== undefined) return void this.#pendingRaw.push([line, dist === null ? null : textField(dist, this.#nullString)]);
-    }
     this.#pending.push(line.split(this.#delimiter).map((f) => textField(f, this.#nullString)));
   }
 
-  async #route(): Promise<void> {
-    const raw = this.#pendingRaw;
-    this.#pendingRaw = [];
-    for (const [line, v] of raw) {
-      if (this.#skipHeader) {
-        this.#skipHeader = false;
-        continue;
-      }
-      this.#place(v, line);
+  /** One line in the shards' own format, placed as it came: only its distribution field is decoded. */
+  #takeRaw(line: Buffer): void {
+    if (line.length === 2 && line[0] === 0x5c && line[1] === 0x2e) return; // \.
+    if (this.#skipHeader && !this.#pending.length) {
+      this.#skipHeader = false;
+      return;
     }
+    if (this.plan.table.method === 'reference') return this.#place('', line);
+    let start = 0;
+    for (let k = 0; k < this.#distIdx; k++) {
+      const tab = line.indexOf(9, start);
+      // A line too short to hold the distribution value takes the long way, which reports it.
+      if (tab < 0) return this.#takeLine(line.toString('utf8'));
+      start = tab + 1;
+    }
+    const end = line.indexOf(9, start);
+    this.#place(textField(line.toString('utf8', start, end < 0 ? line.length : end), this.#nullString), line);
+  }
+
+  async #route(): Promise<void> {
     let rows = this.#pending;
     this.#pending = [];
     if (this.#skipHeader && rows.length) {
@@ -109,12 +119,12 @@ export class DistCopyIn {
       if (r.length !== width) {
         throw new PgError({ severity: 'ERROR', code: '22P04', message: `vecshard: COPY row ${this.rows + 1} has ${r.length - this.extraColumns.length} columns, expected ${this.plan.columns.length}` });
       }
-      this.#place(t.method === 'reference' ? '' : r[this.#distIdx], r.map(toTextField).join('\t'));
+      this.#place(t.method === 'reference' ? '' : r[this.#distIdx], Buffer.from(r.map(toTextField).join('\t'), 'utf8'));
     }
   }
 
   /** Puts one row (a text-format line) on its shard's list. */
-  #place(v: string | null, line: string): void {
+  #place(v: string | null, line: Buffer): void {
     const t = this.plan.table;
     if (v === null) throw new PgError({ severity: 'ERROR', code: '23502', message: `vecshard: the distribution column "${t.distColumn}" of "${t.name}" cannot be NULL (COPY row ${this.rows + 1})` });
     let index: number;
@@ -134,14 +144,3 @@ export class DistCopyIn {
   }
 }
 
-/** The raw text of tab-separated field `i` of a line (undefined when the line has fewer fields). */
-function fieldAt(line: string, i: number): string | undefined {
-  let start = 0;
-  for (let k = 0; k < i; k++) {
-    const tab = line.indexOf('\t', start);
-    if (tab < 0) return undefined;
-    start = tab + 1;
-  }
-  const end = line.indexOf('\t', start);
-  return line.slice(start, end < 0 ? line.length : end);
-}
