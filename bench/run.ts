@@ -101,7 +101,7 @@ async function runP4(): Promise<void> {
   const bestHash = best(r.rows.map((x) => x.hash));
   const bestClustered = best(r.rows.map((x) => x.clustered));
   const atTarget = bestHash && bestClustered ? `${(bestClustered / bestHash).toFixed(2)}× (clustered ${bestClustered.toFixed(0)} q/s, hash ${bestHash.toFixed(0)} q/s)` : `not measurable here (recall 0.95 reached by ${bestHash ? 'hash' : bestClustered ? 'clustered' : 'neither'} only)`;
-  const chart = writeChart('p4-recall-qps', `P4: recall@10 vs q/s, ${opts.data === 'glove' ? 'GloVe-100' : 'synthetic'}, ${opts.shards} shards`, [
+  const chart = writeChart(opts.data === 'glove' ? 'p4-recall-qps' : 'p4-recall-qps-synthetic', `P4: recall@10 vs q/s, ${opts.data === 'glove' ? 'GloVe-100' : 'synthetic'}, ${opts.shards} shards`, [
     { name: 'hash (all shards)', points: opts.efSearch.map((ef) => r.rows.find((x) => x.efSearch === ef)!.hash).map((p) => [p.recall, p.qps] as [number, number]) },
     ...opts.probes.map((p) => ({ name: `clustered, probes ${p}`, points: r.rows.filter((x) => x.probes === p).map((x) => [x.clustered.recall, x.clustered.qps] as [number, number]) })),
   ]);
