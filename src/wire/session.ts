@@ -78,6 +78,8 @@ interface Entry {
   /** The node's error is replaced by this one (used to abort the node's transaction with vecshard's error). */
   replaceError?: Buffer;
   nodeName?: string;
+  /** The client's Parse this answers: refused by the node, the client's statement does not exist either. */
+  parsed?: { name: string; st: PreparedStatement };
 }
 
 export interface SessionContext {
@@ -1098,12 +1100,12 @@ export class ClientSession {
       this.#entries.push({ kind: 'parse', forward: true, synthetic: be.parseComplete() });
       return;
     }
-    this.#queueParse(conn, st, true);
+    this.#queueParse(conn, st, true, m.name);
   }
 
-  #queueParse(conn: NodeConnection, st: PreparedStatement, forward: boolean): void {
+  #queueParse(conn: NodeConnection, st: PreparedStatement, forward: boolean, clientName?: string): void {
     this.#out.push(fe.parse({ name: st.nodeName, sql: st.sql, paramTypes: st.paramTypes }));
-    this.#entries.push({ kind: 'parse', forward, nodeName: st.nodeName });
+    this.#entries.push({ kind: 'parse', forward, nodeName: st.nodeName, parsed: clientName === undefined ? undefined : { name: clientName, st } });
     if (st.nodeName === '') conn.unnamedOwner = st.owner;
     else conn.prepared.add(st.nodeName);
   }
@@ -1251,48 +1253,58 @@ export class ClientSession {
 
   /**
    * The fast lane for a client batch that only binds, describes and runs statements on ordinary tables, ending in
-   * Sync (pgbench -M prepared, an application's prepared reads): the messages go to the home node in one write,
-   * statement names swapped for the node's, and the node's answers come back as they are, without #pump's
-   * per-message bookkeeping. Undefined when the batch needs the general path (then nothing has changed); the
-   * promise gives false when a statement must be parsed on the connection first.
+   * Sync, optionally after one Parse (pgbench -M prepared and -M extended, node-postgres's parameterized queries):
+   * the messages go to the home node in one write, statement names swapped for the node's, and the node's answers
+   * come back as they are, without #pump's per-message bookkeeping. Undefined when the batch needs the general path
+   * (then nothing has changed); the promise gives false when a statement must first be parsed on the connection.
    */
   relay(frames: Buffer[]): Promise<boolean> | undefined {
     const n = frames.length;
     if (n < 2 || frames[n - 1][0] !== 0x53 || this.#copyIn || this.#out.length || this.#entries.length || this.#batchFailed) return undefined;
     if (this.#txNodes.size || this.#portals.size || this.#home !== 0) return undefined;
-    const used: PreparedStatement[] = [];
+    const parse = frames[0][0] === 0x50 ? frames[0] : undefined;
+    const names: string[] = [];
     let executes = 0;
-    for (let i = 0; i < n - 1; i++) {
+    for (let i = parse ? 1 : 0; i < n - 1; i++) {
       const f = frames[i];
-      let name: string;
       if (f[0] === 0x42) {
         const portalEnd = f.indexOf(0, 5);
         const end = f.indexOf(0, portalEnd + 1);
         if (portalEnd < 0 || end < 0) return undefined;
-        name = f.toString('utf8', portalEnd + 1, end);
+        names.push(f.toString('utf8', portalEnd + 1, end));
       } else if (f[0] === 0x44) {
-        if (f[5] === 0x50) continue; // Describe portal
-        name = f.toString('utf8', 6, f.length - 1);
-      } else if (f[0] === 0x45) {
-        executes++;
-        continue;
-      } else return undefined;
-      const st = this.#statements.get(name);
-      if (!st || st.distributed || st.coordinatorOnly) return undefined;
-      used.push(st);
+        if (f[5] !== 0x50) names.push(f.toString('utf8', 6, f.length - 1)); // Describe statement (not portal)
+      } else if (f[0] === 0x45) executes++;
+      else return undefined;
     }
-    return this.#relayNow(frames, used, executes);
+    return this.#relayNow(frames, parse, names, executes);
   }
 
-  async #relayNow(frames: Buffer[], used: PreparedStatement[], executes: number): Promise<boolean> {
+  async #relayNow(frames: Buffer[], parse: Buffer | undefined, names: string[], executes: number): Promise<boolean> {
     try {
       const conn = await this.#acquire();
-      for (const st of used) {
-        if (st.nodeName === '' ? conn.unnamedOwner !== st.owner : !conn.prepared.has(st.nodeName)) return false;
+      let parsed: string | undefined;
+      if (parse) {
+        // Parse is decided as ever (#parse); the batch stays in the fast lane only if it queued nothing unusual.
+        await this.#parse(parse);
+        const e = this.#entries;
+        const plain = e.length === 1 && !e[0].replaceError && (e[0].synthetic ? e[0].synthetic[0] === 0x31 : e[0].forward);
+        parsed = plain ? fe.readParse(parse).name : undefined;
+        const st = parsed === undefined ? undefined : this.#statements.get(parsed);
+        if (!st || st.distributed || st.coordinatorOnly) return this.#handleEach(frames, 1);
       }
-      const out: Buffer[] = [];
+      const used: PreparedStatement[] = [];
+      for (const name of names) {
+        const st = this.#statements.get(name);
+        const ready = st && !st.distributed && !st.coordinatorOnly && (name === parsed || (st.nodeName === '' ? conn.unnamedOwner === st.owner : conn.prepared.has(st.nodeName)));
+        if (!ready) return parse ? this.#handleEach(frames, 1) : false;
+        used.push(st);
+      }
+      const out = this.#out.splice(0);
+      const head = this.#entries.splice(0)[0];
+      if (head?.synthetic) this.ctx.send(head.synthetic); // ParseComplete for a statement the connection had
       let u = 0;
-      for (let i = 0; i < frames.length; i++) {
+      for (let i = parse ? 1 : 0; i < frames.length; i++) {
         const f = frames[i];
         if (f[0] === 0x42 || (f[0] === 0x44 && f[5] === 0x53)) {
           const st = used[u++];
@@ -1306,7 +1318,19 @@ export class ClientSession {
       }
       conn.write(out.length === 1 ? out[0] : Buffer.concat(out));
       for (let i = 0; i < executes; i++) this.ctx.cluster.metrics.relayed('local');
-      this.#status = await conn.readUntilReady(this.ctx.send);
+      let parseAnswered = head?.nodeName === undefined;
+      this.#status = await conn.readUntilReady((f) => {
+        if (!parseAnswered && (f[0] === 0x31 || f[0] === 0x45)) {
+          parseAnswered = true;
+          // A Parse the node refused leaves no statement behind: the next use must parse again.
+          if (f[0] === 0x45) {
+            if (head!.nodeName === '') conn.unnamedOwner = undefined;
+            else conn.prepared.delete(head!.nodeName!);
+            this.#forgetRefused(head!);
+          }
+        }
+        this.ctx.send(f);
+      });
       await this.#afterReady();
     } catch (e) {
       // The batch's Sync is consumed here, so the client gets ReadyForQuery after the error.
@@ -1315,10 +1339,21 @@ export class ClientSession {
     return true;
   }
 
+  /** The general path for the rest of a batch the fast lane began. */
+  async #handleEach(frames: Buffer[], from: number): Promise<boolean> {
+    for (let i = from; i < frames.length && !this.closed; i++) await this.handle(frames[i]);
+    return true;
+  }
+
   async #flushBatch(toClient = true): Promise<void> {
     if (this.#conn && (this.#out.length || this.#entries.length)) this.#out.push(fe.flush());
     await this.#pump(this.#conn);
     if (toClient) await this.ctx.flush();
+  }
+
+  /** After the node refused a client's Parse: the statement does not exist for the client either, as on Postgres. */
+  #forgetRefused(e: Entry): void {
+    if (e.parsed && this.#statements.get(e.parsed.name) === e.parsed.st) this.#statements.delete(e.parsed.name);
   }
 
   /** Sends the batch and relays the node's answers, entry by entry, until every entry has its answer. */
@@ -1349,6 +1384,7 @@ export class ClientSession {
         failed = true;
         if (e.kind !== 'sync') this.#batchFailed = true;
         if (e.nodeName) conn.prepared.delete(e.nodeName);
+        this.#forgetRefused(e);
         if (e.replaceError) this.ctx.send(e.replaceError);
         else this.ctx.send(f); // vecshard's own Parse failing must still reach the client
         this.#entries.shift();

@@ -155,6 +155,44 @@ describe('extended protocol', () => {
     cl.end();
   });
 
+  it('relays a Parse with its Bind/Execute/Sync (node-postgres, pgbench -M extended) and recovers from a refused Parse', async () => {
+    const cl = await RawClient.connect(c.port);
+    const run = async (msgs: Buffer[]) => {
+      cl.messages = [];
+      cl.write(msgs);
+      return cl.until('readyForQuery');
+    };
+    const values = (got: unknown[]) => got.filter((m) => (m as { name: string }).name === 'dataRow').map((m) => (m as { fields: string[] }).fields[0]);
+    for (const id of ['1', '2']) {
+      const got = await run([serialize.parse({ text: 'SELECT id FROM t WHERE id = $1', types: [23] }), serialize.bind({ values: [id] }), serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]);
+      expect(names(got)).toEqual(['parseComplete', 'bindComplete', 'rowDescription', 'dataRow', 'commandComplete', 'readyForQuery']);
+      expect(values(got)).toEqual([id]);
+    }
+    // The node refuses a Parse (no such table): error, then ReadyForQuery; the same name parses again once the table exists.
+    let got = await run([serialize.parse({ name: 'later', text: 'SELECT n FROM later_t' }), serialize.bind({ statement: 'later' }), serialize.execute({}), serialize.sync()]);
+    expect(names(got)).toEqual(['error', 'readyForQuery']);
+    expect((got[0] as unknown as { code: string }).code).toBe('42P01');
+    await run([serialize.query('CREATE TABLE later_t (n int); INSERT INTO later_t VALUES (42)')]);
+    got = await run([serialize.parse({ name: 'later', text: 'SELECT n FROM later_t' }), serialize.bind({ statement: 'later' }), serialize.execute({}), serialize.sync()]);
+    expect(got.find((m) => m.name === 'error')).toBeUndefined();
+    expect(names(got)).toEqual(['parseComplete', 'bindComplete', 'dataRow', 'commandComplete', 'readyForQuery']);
+    expect(values(got)).toEqual(['42']);
+    got = await run([serialize.bind({ statement: 'later' }), serialize.execute({}), serialize.sync()]);
+    expect(values(got)).toEqual(['42']);
+    // A syntax error in an unnamed Parse; the next unnamed statement still works.
+    got = await run([serialize.parse({ text: 'SELEC 1' }), serialize.bind({}), serialize.execute({}), serialize.sync()]);
+    expect(names(got)).toEqual(['error', 'readyForQuery']);
+    expect((got[0] as unknown as { code: string }).code).toBe('42601');
+    got = await run([serialize.parse({ text: 'SELECT 7' }), serialize.bind({}), serialize.execute({}), serialize.sync()]);
+    expect(values(got)).toEqual(['7']);
+    // A duplicate name is still vecshard's 42P05, and the rest of the batch is skipped.
+    got = await run([serialize.parse({ name: 'later', text: 'SELECT 1' }), serialize.bind({ statement: 'later' }), serialize.execute({}), serialize.sync()]);
+    expect(names(got)).toEqual(['error', 'readyForQuery']);
+    expect((got[0] as unknown as { code: string }).code).toBe('42P05');
+    await run([serialize.query('DROP TABLE later_t')]);
+    cl.end();
+  });
+
   it('rejects a duplicate statement name with 42P05', async () => {
     const cl = await RawClient.connect(c.port);
     cl.write([serialize.parse({ name: 'd', text: 'SELECT 1' }), serialize.parse({ name: 'd', text: 'SELECT 2' }), serialize.sync()]);
