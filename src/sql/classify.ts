@@ -23,8 +23,18 @@ export interface ClassifiedQuery {
 
 const CURSOR_OPT_HOLD = 0x20;
 
+/** Classifications by parse result: the parse cache hands the same object back for the same text. */
+const classified = new WeakMap<object, ClassifiedQuery>();
+
+/** Callers only read the result: it is shared by every use of the same statement text. */
 export function classify(sql: string): ClassifiedQuery {
   const parsed = parseSql(sql);
+  let q = classified.get(parsed);
+  if (!q) classified.set(parsed, (q = classifyParsed(sql, parsed)));
+  return q;
+}
+
+function classifyParsed(sql: string, parsed: RawStmt[] | Error): ClassifiedQuery {
   if (parsed instanceof Error) return { statements: [{ kind: 'other', text: sql }], changesSettings: false, pins: false, unparsed: true, customSettings: [], allNodes: false };
   const out: ClassifiedQuery = { statements: [], changesSettings: /set_config/i.test(sql), pins: /advisory_lock/i.test(sql), unparsed: false, customSettings: [], allNodes: false };
   for (const m of sql.matchAll(/set_config\s*\(\s*'([a-z0-9_]+\.[a-z0-9_.]+)'/gi)) out.customSettings.push(m[1].toLowerCase());

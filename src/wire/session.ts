@@ -1040,6 +1040,7 @@ export class ClientSession {
 
   async #parse(frame: Buffer): Promise<void> {
     const m = fe.readParse(frame);
+    const sent = m.sql;
     m.sql = quoteProbesAll(m.sql);
     if (this.#batchFailed) return;
     if (m.name !== '' && this.#statements.has(m.name)) {
@@ -1100,11 +1101,12 @@ export class ClientSession {
       this.#entries.push({ kind: 'parse', forward: true, synthetic: be.parseComplete() });
       return;
     }
-    this.#queueParse(conn, st, true, m.name);
+    // The client's own message goes as it is when nothing in it changes (the unnamed statement).
+    this.#queueParse(conn, st, true, m.name, m.name === st.nodeName && sent === st.sql ? frame : undefined);
   }
 
-  #queueParse(conn: NodeConnection, st: PreparedStatement, forward: boolean, clientName?: string): void {
-    this.#out.push(fe.parse({ name: st.nodeName, sql: st.sql, paramTypes: st.paramTypes }));
+  #queueParse(conn: NodeConnection, st: PreparedStatement, forward: boolean, clientName?: string, frame?: Buffer): void {
+    this.#out.push(frame ?? fe.parse({ name: st.nodeName, sql: st.sql, paramTypes: st.paramTypes }));
     this.#entries.push({ kind: 'parse', forward, nodeName: st.nodeName, parsed: clientName === undefined ? undefined : { name: clientName, st } });
     if (st.nodeName === '') conn.unnamedOwner = st.owner;
     else conn.prepared.add(st.nodeName);
@@ -1289,7 +1291,7 @@ export class ClientSession {
         await this.#parse(parse);
         const e = this.#entries;
         const plain = e.length === 1 && !e[0].replaceError && (e[0].synthetic ? e[0].synthetic[0] === 0x31 : e[0].forward);
-        parsed = plain ? fe.readParse(parse).name : undefined;
+        parsed = plain ? parse.toString('utf8', 5, parse.indexOf(0, 5)) : undefined;
         const st = parsed === undefined ? undefined : this.#statements.get(parsed);
         if (!st || st.distributed || st.coordinatorOnly) return this.#handleEach(frames, 1);
       }
