@@ -89,6 +89,11 @@ export abstract class NodeConnection {
       const [k, v] = readParameterStatus(frame);
       this.params.set(k, v);
     } else if (t === 0x5a) this.status = readyStatus(frame);
+    else if (t === 0x43 && frame[5] === 0x44 && deallocatesAll(frame)) {
+      // A client's DISCARD ALL or DEALLOCATE ALL removed every prepared statement on this session.
+      this.prepared.clear();
+      this.unnamedOwner = undefined;
+    }
     const pipe = this.#pipe;
     if (pipe) {
       if (t === 0x5a) this.#pipe = undefined;
@@ -132,6 +137,11 @@ export abstract class NodeConnection {
     }
     return f;
   }
+}
+
+function deallocatesAll(commandComplete: Buffer): boolean {
+  const tag = commandComplete.toString('latin1', 5, commandComplete.length - 1);
+  return tag === 'DISCARD ALL' || tag === 'DEALLOCATE ALL';
 }
 
 /** The node is down or refused us: SQLSTATE 08006 (connection_failure) unless the node said otherwise. */

@@ -193,6 +193,25 @@ describe('extended protocol', () => {
     cl.end();
   });
 
+  it("one client's DISCARD ALL on a pooled connection does not break another client's prepared statements", async () => {
+    const a = await RawClient.connect(c.port);
+    const b = await RawClient.connect(c.port);
+    const run = async (cl: RawClient, msgs: Buffer[]) => {
+      cl.messages = [];
+      cl.write(msgs);
+      return cl.until('readyForQuery');
+    };
+    await run(a, [serialize.parse({ name: 'mine', text: 'SELECT id FROM t WHERE id = 3' }), serialize.sync()]);
+    // Connections are pooled per transaction, the last one back is handed out first: b's DISCARD ALL runs on the
+    // connection that has a's statement.
+    expect(names(await run(b, [serialize.query('DISCARD ALL')]))).toEqual(['commandComplete', 'readyForQuery']);
+    const got = await run(a, [serialize.bind({ statement: 'mine' }), serialize.execute({}), serialize.sync()]);
+    expect(got.find((m) => m.name === 'error')).toBeUndefined();
+    expect(got.filter((m) => m.name === 'dataRow').map((m) => (m as unknown as { fields: string[] }).fields[0])).toEqual(['3']);
+    a.end();
+    b.end();
+  });
+
   it('rejects a duplicate statement name with 42P05', async () => {
     const cl = await RawClient.connect(c.port);
     cl.write([serialize.parse({ name: 'd', text: 'SELECT 1' }), serialize.parse({ name: 'd', text: 'SELECT 2' }), serialize.sync()]);
