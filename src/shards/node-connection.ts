@@ -20,6 +20,8 @@ export abstract class NodeConnection {
   settingsKey = '';
   /** Names of statements prepared on this connection by vecshard. */
   readonly prepared = new Set<string>();
+  /** Shard statements prepared here (executor/shard-tasks.ts), oldest first. */
+  readonly taskStatements = new Set<string>();
   /** Who last parsed the unnamed statement here; a different owner must parse again. */
   unnamedOwner: unknown = undefined;
   broken = false;
@@ -92,6 +94,7 @@ export abstract class NodeConnection {
     else if (t === 0x43 && frame[5] === 0x44 && deallocatesAll(frame)) {
       // A client's DISCARD ALL or DEALLOCATE ALL removed every prepared statement on this session.
       this.prepared.clear();
+      this.taskStatements.clear();
       this.unnamedOwner = undefined;
     }
     const pipe = this.#pipe;

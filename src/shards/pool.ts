@@ -122,6 +122,7 @@ export class NodePool {
       await runQuery(conn, conn.status === 'I' ? 'DISCARD ALL' : 'ROLLBACK; DISCARD ALL');
       conn.settingsKey = '';
       conn.prepared.clear();
+      conn.taskStatements.clear();
       conn.unnamedOwner = undefined;
     } catch {
       conn.close();

@@ -13,7 +13,7 @@ import { readBind, NO_PARAMS, type BoundParams } from '../planner/params.ts';
 import type { DistributedPlan, DdlPlan, ShardTask } from '../planner/types.ts';
 import type { AggregatePlan } from '../planner/aggregate.ts';
 import { explainLines, type ExplainOptions } from '../planner/explain.ts';
-import { runTasks, runTasksSettled, isConnectionFailure, ShardError, type TaskResult } from '../executor/shard-tasks.ts';
+import { runTasks, runTasksSettled, isConnectionFailure, shardStatementsStale, ShardError, type TaskResult } from '../executor/shard-tasks.ts';
 import { placeReads, placeWrites, deactivate, onePerShard } from '../executor/placement.ts';
 import { gatherRows, lastColumnNumber, stripColumns, stripDescription } from '../executor/gather.ts';
 import { mayContribute } from '../index/bounds.ts';
@@ -722,6 +722,16 @@ export class ClientSession {
   }
 
   async #runDdl(plan: DdlPlan, text: string): Promise<void> {
+    // Shard statements prepared on node connections before (or while) the tables change are not used again.
+    shardStatementsStale();
+    try {
+      await this.#runDdlNow(plan, text);
+    } finally {
+      shardStatementsStale();
+    }
+  }
+
+  async #runDdlNow(plan: DdlPlan, text: string): Promise<void> {
     const { cluster, database } = this.ctx;
     requireAllNodes(cluster, database, 'changing a distributed table');
     const home = await this.#acquire(this.#home);
