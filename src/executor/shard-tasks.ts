@@ -35,16 +35,27 @@ export function shardStatementsStale(): void {
 }
 /** Statements kept per node connection; the oldest is closed to make room. */
 const KEPT_PER_CONNECTION = 64;
-const names = new Map<string, { key: string; name: string }>();
+/** Names by session settings, then by statement text. */
+const names = new Map<string, Map<string, { key: string; name: string }>>();
 
-function preparedName(task: ShardTask): string | undefined {
+/**
+ * The settings are part of the name: a plan the node cached under one session's planner settings (enable_indexscan,
+ * say) must not serve a session that set others, since Postgres does not re-plan a prepared statement when they
+ * change.
+ */
+function preparedName(task: ShardTask, settingsKey: string): string | undefined {
   if (!task.params.values.length || !/^\s*select\b/i.test(task.sql)) return undefined;
+  let bySql = names.get(settingsKey);
+  if (!bySql) {
+    if (names.size >= 100) names.delete(names.keys().next().value!);
+    names.set(settingsKey, (bySql = new Map()));
+  }
   const key = `${generation}|${task.params.types.join(',')}`;
-  const hit = names.get(task.sql);
+  const hit = bySql.get(task.sql);
   if (hit?.key === key) return hit.name;
-  const name = 'vs_t' + createHash('sha1').update(task.sql).update('\0').update(key).digest('hex').slice(0, 24);
-  if (names.size >= 5000) names.delete(names.keys().next().value!);
-  names.set(task.sql, { key, name });
+  const name = 'vs_t' + createHash('sha1').update(task.sql).update('\0').update(key).update('\0').update(settingsKey).digest('hex').slice(0, 24);
+  if (bySql.size >= 5000) bySql.delete(bySql.keys().next().value!);
+  bySql.set(task.sql, { key, name });
   return name;
 }
 
@@ -109,7 +120,7 @@ export async function runTasksSettled(
           parses.push(undefined);
           steps.push(undefined);
         }
-        const name = preparedName(t);
+        const name = preparedName(t, conn.settingsKey);
         if (name === undefined || !conn.taskStatements.has(name)) {
           if (name !== undefined) {
             if (conn.taskStatements.size >= KEPT_PER_CONNECTION) {
