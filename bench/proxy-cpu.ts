@@ -1,5 +1,7 @@
 // CPU per query of the proxy itself (vecshard's process vs PgBouncer's), under pgbench -S: what P1's ratio is made of.
-// npx tsx bench/proxy-cpu.ts [prepared|simple] [clients] [seconds]
+// A third proxy is the floor for any proxy written for Node: a process that only pipes each client's socket to its
+// own node connection, bytes untouched (no protocol, no pooling).
+// npx tsx bench/proxy-cpu.ts [prepared|simple|extended] [clients] [seconds]
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,7 +25,13 @@ const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'st
 await new Promise<void>((r) => child.stdout!.on('data', (d) => String(d).includes('listening') && r()));
 const bouncer = await startPgBouncer(server, 40);
 const bouncerPid = Number(execFileSync('pgrep', ['-n', '-x', 'pgbouncer'], { encoding: 'utf8' }).trim());
-for (const [name, p, pid] of [['vecshard', port, child.pid!], ['pgbouncer', bouncer.port, bouncerPid]] as const) {
+const pipePort = await freePort();
+const pipeScript = `const net = require('node:net');
+net.createServer((c) => { c.setNoDelay(true); const s = net.connect(${server.port}, '127.0.0.1'); s.setNoDelay(true);
+  c.pipe(s); s.pipe(c); c.on('error', () => s.destroy()); s.on('error', () => c.destroy()); }).listen(${pipePort}, '127.0.0.1', () => console.log('listening'));`;
+const pipe = spawn(process.execPath, ['-e', pipeScript], { stdio: ['ignore', 'pipe', 'inherit'] });
+await new Promise<void>((r) => pipe.stdout!.on('data', (d) => String(d).includes('listening') && r()));
+for (const [name, p, pid] of [['vecshard', port, child.pid!], ['pgbouncer', bouncer.port, bouncerPid], ['node pipe', pipePort, pipe.pid!]] as const) {
   for (let round = 0; round < 2; round++) {
     const before = times(pid);
     const out = execFileSync(path.join(bin, 'pgbench'), ['-S', '-n', '-M', mode, '-c', clients, '-j', '2', '-T', seconds, '-h', '127.0.0.1', '-p', String(p), '-U', 'postgres', 'postgres'], { env, encoding: 'utf8' });
@@ -36,5 +44,6 @@ for (const [name, p, pid] of [['vecshard', port, child.pid!], ['pgbouncer', boun
   }
 }
 bouncer.stop();
+pipe.kill();
 child.kill('SIGINT');
 server.stop();
