@@ -1285,7 +1285,8 @@ export class ClientSession {
         if (portalEnd < 0 || end < 0) return undefined;
         names.push(f.toString('utf8', portalEnd + 1, end));
       } else if (f[0] === 0x44) {
-        if (f[5] !== 0x50) names.push(f.toString('utf8', 6, f.length - 1)); // Describe statement (not portal)
+        if (f[5] === 0x53) names.push(f.toString('utf8', 6, f.length - 1)); // Describe statement
+        else if (f[5] !== 0x50) return undefined; // not portal either: the general path reports it
       } else if (f[0] === 0x45) executes++;
       else return undefined;
     }
