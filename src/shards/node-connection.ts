@@ -91,7 +91,7 @@ export abstract class NodeConnection {
       const [k, v] = readParameterStatus(frame);
       this.params.set(k, v);
     } else if (t === 0x5a) this.status = readyStatus(frame);
-    else if (t === 0x43 && frame[5] === 0x44 && deallocatesAll(frame)) {
+    else if (deallocatesAll(frame)) {
       // A client's DISCARD ALL or DEALLOCATE ALL removed every prepared statement on this session.
       this.prepared.clear();
       this.taskStatements.clear();
@@ -142,8 +142,10 @@ export abstract class NodeConnection {
   }
 }
 
-function deallocatesAll(commandComplete: Buffer): boolean {
-  const tag = commandComplete.toString('latin1', 5, commandComplete.length - 1);
+/** Whether a backend frame is the CommandComplete of DISCARD ALL or DEALLOCATE ALL. */
+export function deallocatesAll(frame: Buffer): boolean {
+  if (frame[0] !== 0x43 || frame[5] !== 0x44) return false;
+  const tag = frame.toString('latin1', 5, frame.length - 1);
   return tag === 'DISCARD ALL' || tag === 'DEALLOCATE ALL';
 }
 

@@ -35,7 +35,7 @@ import { BUMP_VERSION, loadCatalog, type Catalog } from '../shards/catalog.ts';
 import { openCatalog, requireAllNodes, writeCatalog } from '../executor/catalog-copies.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import { applySettings, readSettings, settingsKey, startupSettings, type Settings } from '../executor/settings.ts';
-import { PgError, type NodeConnection, type TxStatus } from '../shards/node-connection.ts';
+import { PgError, deallocatesAll, type NodeConnection, type TxStatus } from '../shards/node-connection.ts';
 import type { Cluster, NodeSpec } from '../shards/cluster.ts';
 import type { Logger } from 'pino';
 
@@ -361,6 +361,7 @@ export class ClientSession {
           this.#status = await conn.readUntilReady((f) => {
             if (f[0] === 0x45) ok = false;
             if (f[0] !== 0x5a) this.ctx.send(f);
+            if (deallocatesAll(f)) this.#statements.clear();
           });
           if (this.#status === 'I') this.#txEnded();
           return ok;
@@ -911,6 +912,7 @@ export class ClientSession {
   async #relayUntilReady(conn: NodeConnection): Promise<void> {
     const status = await conn.readUntilReady((f) => {
       if (f[0] !== 0x5a) this.ctx.send(f);
+      if (deallocatesAll(f)) this.#statements.clear(); // as on Postgres, the client's statements are gone too
     });
     this.#status = status;
     this.ctx.send(be.readyForQuery(status));

@@ -201,13 +201,17 @@ describe('extended protocol', () => {
       cl.write(msgs);
       return cl.until('readyForQuery');
     };
+    await run(b, [serialize.parse({ name: 'own', text: 'SELECT 1' }), serialize.sync()]);
     await run(a, [serialize.parse({ name: 'mine', text: 'SELECT id FROM t WHERE id = 3' }), serialize.sync()]);
     // Connections are pooled per transaction, the last one back is handed out first: b's DISCARD ALL runs on the
     // connection that has a's statement.
     expect(names(await run(b, [serialize.query('DISCARD ALL')]))).toEqual(['commandComplete', 'readyForQuery']);
-    const got = await run(a, [serialize.bind({ statement: 'mine' }), serialize.execute({}), serialize.sync()]);
+    let got = await run(a, [serialize.bind({ statement: 'mine' }), serialize.execute({}), serialize.sync()]);
     expect(got.find((m) => m.name === 'error')).toBeUndefined();
     expect(got.filter((m) => m.name === 'dataRow').map((m) => (m as unknown as { fields: string[] }).fields[0])).toEqual(['3']);
+    // b's own statements are gone, as on Postgres.
+    got = await run(b, [serialize.bind({ statement: 'own' }), serialize.execute({}), serialize.sync()]);
+    expect((got[0] as unknown as { code: string }).code).toBe('26000');
     a.end();
     b.end();
   });
