@@ -120,7 +120,7 @@ export async function runTasksSettled(
           parses.push(undefined);
           steps.push(undefined);
         }
-        const name = preparedName(t, conn.settingsKey);
+        const name = preparedName(t, conn.localSettings ? `${conn.settingsKey}\0${conn.localSettings}` : conn.settingsKey);
         if (name === undefined || !conn.taskStatements.has(name)) {
           if (name !== undefined) {
             if (conn.taskStatements.size >= KEPT_PER_CONNECTION) {

@@ -20,6 +20,8 @@ export abstract class NodeConnection {
   settingsKey = '';
   /** Names of statements prepared on this connection by vecshard. */
   readonly prepared = new Set<string>();
+  /** The client transaction's SET LOCAL statements run here (a shard statement's plan may depend on them). */
+  localSettings = '';
   /** Shard statements prepared here (executor/shard-tasks.ts), oldest first. */
   readonly taskStatements = new Set<string>();
   /** Who last parsed the unnamed statement here; a different owner must parse again. */

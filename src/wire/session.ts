@@ -111,6 +111,8 @@ export class ClientSession {
   /** Dotted settings this session has set (placeholders are not in pg_settings). */
   #customSettings = new Set<string>();
   #status: TxStatus = 'I';
+  /** The open transaction's SET LOCAL statements: every node the transaction reaches runs them. */
+  #localSets: string[] = [];
   #statements = new Map<string, PreparedStatement>();
   // The extended-protocol batch being built until Sync or Flush.
   #out: Buffer[] = [];
@@ -364,6 +366,7 @@ export class ClientSession {
             if (deallocatesAll(f)) this.#statements.clear();
           });
           if (this.#status === 'I') this.#txEnded();
+          if (ok && this.#status === 'T' && isLocalSet(raw)) await this.#spreadLocalSet(plan.sql ?? text, conn);
           return ok;
         }
         case 'notice':
@@ -909,6 +912,18 @@ export class ClientSession {
     throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard: savepoints and PREPARE TRANSACTION are not supported in a transaction that reached distributed tables' });
   }
 
+  /** A SET LOCAL that ran on the home node: the other nodes in the transaction run it too, and those it reaches later. */
+  async #spreadLocalSet(sql: string, home: NodeConnection): Promise<void> {
+    this.#localSets.push(sql);
+    const key = this.#localSets.join(';');
+    home.localSettings = key;
+    for (const n of this.#txNodes) {
+      const c = await this.#acquire(n);
+      await runQuery(c, sql);
+      c.localSettings = key;
+    }
+  }
+
   async #relayUntilReady(conn: NodeConnection): Promise<void> {
     const status = await conn.readUntilReady((f) => {
       if (f[0] !== 0x5a) this.ctx.send(f);
@@ -929,6 +944,7 @@ export class ClientSession {
     await this.ctx.flush();
     if (this.#status !== 'I') return;
     this.#portals.clear();
+    this.#localSets = [];
     const conn = this.#conn;
     if (conn && this.#refreshSettings && !this.#pinned) {
       this.#refreshSettings = false;
@@ -1095,7 +1111,8 @@ export class ClientSession {
       const [raw] = parseSql(m.sql) as RawStmt[];
       const guarded = raw && changesProtected(raw.stmt);
       if (guarded) return this.#batchError(protectedError(guarded).error, 'parse');
-      if (raw && (q.allNodes || distributedTables(raw.stmt, catalog).length)) st.distributed = raw;
+      // SET LOCAL runs as a statement of its own too, so the nodes the transaction reaches get it (#spreadLocalSet).
+      if (raw && (q.allNodes || distributedTables(raw.stmt, catalog).length || isLocalSet(raw))) st.distributed = raw;
     }
     if (!st.distributed && !q.unparsed && /^\s*(commit|rollback|end|abort|prepare|savepoint|release)\b/i.test(m.sql)) {
       // COMMIT or ROLLBACK may have to end the transaction on other nodes too (postgres.js sends them this way):
@@ -1446,6 +1463,8 @@ export class ClientSession {
         // The client's transaction reaches this node now.
         await runQuery(conn, 'BEGIN');
         this.#txNodes.add(nodeId);
+        for (const sql of this.#localSets) await runQuery(conn, sql);
+        conn.localSettings = this.#localSets.join(';');
       }
     } catch (e) {
       await pool.release(conn, false);
@@ -1460,6 +1479,7 @@ export class ClientSession {
     for (const [nodeId, conn] of [...this.#conns]) {
       if (nodeId === this.#home && this.#pinned) continue;
       this.#conns.delete(nodeId);
+      conn.localSettings = '';
       const pool = this.ctx.cluster.pool(conn.nodeId, conn.database);
       if (!pool.releaseClean(conn)) await pool.release(conn, conn.status === 'I');
     }
@@ -1576,6 +1596,10 @@ const STAND_IN_KINDS = new Set([
   'VariableSetStmt', 'VariableShowStmt', 'TransactionStmt', 'ExplainStmt', 'DiscardStmt', 'DeallocateStmt', 'PrepareStmt',
   'ExecuteStmt', 'DeclareCursorStmt', 'FetchStmt', 'ClosePortalStmt', 'ListenStmt', 'UnlistenStmt', 'NotifyStmt',
 ]);
+
+function isLocalSet(raw: RawStmt): boolean {
+  return stmtKind(raw) === 'VariableSetStmt' && !!raw.stmt.VariableSetStmt.is_local;
+}
 
 function readsOnly(raw: RawStmt): boolean {
   const kind = stmtKind(raw);

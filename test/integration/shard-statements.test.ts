@@ -81,3 +81,20 @@ it('forgets a shard statement whose Parse the node refused, so the next try pars
     await pool.release(conn, true);
   }
 });
+
+it('a SET LOCAL reaches every node the transaction reaches, and ends with it', async () => {
+  const marks = async () => {
+    const r = await db.query(`SELECT id, current_setting('vecshard_test.mark', true) AS mark FROM docs ORDER BY v <-> $1 LIMIT 40`, ['[1,0,0]']);
+    expect(r.rows.length).toBe(40); // rows from every shard, so from both nodes
+    return new Set(r.rows.map((x) => x.mark ?? ''));
+  };
+  await db.query('BEGIN');
+  await db.query(`SET LOCAL vecshard_test.mark = 'one'`);
+  expect(await marks()).toEqual(new Set(['one']));
+  // Once the other node is in the transaction; and in the extended protocol (pgbench, postgres.js send it so).
+  await db.query({ text: `SET LOCAL vecshard_test.mark = 'two'`, values: [] });
+  await db.query({ name: 'set-three', text: `SET LOCAL vecshard_test.mark = 'three'` });
+  expect(await marks()).toEqual(new Set(['three']));
+  await db.query('COMMIT');
+  expect(await marks()).toEqual(new Set(['']));
+});
