@@ -19,7 +19,7 @@ import { gatherRows, lastColumnNumber, stripColumns, stripDescription } from '..
 import { mayContribute } from '../index/bounds.ts';
 import { quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
 import { planDropIndex } from '../planner/ddl.ts';
-import { walk, type Node } from '../sql/ast.ts';
+import { constText, walk, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../shards/catalog.ts';
 import { copyOutLine, type CopyOutFormat } from '../executor/copy-rows.ts';
 import { distributeTable, copyLines } from '../executor/distribute.ts';
@@ -113,6 +113,8 @@ export class ClientSession {
   #status: TxStatus = 'I';
   /** The open transaction's SET LOCAL statements: every node the transaction reaches runs them. */
   #localSets: string[] = [];
+  /** What they set, for planning (vecshard.exact, vecshard.probes, ...); null for SET LOCAL ... TO DEFAULT. */
+  #localValues = new Map<string, string | null>();
   #statements = new Map<string, PreparedStatement>();
   // The extended-protocol batch being built until Sync or Flush.
   #out: Buffer[] = [];
@@ -320,7 +322,7 @@ export class ClientSession {
     return planStatement(raw, text, {
       catalog,
       params,
-      settings: this.#settings,
+      settings: this.#localValues.size ? withLocal(this.#settings, this.#localValues) : this.#settings,
       nodeCount: this.ctx.cluster.members().length,
       evalDefault: (expr, n) => this.#evalDefault(expr, n),
       nodes: this.ctx.cluster.nodes.map((n, id) => ({
@@ -366,7 +368,7 @@ export class ClientSession {
             if (deallocatesAll(f)) this.#statements.clear();
           });
           if (this.#status === 'I') this.#txEnded();
-          if (ok && this.#status === 'T' && isLocalSet(raw)) await this.#spreadLocalSet(plan.sql ?? text, conn);
+          if (ok && this.#status === 'T' && isLocalSet(raw)) await this.#spreadLocalSet(raw, plan.sql ?? text, conn);
           return ok;
         }
         case 'notice':
@@ -913,7 +915,11 @@ export class ClientSession {
   }
 
   /** A SET LOCAL that ran on the home node: the other nodes in the transaction run it too, and those it reaches later. */
-  async #spreadLocalSet(sql: string, home: NodeConnection): Promise<void> {
+  async #spreadLocalSet(raw: RawStmt, sql: string, home: NodeConnection): Promise<void> {
+    const n = raw.stmt.VariableSetStmt;
+    const args: Node[] = n.args ?? [];
+    const value = n.kind === 'VAR_SET_VALUE' ? args.map((a) => constText(a) ?? '').join(', ') : null;
+    if (typeof n.name === 'string') this.#localValues.set(n.name.toLowerCase(), value);
     this.#localSets.push(sql);
     const key = this.#localSets.join(';');
     home.localSettings = key;
@@ -945,6 +951,7 @@ export class ClientSession {
     if (this.#status !== 'I') return;
     this.#portals.clear();
     this.#localSets = [];
+    this.#localValues.clear();
     const conn = this.#conn;
     if (conn && this.#refreshSettings && !this.#pinned) {
       this.#refreshSettings = false;
@@ -1596,6 +1603,16 @@ const STAND_IN_KINDS = new Set([
   'VariableSetStmt', 'VariableShowStmt', 'TransactionStmt', 'ExplainStmt', 'DiscardStmt', 'DeallocateStmt', 'PrepareStmt',
   'ExecuteStmt', 'DeclareCursorStmt', 'FetchStmt', 'ClosePortalStmt', 'ListenStmt', 'UnlistenStmt', 'NotifyStmt',
 ]);
+
+/** Session settings as the open transaction's SET LOCAL statements leave them. */
+function withLocal(settings: Settings, local: Map<string, string | null>): Settings {
+  const out = new Map(settings);
+  for (const [k, v] of local) {
+    if (v === null) out.delete(k);
+    else out.set(k, v);
+  }
+  return out;
+}
 
 function isLocalSet(raw: RawStmt): boolean {
   return stmtKind(raw) === 'VariableSetStmt' && !!raw.stmt.VariableSetStmt.is_local;

@@ -98,3 +98,15 @@ it('a SET LOCAL reaches every node the transaction reaches, and ends with it', a
   await db.query('COMMIT');
   expect(await marks()).toEqual(new Set(['']));
 });
+
+it("vecshard's own settings set with SET LOCAL plan the transaction's queries, and end with it", async () => {
+  const plan = async () => (await db.query(`EXPLAIN SELECT id FROM docs ORDER BY v <-> '[1,0,0]' LIMIT 3`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+  expect(await plan()).toContain('exact scan'); // the session has vecshard.exact = on
+  await db.query('BEGIN');
+  await db.query('SET LOCAL vecshard.exact = off');
+  expect(await plan()).not.toContain('exact scan');
+  await db.query('SET LOCAL vecshard.exact TO DEFAULT');
+  expect(await plan()).not.toContain('exact scan');
+  await db.query('COMMIT');
+  expect(await plan()).toContain('exact scan');
+});
