@@ -11,6 +11,8 @@ export function p1Chart(cells: P1Cell[]): string {
       { name: 'direct', values: cells.map((c) => c.median.direct) },
       { name: 'PgBouncer', values: cells.map((c) => c.median.pgbouncer) },
       { name: 'vecshard', values: cells.map((c) => c.median.vecshard) },
+      // Results saved before the distributed lookups were measured have no such series.
+      ...(cells.every((c) => c.median.distributed) ? [{ name: 'vecshard, distributed table', values: cells.map((c) => c.median.distributed) }] : []),
     ],
   });
 }

@@ -1,16 +1,17 @@
-// The benchmark harness must not rot: a tiny P1 run (seconds) through all three targets, checked for sane numbers.
+// The benchmark harness must not rot: a tiny P1 run (seconds) through all four targets, checked for sane numbers.
 import { expect, it } from 'vitest';
 import { p1 } from '../../bench/p1.ts';
 
-it('bench p1 smoke: pgbench through direct, PgBouncer and vecshard all complete with positive throughput', async () => {
+it('bench p1 smoke: pgbench through direct, PgBouncer, vecshard and vecshard on a distributed table all complete with positive throughput', async () => {
   const cells = await p1({ seconds: 1, clients: [2], modes: ['prepared'], rounds: 1, scale: 1 });
   expect(cells.length).toBe(1);
-  for (const t of ['direct', 'pgbouncer', 'vecshard'] as const) {
+  for (const t of ['direct', 'pgbouncer', 'vecshard', 'distributed'] as const) {
     expect(cells[0].tps[t].length).toBe(1);
     expect(cells[0].median[t]).toBeGreaterThan(0);
   }
   expect(cells[0].vsDirect).toBeGreaterThan(0);
   expect(Number.isFinite(cells[0].vsPgbouncer)).toBe(true);
+  expect(cells[0].distributedVsDirect).toBeGreaterThan(0);
 });
 
 it('bench p4 smoke: clustered vs hash routing produces recall and throughput for every probes value', async () => {
