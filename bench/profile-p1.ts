@@ -1,5 +1,6 @@
 // Profiles the coordinator under pgbench -S (P1's workload): node --cpu-prof on `vecshard start`, one client.
-// npx tsx bench/profile-p1.ts [prepared|simple] [seconds]  → a .cpuprofile in /tmp/vecshard-prof, and a summary.
+// npx tsx bench/profile-p1.ts [prepared|simple] [seconds] [clients] [--distributed]  → a .cpuprofile in
+// /tmp/vecshard-prof, and a summary. --distributed first distributes pgbench_accounts (4 shards by aid).
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,6 +21,9 @@ const config = path.join(dir, 'config.json');
 fs.writeFileSync(config, JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: [server.url], logLevel: 'warn' }));
 const child = spawn(process.execPath, [...(process.env.PRELOAD ? ['--require', process.env.PRELOAD] : []), '--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'src/cli/main.ts', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise<void>((r) => child.stdout!.on('data', (d) => String(d).includes('listening') && r()));
+if (process.argv.includes('--distributed')) {
+  execFileSync(path.join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-c', `SELECT create_distributed_table('pgbench_accounts', 'aid', shard_count => 4)`, 'postgres'], { env, stdio: 'ignore' });
+}
 const out = execFileSync(path.join(bin, 'pgbench'), ['-S', '-M', mode, '-c', process.argv[4] ?? '1', '-j', '2', '-T', seconds, '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'postgres'], { env, encoding: 'utf8' });
 process.stdout.write(out.split('\n').filter((l) => /tps|latency/.test(l)).join('\n') + '\n');
 child.kill('SIGINT');

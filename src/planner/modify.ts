@@ -3,7 +3,7 @@ import { walk, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../shards/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { pinnedValue, shardForValue } from './router.ts';
-import { taskFor } from './select.ts';
+import { taskFor, tasksFor } from './select.ts';
 import { notSupported, type DistributedPlan, type ErrorPlan } from './types.ts';
 import { SHARD_SCHEMA } from '../shards/catalog.ts';
 import { quoteIdent } from '../shards/internal-query.ts';
@@ -36,7 +36,7 @@ export function planModify(kind: 'UpdateStmt' | 'DeleteStmt', stmt: Node, table:
     kind: 'distributed',
     table,
     command: kind === 'UpdateStmt' ? 'UPDATE' : 'DELETE',
-    tasks: shards.map((i) => taskFor(stmt, table, i, params, kind)),
+    tasks: tasksFor(stmt, table, shards, params, kind, { parsed: stmt, key: kind }),
     merge: { kind: 'concat', limit: Infinity, offset: 0 },
     hidden: 0,
     write: true,

@@ -75,6 +75,23 @@ function limitValue(n: Node | undefined, params: BoundParams, what: string): num
   return Number(v);
 }
 
+/** What decides a statement's plan shape, found in one pass and kept per parsed statement (they are reused). */
+const shapes = new WeakMap<Node, { subLink: boolean; window: boolean; aggregate: boolean }>();
+function shapeOf(stmt: Node): { subLink: boolean; window: boolean; aggregate: boolean } {
+  let shape = shapes.get(stmt);
+  if (shape) return shape;
+  shape = { subLink: false, window: false, aggregate: false };
+  const sh = shape;
+  walk(stmt, (n) => {
+    if (n.SubLink) sh.subLink = true;
+    const f = n.FuncCall;
+    if (f?.over) sh.window = true;
+    if (f && (f.agg_star || AGGREGATES.has(f.funcname?.at(-1)?.String?.sval))) sh.aggregate = true;
+  });
+  shapes.set(stmt, shape);
+  return shape;
+}
+
 export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectContext): DistributedPlan | AggregatePlan | ErrorPlan {
   if (stmt.op && stmt.op !== 'SETOP_NONE') return notSupported('UNION, INTERSECT or EXCEPT');
   if (stmt.withClause) return notSupported('WITH (common table expressions)');
@@ -84,29 +101,21 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
   if (from.length > 1 || !from[0].RangeVar) {
     if (!table.joined?.length) return notSupported('a join or subquery in FROM with a distributed table');
   }
-  // One pass over the statement for what decides the plan's shape.
-  let subLink = false;
-  let window = false;
-  let aggregate = false;
-  walk(stmt, (n) => {
-    if (n.SubLink) subLink = true;
-    const f = n.FuncCall;
-    if (f?.over) window = true;
-    if (f && (f.agg_star || AGGREGATES.has(f.funcname?.at(-1)?.String?.sval))) aggregate = true;
-  });
+  const { subLink, window, aggregate } = shapeOf(stmt);
   if (subLink) return notSupported('a subquery in a query on a distributed table');
   if (stmt.intoClause) return notSupported('SELECT INTO');
 
   const base = { kind: 'distributed' as const, table, command: 'SELECT' as const, write: false };
   if (table.method === 'reference') {
-    return { ...base, tasks: [taskFor(stmt, table, 0, ctx.params, 'SelectStmt')], merge: { kind: 'concat', limit: Infinity, offset: 0 }, hidden: 0, strategy: 'reference table: one copy' };
+    return { ...base, tasks: tasksFor(stmt, table, [0], ctx.params, 'SelectStmt', { parsed: stmt, key: 'one' }), merge: { kind: 'concat', limit: Infinity, offset: 0 }, hidden: 0, strategy: 'reference table: one copy' };
   }
   const pinned = pinnedValue(stmt.whereClause, table, ctx.params);
   if (pinned !== undefined && pinned !== null) {
     const shard = shardForValue(table, pinned);
     return {
       ...base,
-      tasks: [taskFor(stmt, table, shard.index, ctx.params, 'SelectStmt')],
+      // The shard's SQL differs from another shard's by the name only: made once per statement text.
+      tasks: tasksFor(stmt, table, [shard.index], ctx.params, 'SelectStmt', { parsed: stmt, key: 'one' }),
       merge: { kind: 'concat', limit: Infinity, offset: 0 },
       hidden: 0,
       strategy: `router: ${table.distColumn} = ${pinned}`,

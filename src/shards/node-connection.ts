@@ -16,6 +16,8 @@ export abstract class NodeConnection {
   readonly params = new Map<string, string>();
   /** Transaction status from the node's last ReadyForQuery. */
   status: TxStatus = 'I';
+  /** The node's last message was ReadyForQuery and nothing was written since: a Sync now would only repeat it. */
+  atRest = false;
   /** Session settings applied on this connection (see wire/settings.ts), as a comparable key. */
   settingsKey = '';
   /** Names of statements prepared on this connection by vecshard. */
@@ -42,7 +44,7 @@ export abstract class NodeConnection {
     readonly database: string,
   ) {}
 
-  /** Queues frontend messages for the node, in order. */
+  /** Queues frontend messages for the node, in order (implementations clear atRest). */
   abstract write(data: Buffer): void;
   /** Resolves once the bytes written so far are mostly handed to the node (backpressure for long COPYs). */
   drained(): Promise<void> {
@@ -92,7 +94,10 @@ export abstract class NodeConnection {
     if (t === 0x53) {
       const [k, v] = readParameterStatus(frame);
       this.params.set(k, v);
-    } else if (t === 0x5a) this.status = readyStatus(frame);
+    } else if (t === 0x5a) {
+      this.status = readyStatus(frame);
+      this.atRest = true;
+    }
     else if (deallocatesAll(frame)) {
       // A client's DISCARD ALL or DEALLOCATE ALL removed every prepared statement on this session.
       this.prepared.clear();

@@ -133,6 +133,7 @@ export class PgNodeConnection extends NodeConnection {
   }
 
   write(data: Buffer): void {
+    this.atRest = false;
     if (!this.broken) this.#socket.write(data);
   }
 

@@ -108,6 +108,7 @@ export class PgliteConnection extends NodeConnection {
   }
 
   write(data: Buffer): void {
+    this.atRest = false;
     if (this.#copy) {
       this.#copy.push(data);
       const last = lastFrameType(data);

@@ -1282,6 +1282,12 @@ export class ClientSession {
       await this.#pump(undefined);
       return this.#ready(this.#status);
     }
+    if (!this.#out.length && !this.#entries.length && this.#conn.atRest && this.#conn.quiet) {
+      // Nothing went to the node since its last ReadyForQuery (a distributed portal's shard task on this
+      // connection ended in a Sync of its own): the node would answer this Sync with the same status.
+      await this.#ready(this.#conn.status);
+      return this.#afterReady();
+    }
     this.#out.push(fe.sync());
     this.#entries.push({ kind: 'sync', forward: true });
     await this.#pump(this.#conn);
