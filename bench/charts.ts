@@ -12,7 +12,7 @@ export function p1Chart(cells: P1Cell[]): string {
       { name: 'PgBouncer', values: cells.map((c) => c.median.pgbouncer) },
       { name: 'vecshard', values: cells.map((c) => c.median.vecshard) },
       // Results saved before the distributed lookups were measured have no such series.
-      ...(cells.every((c) => c.median.distributed) ? [{ name: 'vecshard, distributed table', values: cells.map((c) => c.median.distributed) }] : []),
+      ...(cells.every((c) => c.median.distributed) ? [{ name: 'distributed table', values: cells.map((c) => c.median.distributed) }] : []),
     ],
   });
 }
