@@ -264,37 +264,21 @@ export async function forEachNode(shards: Shard[], fn: (node: number, shards: Sh
   await Promise.all([...byNode].map(([n, list]) => fn(n, list)));
 }
 
-/** Text-format lines (without their newlines) as CopyData frames of about 64 KiB, in one buffer. */
-export function copyDataFrames(lines: readonly string[] | readonly Buffer[]): Buffer {
-  if (lines.length && typeof lines[0] !== 'string') return copyDataFramesOf(lines as readonly Buffer[]);
-  const text = lines as readonly string[];
-  const out: Buffer[] = [];
-  for (let i = 0; i < text.length; ) {
-    let bytes = 0;
-    let j = i;
-    while (j < text.length && bytes < 65536) bytes += text[j++].length + 1;
-    out.push(fe.copyData(Buffer.from(text.slice(i, j).join('\n') + '\n', 'utf8')));
-    i = j;
-  }
-  return Buffer.concat(out);
-}
-
-/** The same for lines held as bytes: each copied once, straight into the frames. */
-function copyDataFramesOf(lines: readonly Buffer[]): Buffer {
-  let total = 0;
+/**
+ * Text-format lines (without their newlines; as text, or as the bytes a client sent) as CopyData frames of about
+ * 64 KiB, in one buffer: each line is written once, straight into its frame.
+ */
+export function copyDataFrames(lines: ReadonlyArray<string | Buffer>): Buffer {
+  const sizes = lines.map((l) => (typeof l === 'string' ? Buffer.byteLength(l) : l.length) + 1);
   let frames = 0;
-  let bytes = 0;
-  for (const l of lines) {
-    bytes += l.length + 1;
+  let total = 0;
+  for (let i = 0, bytes = 65536; i < sizes.length; i++) {
     if (bytes >= 65536) {
-      total += bytes;
       frames++;
       bytes = 0;
     }
-  }
-  if (bytes) {
-    total += bytes;
-    frames++;
+    bytes += sizes[i];
+    total += sizes[i];
   }
   const out = Buffer.allocUnsafe(total + 5 * frames);
   let off = 0;
@@ -302,8 +286,7 @@ function copyDataFramesOf(lines: readonly Buffer[]): Buffer {
   const close = () => {
     if (head >= 0) out.writeInt32BE(off - head - 1, head + 1);
   };
-  bytes = 65536;
-  for (const l of lines) {
+  for (let i = 0, bytes = 65536; i < lines.length; i++) {
     if (bytes >= 65536) {
       close();
       head = off;
@@ -311,16 +294,17 @@ function copyDataFramesOf(lines: readonly Buffer[]): Buffer {
       off += 5;
       bytes = 0;
     }
-    off += l.copy(out, off);
+    const l = lines[i];
+    off += typeof l === 'string' ? out.write(l, off, 'utf8') : l.copy(out, off);
     out[off++] = 0x0a;
-    bytes += l.length + 1;
+    bytes += sizes[i];
   }
   close();
   return out;
 }
 
 /** Runs COPY ... FROM STDIN on `c` with text-format `lines`; throws the node's error. */
-export async function copyLines(c: NodeConnection, copySql: string, lines: readonly string[] | readonly Buffer[], progress?: (sent: number) => void): Promise<number> {
+export async function copyLines(c: NodeConnection, copySql: string, lines: ReadonlyArray<string | Buffer>, progress?: (sent: number) => void): Promise<number> {
   const first = await c.startCopyIn(fe.query(copySql));
   const last = first[first.length - 1];
   if (last[0] !== 0x47) {

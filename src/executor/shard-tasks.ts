@@ -36,7 +36,7 @@ export function shardStatementsStale(): void {
 /** Statements kept per node connection; the oldest is closed to make room. */
 const KEPT_PER_CONNECTION = 64;
 /** Names by session settings, then by statement text. */
-const names = new Map<string, Map<string, { key: string; name: string }>>();
+const names = new Map<string, Map<string, { key: string; name: string | undefined }>>();
 
 /**
  * The settings are part of the name: a plan the node cached under one session's planner settings (enable_indexscan,
@@ -44,7 +44,7 @@ const names = new Map<string, Map<string, { key: string; name: string }>>();
  * change.
  */
 function preparedName(task: ShardTask, settingsKey: string): string | undefined {
-  if (!task.params.values.length || !/^\s*select\b/i.test(task.sql)) return undefined;
+  if (!task.params.values.length) return undefined;
   let bySql = names.get(settingsKey);
   if (!bySql) {
     if (names.size >= 100) names.delete(names.keys().next().value!);
@@ -53,7 +53,8 @@ function preparedName(task: ShardTask, settingsKey: string): string | undefined 
   const key = `${generation}|${task.params.types.join(',')}`;
   const hit = bySql.get(task.sql);
   if (hit?.key === key) return hit.name;
-  const name = 'vs_t' + createHash('sha1').update(task.sql).update('\0').update(key).update('\0').update(settingsKey).digest('hex').slice(0, 24);
+  // Only SELECTs: a write's text varies with its rows (multi-row VALUES) and would rarely be run again.
+  const name = /^\s*select\b/i.test(task.sql) ? 'vs_t' + createHash('sha1').update(task.sql).update('\0').update(key).update('\0').update(settingsKey).digest('hex').slice(0, 24) : undefined;
   if (bySql.size >= 5000) bySql.delete(bySql.keys().next().value!);
   bySql.set(task.sql, { key, name });
   return name;

@@ -3,7 +3,7 @@
 import { deparse, walk, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../shards/catalog.ts';
 import type { BoundParams } from './params.ts';
-import { taskFor } from './select.ts';
+import { tasksFor } from './select.ts';
 import { notSupported, type ErrorPlan, type ShardTask } from './types.ts';
 
 export interface AggregatePlan {
@@ -106,7 +106,7 @@ export function planAggregate(stmt: Node, table: DistributedTable, params: Bound
   const off = stmt.limitOffset ? ` OFFSET ${deparseExpr(stmt.limitOffset)}` : '';
   if (/\$\d/.test(lim + off)) return notSupported('LIMIT or OFFSET parameters with aggregates across shards');
   const shardStmt = { ...stmt, targetList: partials, sortClause: undefined, limitCount: undefined, limitOffset: undefined };
-  const tasks = table.shards.map((s) => taskFor(shardStmt, table, s.index, params, 'SelectStmt'));
+  const tasks = tasksFor(shardStmt, table, table.shards.map((s) => s.index), params, 'SelectStmt');
   return {
     kind: 'aggregate',
     table,

@@ -3,7 +3,7 @@ import { walk, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../shards/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { pinnedValue, shardForValue } from './router.ts';
-import { taskFor, tasksFor } from './select.ts';
+import { tasksFor } from './select.ts';
 import { notSupported, type DistributedPlan, type ErrorPlan } from './types.ts';
 import { SHARD_SCHEMA } from '../shards/catalog.ts';
 import { quoteIdent } from '../shards/internal-query.ts';
@@ -60,10 +60,7 @@ function planRelocate(stmt: Node, table: DistributedTable, params: BoundParams):
     kind: 'distributed',
     table,
     command: 'UPDATE',
-    tasks: shards.map((i) => {
-      const t = taskFor(update, table, i, params, 'UpdateStmt');
-      return { ...t, sql: `${t.sql} RETURNING ${col}::text` };
-    }),
+    tasks: tasksFor(update, table, shards, params, 'UpdateStmt').map((t) => ({ ...t, sql: `${t.sql} RETURNING ${col}::text` })),
     merge: { kind: 'concat', limit: Infinity, offset: 0 },
     hidden: 0,
     write: true,

@@ -2,7 +2,7 @@
 // with kNN (ORDER BY a vector distance LIMIT k) merged by distance.
 import { columnName, deparse, walk, intConst, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../shards/catalog.ts';
-import { paramOrder, pickParams, subsetParams, type BoundParams } from './params.ts';
+import { paramOrder, pickParams, type BoundParams } from './params.ts';
 import { pinnedValue, shardForValue, valueText, vectorValue } from './router.ts';
 import { OPERATOR_METRIC, distance } from '../index/distance.ts';
 import { lowerBound } from '../index/bounds.ts';
@@ -25,13 +25,6 @@ export interface SelectContext {
   efSearch: number;
   /** vecshard.probes: how many of a clustered table's shards a kNN query visits (default about √shards). */
   probes?: number | 'all';
-}
-
-export function taskFor(stmt: Node, table: DistributedTable, shardIndex: number, params: BoundParams, kind: string): ShardTask {
-  const shard = table.shards[shardIndex];
-  const s = toShard({ [kind]: stmt }, table, shard.name);
-  const p = subsetParams(s, params);
-  return { nodeId: shard.nodes[0], shard: shard.name, shardIndex, sql: deparse(s), params: p };
 }
 
 const SHARD_PLACEHOLDER = 'vecshard_shard_placeholder';

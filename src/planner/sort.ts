@@ -3,7 +3,7 @@
 import { deparse, intConst, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../shards/catalog.ts';
 import type { BoundParams } from './params.ts';
-import { taskFor } from './select.ts';
+import { tasksFor } from './select.ts';
 import { notSupported, type ErrorPlan } from './types.ts';
 import type { AggregatePlan } from './aggregate.ts';
 
@@ -40,7 +40,7 @@ export function planSorted(stmt: Node, table: DistributedTable, params: BoundPar
   }
   const perShard = limit === Infinity ? undefined : intConst(limit + offset);
   const shardStmt = { ...stmt, targetList: [...targets, ...hidden], limitOffset: undefined, limitCount: perShard };
-  const tasks = table.shards.map((s) => taskFor(shardStmt, table, s.index, params, 'SelectStmt'));
+  const tasks = tasksFor(shardStmt, table, table.shards.map((s) => s.index), params, 'SelectStmt');
   return {
     kind: 'aggregate',
     table,

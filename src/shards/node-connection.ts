@@ -97,8 +97,7 @@ export abstract class NodeConnection {
     } else if (t === 0x5a) {
       this.status = readyStatus(frame);
       this.atRest = true;
-    }
-    else if (deallocatesAll(frame)) {
+    } else if (deallocatesAll(frame)) {
       // A client's DISCARD ALL or DEALLOCATE ALL removed every prepared statement on this session.
       this.prepared.clear();
       this.taskStatements.clear();

@@ -115,6 +115,11 @@ export class ClientSession {
   #localSets: string[] = [];
   /** What they set, for planning (vecshard.exact, vecshard.probes, ...); null for SET LOCAL ... TO DEFAULT. */
   #localValues = new Map<string, string | null>();
+
+  /** The SET LOCAL statements a connection in the transaction has run (part of its shard statements' names). */
+  get #localKey(): string {
+    return this.#localSets.join(';');
+  }
   #statements = new Map<string, PreparedStatement>();
   // The extended-protocol batch being built until Sync or Flush.
   #out: Buffer[] = [];
@@ -364,8 +369,7 @@ export class ClientSession {
           let ok = true;
           this.#status = await conn.readUntilReady((f) => {
             if (f[0] === 0x45) ok = false;
-            if (f[0] !== 0x5a) this.ctx.send(f);
-            if (deallocatesAll(f)) this.#statements.clear();
+            this.#passOn(f);
           });
           if (this.#status === 'I') this.#txEnded();
           if (ok && this.#status === 'T' && isLocalSet(raw)) await this.#spreadLocalSet(raw, plan.sql ?? text, conn);
@@ -921,20 +925,22 @@ export class ClientSession {
     const value = n.kind === 'VAR_SET_VALUE' ? args.map((a) => constText(a) ?? '').join(', ') : null;
     if (typeof n.name === 'string') this.#localValues.set(n.name.toLowerCase(), value);
     this.#localSets.push(sql);
-    const key = this.#localSets.join(';');
-    home.localSettings = key;
+    home.localSettings = this.#localKey;
     for (const n of this.#txNodes) {
       const c = await this.#acquire(n);
       await runQuery(c, sql);
-      c.localSettings = key;
+      c.localSettings = this.#localKey;
     }
   }
 
+  /** A node's answer to a statement relayed as it is; ReadyForQuery is left to the caller. */
+  #passOn = (f: Buffer): void => {
+    if (f[0] !== 0x5a) this.ctx.send(f);
+    if (deallocatesAll(f)) this.#statements.clear(); // as on Postgres, the client's statements are gone too
+  };
+
   async #relayUntilReady(conn: NodeConnection): Promise<void> {
-    const status = await conn.readUntilReady((f) => {
-      if (f[0] !== 0x5a) this.ctx.send(f);
-      if (deallocatesAll(f)) this.#statements.clear(); // as on Postgres, the client's statements are gone too
-    });
+    const status = await conn.readUntilReady(this.#passOn);
     this.#status = status;
     this.ctx.send(be.readyForQuery(status));
   }
@@ -1367,12 +1373,7 @@ export class ClientSession {
       this.#status = await conn.readUntilReady((f) => {
         if (!parseAnswered && (f[0] === 0x31 || f[0] === 0x45)) {
           parseAnswered = true;
-          // A Parse the node refused leaves no statement behind: the next use must parse again.
-          if (f[0] === 0x45) {
-            if (head!.nodeName === '') conn.unnamedOwner = undefined;
-            else conn.prepared.delete(head!.nodeName!);
-            this.#forgetRefused(head!);
-          }
+          if (f[0] === 0x45) this.#parseRefused(conn, head!);
         }
         this.ctx.send(f);
       });
@@ -1396,8 +1397,13 @@ export class ClientSession {
     if (toClient) await this.ctx.flush();
   }
 
-  /** After the node refused a client's Parse: the statement does not exist for the client either, as on Postgres. */
-  #forgetRefused(e: Entry): void {
+  /**
+   * The node refused the Parse `e` queued: the statement exists neither on the connection (the next use parses
+   * again) nor, when it was the client's own Parse, for the client, as on Postgres.
+   */
+  #parseRefused(conn: NodeConnection, e: Entry): void {
+    if (e.nodeName === '') conn.unnamedOwner = undefined;
+    else if (e.nodeName) conn.prepared.delete(e.nodeName);
     if (e.parsed && this.#statements.get(e.parsed.name) === e.parsed.st) this.#statements.delete(e.parsed.name);
   }
 
@@ -1428,8 +1434,7 @@ export class ClientSession {
       if (t === 0x45) {
         failed = true;
         if (e.kind !== 'sync') this.#batchFailed = true;
-        if (e.nodeName) conn.prepared.delete(e.nodeName);
-        this.#forgetRefused(e);
+        if (e.nodeName !== undefined) this.#parseRefused(conn, e);
         if (e.replaceError) this.ctx.send(e.replaceError);
         else this.ctx.send(f); // vecshard's own Parse failing must still reach the client
         this.#entries.shift();
@@ -1477,7 +1482,7 @@ export class ClientSession {
         await runQuery(conn, 'BEGIN');
         this.#txNodes.add(nodeId);
         for (const sql of this.#localSets) await runQuery(conn, sql);
-        conn.localSettings = this.#localSets.join(';');
+        conn.localSettings = this.#localKey;
       }
     } catch (e) {
       await pool.release(conn, false);
