@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (npm test): PostgreSQL+pgvector for the real-node tests, the type check, then every suite.
-# Ends with one plain line, "tests: N passed, N failed", that CI reads.
+# Ends with one plain line, "tests: N passed, N failed", that CI reads (scripts/test-summary.js counts tests only).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,17 +16,11 @@ if ! bash scripts/install-test-tools.sh; then
   exit 1
 fi
 
-npx tsc -p tsconfig.json || { echo "tests: 0 passed, 1 failed (type check)"; exit 1; }
+npx tsc -p tsconfig.json || { echo "tests: the type check failed (see above)."; echo "tests: 0 passed, 1 failed"; exit 1; }
 
 report=$(mktemp)
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
 code=$?
-node -e '
-  const fs = require("fs");
-  let r = {};
-  try { r = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch {}
-  const failed = (r.numFailedTests ?? 0) + (r.numFailedTestSuites ?? 0);
-  console.log(`tests: ${r.numPassedTests ?? 0} passed, ${failed} failed`);
-' "$report"
+node scripts/test-summary.js "$report"
 rm -f "$report"
 exit $code

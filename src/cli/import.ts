@@ -20,6 +20,9 @@ export interface ImportOptions {
   idStart: number;
   columns?: string[];
   restart: boolean;
+  /** Tests only: after this many batches committed, send the next one but stop before its COMMIT and wait to be
+   *  killed (an interruption at a known row, with a batch in flight). */
+  holdAfterBatches?: number;
 }
 
 export interface ImportProgress {
@@ -44,6 +47,12 @@ function importKey(file: string, table: string): string {
   return crypto.createHash('sha256').update(`${table}\0${path.basename(file)}\0${fs.statSync(file).size}\0`).update(head.subarray(0, n)).digest('hex').slice(0, 32);
 }
 
+/** Says where it stopped, then waits (at most ten minutes) for the test that asked for it to kill the process. */
+async function holdForKill(batches: number, rows: number): Promise<void> {
+  process.stderr.write(`holding before the commit of batch ${batches + 1} (${rows} rows committed)\n`);
+  await new Promise((r) => setTimeout(r, 600_000));
+}
+
 export async function runImport(client: pg.Client, file: string, o: ImportOptions, onProgress: (p: ImportProgress) => void): Promise<{ rows: number; resumedFrom: number; alreadyDone: boolean }> {
   const source = await openSource(file, o.format, o);
   const key = importKey(file, o.table);
@@ -64,6 +73,7 @@ export async function runImport(client: pg.Client, file: string, o: ImportOption
       [key, o.table, path.resolve(file), rows, finished],
     );
   let done = resumedFrom;
+  let batches = 0;
   let batch: string[] = [];
   const t0 = performance.now();
   let lastAt = 0;
@@ -83,12 +93,14 @@ export async function runImport(client: pg.Client, file: string, o: ImportOption
     try {
       await pipeline(Readable.from([lines.join('')]), client.query(copyFrom(copySql)));
       await record(done + lines.length, false);
+      if (batches === o.holdAfterBatches) await holdForKill(batches, done);
       await client.query('COMMIT');
     } catch (e) {
       await client.query('ROLLBACK').catch(() => {});
       throw e;
     }
     done += lines.length;
+    batches++;
     report();
   };
   for await (const { values, at } of source.rows(resumedFrom)) {

@@ -195,6 +195,9 @@ function duration(s: number | undefined): string {
   return m ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
 }
 
+/** How often `vecshard import` prints a progress line when stderr is not a terminal. */
+const PROGRESS_EVERY_MS = 5000;
+
 withConnectOptions(program.command('import').argument('<file>', 'a .jsonl, .csv, .npy, .fvecs or .bvecs file'))
   .description('Load a file into a table with batched COPY, showing rows/s and ETA. Run it again after an interruption: it resumes without duplicating rows.')
   .requiredOption('-t, --table <table>', 'the table to load (distributed or not), e.g. docs or app.docs')
@@ -225,24 +228,29 @@ withConnectOptions(program.command('import').argument('<file>', 'a .jsonl, .csv,
       const batch = Number(opts.batch);
       if (!Number.isInteger(batch) || batch < 1) throw new ImportError(`--batch must be a positive whole number, not "${opts.batch}"`);
       client = await connect(opts, 'import');
-      let lastLine = 0;
+      // Without a TTY (a log file, CI) a line at the first batch, then one every few seconds, then the last one.
+      let lastLine: number | undefined;
+      let unprinted: string | undefined;
       const started = performance.now();
+      const hold = Number(process.env.VECSHARD_IMPORT_HOLD_AFTER_BATCHES) || undefined;
       const r = await runImport(
         client,
         file,
-        { table: opts.table, format, batch, idColumn: opts.idColumn, vectorColumn: opts.vectorColumn, idStart: Number(opts.idStart), columns: opts.columns?.split(',').map((c) => c.trim()), restart: !!opts.restart },
+        { table: opts.table, format, batch, idColumn: opts.idColumn, vectorColumn: opts.vectorColumn, idStart: Number(opts.idStart), columns: opts.columns?.split(',').map((c) => c.trim()), restart: !!opts.restart, holdAfterBatches: hold },
         (p) => {
           const width = 30;
           const filled = Math.round(width * Math.min(1, p.share));
           const text = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${p.rows}${p.total !== undefined ? '/' + p.total : ''} rows  ${Math.round(p.rowsPerSecond)} rows/s  ETA ${duration(p.etaSeconds)}`;
           if (tty) process.stderr.write(`\r${text}\x1b[K`);
-          else if (performance.now() - lastLine > 1000) {
+          else if (lastLine === undefined || performance.now() - lastLine >= PROGRESS_EVERY_MS) {
             process.stderr.write(text + '\n');
             lastLine = performance.now();
-          }
+            unprinted = undefined;
+          } else unprinted = text;
         },
       );
       if (tty) process.stderr.write('\n');
+      else if (unprinted) process.stderr.write(unprinted + '\n');
       if (r.alreadyDone) process.stdout.write(`${file} was already imported into ${opts.table} (${r.rows} rows); use --restart to import it again\n`);
       else process.stdout.write(`imported ${r.rows - r.resumedFrom} rows into ${opts.table}${r.resumedFrom ? ` (resumed after row ${r.resumedFrom}; ${r.rows} in all)` : ''} in ${duration((performance.now() - started) / 1000)}\n`);
     } catch (e) {

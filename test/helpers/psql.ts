@@ -1,5 +1,5 @@
 // Runs psql (the real client) with a script on stdin and returns what it printed.
-import { spawn } from 'node:child_process';
+import { runCommand } from './wait.ts';
 
 export interface PsqlResult {
   code: number;
@@ -7,17 +7,10 @@ export interface PsqlResult {
   stderr: string;
 }
 
-export function psql(port: number, script: string, opts: { database?: string; password?: string; args?: string[] } = {}): Promise<PsqlResult> {
-  return new Promise((resolve, reject) => {
-    const p = spawn('psql', ['-X', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', opts.database ?? 'postgres', '-v', 'ON_ERROR_STOP=1', ...(opts.args ?? [])], {
-      env: { ...process.env, PGPASSWORD: opts.password ?? '', PGCONNECT_TIMEOUT: '10' },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    p.stdin.end(script);
+export function psql(port: number, script: string, opts: { database?: string; password?: string; args?: string[]; timeoutMs?: number } = {}): Promise<PsqlResult> {
+  return runCommand('psql', ['-X', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', opts.database ?? 'postgres', '-v', 'ON_ERROR_STOP=1', ...(opts.args ?? [])], {
+    env: { ...process.env, PGPASSWORD: opts.password ?? '', PGCONNECT_TIMEOUT: '10' },
+    input: script,
+    timeoutMs: opts.timeoutMs ?? 120_000,
   });
 }

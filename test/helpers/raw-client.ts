@@ -3,6 +3,7 @@
 import net from 'node:net';
 import { serialize, parse } from 'pg-protocol';
 import type { BackendMessage } from 'pg-protocol/dist/messages.js';
+import { within } from './wait.ts';
 
 export class RawClient {
   socket!: net.Socket;
@@ -13,7 +14,7 @@ export class RawClient {
   static async connect(port: number, params: Record<string, string> = { user: 'postgres', database: 'postgres' }): Promise<RawClient> {
     const c = new RawClient();
     c.socket = net.connect({ host: '127.0.0.1', port });
-    await new Promise((r) => c.socket.once('connect', r));
+    await connected(c.socket);
     void parse(c.socket, (m) => {
       c.messages.push(m);
       c.#wake();
@@ -65,6 +66,18 @@ export class RawClient {
   end(): void {
     if (!this.closed) this.socket.end(serialize.end());
   }
+}
+
+/** Resolves once the socket is connected; fails on a connection error or after `timeoutMs`. */
+export function connected(socket: net.Socket, timeoutMs = 10_000): Promise<void> {
+  return within(
+    'a TCP connection',
+    new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    }),
+    timeoutMs,
+  );
 }
 
 export const names = (ms: BackendMessage[]) => ms.map((m) => m.name);

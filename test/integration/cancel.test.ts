@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
 import { psql } from '../helpers/psql.ts';
+import { waitFor, within } from '../helpers/wait.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
 let c: TestCoordinator;
@@ -28,14 +29,6 @@ async function sleepers(): Promise<number> {
   return r.rows[0].n;
 }
 
-async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('condition not met in time');
-}
 
 it('a CancelRequest stops SELECT pg_sleep(30) on the node within 1 s', async () => {
   const client = new pg.Client(c.options());
@@ -44,16 +37,16 @@ it('a CancelRequest stops SELECT pg_sleep(30) on the node within 1 s', async () 
     () => 'finished',
     (e: { code?: string }) => e.code,
   );
-  await waitFor(async () => (await sleepers()) === 1, 5000);
+  await waitFor('pg_sleep(30) running on the node', async () => (await sleepers()) === 1, { timeoutMs: 5000, everyMs: 20 });
   const t0 = Date.now();
   // The CancelRequest a driver sends: a new connection carrying the BackendKeyData vecshard gave this client.
   const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
   expect(processID).toBeGreaterThan(0);
   await sendCancel(c.port, processID, secretKey);
-  const result = await q;
+  const result = await within('the cancelled query to end', q, 5000);
   expect(Date.now() - t0).toBeLessThan(1000);
   expect(result).toBe('57014');
-  await waitFor(async () => (await sleepers()) === 0, 1000);
+  await waitFor('pg_sleep(30) gone from the node', async () => (await sleepers()) === 0, { timeoutMs: 1000, everyMs: 20 });
   // The session goes on.
   expect((await client.query('SELECT 1 AS x')).rows).toEqual([{ x: 1 }]);
   await client.end();
@@ -69,15 +62,19 @@ it('a client that vanishes mid-query does not leave its query running', async ()
   await client.connect();
   client.on('error', () => {});
   void client.query('SELECT pg_sleep(30)').catch(() => {});
-  await waitFor(async () => (await sleepers()) === 1, 5000);
+  await waitFor('pg_sleep(30) running on the node', async () => (await sleepers()) === 1, { timeoutMs: 5000, everyMs: 20 });
   (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-  await waitFor(async () => (await sleepers()) === 0, 2000);
+  await waitFor('pg_sleep(30) gone from the node', async () => (await sleepers()) === 0, { timeoutMs: 2000, everyMs: 20 });
 });
 
 function sendCancel(port: number, pid: number, secret: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port }, () => s.end(cancelRequest(pid, secret)));
-    s.on('close', () => resolve());
-    s.on('error', reject);
-  });
+  return within(
+    'the cancel connection to close',
+    new Promise((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => s.end(cancelRequest(pid, secret)));
+      s.on('close', () => resolve());
+      s.on('error', reject);
+    }),
+    5000,
+  );
 }

@@ -1,11 +1,10 @@
 // Every vecshard command explains itself with --help and at least one example; a wrong use says what to do.
-import { execFile } from 'node:child_process';
 import { expect, it } from 'vitest';
+import { runTs } from '../helpers/wait.ts';
 
-function cli(...args: string[]): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, out: stdout + stderr }));
-  });
+async function cli(...args: string[]): Promise<{ code: number; out: string }> {
+  const r = await runTs('src/cli/main.ts', args, { timeoutMs: 60_000 });
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 const COMMANDS = ['start', 'dev', 'status', 'import', 'bench', 'repair', 'rebalance', 'add-node', 'remove-node'];

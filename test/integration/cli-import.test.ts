@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { runCommand, waitForExit, waitForOutput, watch } from '../helpers/wait.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
 let c: TestCoordinator;
@@ -30,16 +31,9 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'import', ...args, '--port', String(c.port)], { env: { ...process.env, PGPASSWORD: c.options().password ?? '' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const cliArgs = (args: string[]) => ['--import', 'tsx', 'src/cli/main.ts', 'import', ...args, '--port', String(c.port)];
+const cliEnv = (extra: Record<string, string> = {}) => ({ ...process.env, PGPASSWORD: c.options().password ?? '', ...extra });
+const cli = (...args: string[]) => runCommand(process.execPath, cliArgs(args), { env: cliEnv(), timeoutMs: 60_000 });
 
 // Quarters are exact in float32, so the text pgvector prints is predictable.
 const vec = (i: number) => [i % 7, (i % 5) / 4, -(i % 3), i % 11].map((x) => x + 0.25);
@@ -120,18 +114,24 @@ it('resumes an import killed mid-way, without duplicating or losing a row', asyn
   const file = path.join(dir, 'big.fvecs');
   fs.writeFileSync(file, vecs(Array.from({ length: n }, (_, i) => vec(i)), 'f'));
   const args = ['--table', 'items', '--id-start', '100000', '--batch', '250'];
-  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'import', file, ...args, '--port', String(c.port)]);
-  // Killed (SIGKILL: no cleanup) as soon as it reports its first committed batch.
-  await new Promise<void>((resolve) => p.stderr.on('data', (d) => /\d+\/30000 rows/.test(String(d)) && resolve()));
-  p.kill('SIGKILL');
-  await new Promise((r) => p.on('close', r));
+  // The import holds in its 9th batch, rows sent but not committed (a hook it honours for tests), and is killed
+  // there with SIGKILL: no cleanup, a batch in flight, and a known number of rows committed.
+  const held = watch(spawn(process.execPath, cliArgs([file, ...args]), { env: cliEnv({ VECSHARD_IMPORT_HOLD_AFTER_BATCHES: '8' }) }));
+  await waitForOutput(held, /holding before the commit of batch 9 \(2000 rows committed\)/, 60_000);
+  // Without a TTY the first progress line comes with the first batch, not after a second.
+  expect(held.stderr).toMatch(/^\[#*-*\] 250\/30000 rows/);
+  held.child.kill('SIGKILL');
+  await waitForExit(held, 10_000);
   const partial = (await db.query('SELECT count(*)::int AS n FROM items WHERE id >= 100000')).rows[0].n;
-  expect(partial % 250).toBe(0); // whole batches only
-  expect(partial).toBeLessThan(n);
+  expect(partial).toBe(2000);
 
   const resumed = await cli(file, ...args);
   expect(resumed.code, resumed.stderr).toBe(0);
   expect(resumed.stdout).toMatch(new RegExp(`imported ${n - partial} rows into items \\(resumed after row ${partial}; ${n} in all\\)`));
+  // Progress without a TTY: a line at the first batch and a last one at the end.
+  const lines = resumed.stderr.trim().split('\n');
+  expect(lines[0]).toMatch(/ 2250\/30000 rows /);
+  expect(lines.at(-1)).toMatch(/^\[#{30}\] 30000\/30000 rows /);
   expect(await totals('id >= 100000')).toEqual({ n, duplicates: 0, lo: 100000, hi: 100000 + n - 1 });
 });
 

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { within } from '../helpers/wait.ts';
 import { clustered, random, toSql } from '../../bench/data.ts';
 
 type Metric = 'l2' | 'cosine' | 'ip';
@@ -232,7 +233,7 @@ it('recluster: new centroids from the data, rows moved to their nearest, exact a
   })();
   const moved = Number((await db.query(`SELECT vecshard.recluster('d')`)).rows[0].recluster);
   stop = true;
-  expect(await reader).toBeGreaterThan(0);
+  expect(await within('the reader to stop', reader, 30_000)).toBeGreaterThan(0);
   expect(moved).toBeGreaterThan(0);
   await check();
   expect((await db.query('SELECT count(*)::int AS n FROM d')).rows).toEqual([{ n: 600 }]);

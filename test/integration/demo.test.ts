@@ -1,20 +1,18 @@
 // npm run demo, small: real fortunes embedded by the real model into embedded nodes, a question by meaning
 // (clustered kNN, a few shards) and a lookup by id (one shard), each answer naming the shards it touched.
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { runTs } from '../helpers/wait.ts';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vecshard-demo-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function demo(...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', 'demo/fortunes.ts', '--data-dir', dir, '--limit', '80', ...args], { maxBuffer: 1 << 24 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout),
-    );
-  });
+async function demo(...args: string[]): Promise<string> {
+  const r = await runTs('demo/fortunes.ts', ['--data-dir', dir, '--limit', '80', ...args], { timeoutMs: 110_000 });
+  if (r.code !== 0) throw new Error(`demo exited with ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
 }
 
 it('answers a question by meaning from the nearest shards, and a lookup by id from one shard', async () => {
@@ -30,4 +28,4 @@ it('answers a question by meaning from the nearest shards, and a lookup by id fr
   expect(second).toMatch(/Using the 80 fortunes already loaded/);
   expect(second).toMatch(/#7 \(\w+\):\n/);
   expect(second).toMatch(/exact lookup by id in [\d.]+ ms — router: id = 7\n {4}node \d, shard fortunes_\d{4} \(time=[\d.]+ ms\)\n$/);
-});
+}, 240_000);

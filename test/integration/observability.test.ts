@@ -1,6 +1,5 @@
 // The HTTP port: Prometheus metrics, /healthz, and the status page drawn in a real headless Chromium; and the
 // slow-query log with the distributed plan, read from a real `vecshard start` process.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { freePort, startPgServers } from '../helpers/pg-nodes.ts';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { startCli, waitForExit, within } from '../helpers/wait.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
@@ -94,7 +94,7 @@ it('draws the status page in Chromium, and shows a node going down', async () =>
     expect(metric(await (await http('/metrics')).text(), 'vecshard_node_up{node="2"}')).toBe(0);
   } finally {
     running = false;
-    await load;
+    await within('the query load to stop', load, 15_000);
   }
 });
 
@@ -104,27 +104,22 @@ it('logs slow statements with their distributed plan (vecshard start, slowQueryM
   const config = path.join(dir, 'vecshard.json');
   const up = pgs.servers.slice(0, 2).map((s) => s.url).concat(pgs.servers[2].url);
   fs.writeFileSync(config, JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: up, slowQueryMs: 0, logLevel: 'warn', pool: { healthCheckIntervalMs: 200 } }));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += d));
+  const w = await startCli(['start', '--config', config]);
   try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (d) => String(d).includes('listening') && resolve());
-      child.on('exit', (code) => reject(new Error(`vecshard start exited with ${code}: ${stderr}`)));
-    });
     const cl = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
     await cl.connect();
     await cl.query("SELECT id FROM docs ORDER BY embedding <-> '[1,0]' LIMIT 3");
     await cl.end();
-    await expect.poll(() => stderr.includes('slow query'), { timeout: 5000 }).toBe(true);
-    const entry = stderr.split('\n').filter((l) => l.includes('slow query')).map((l) => JSON.parse(l)).find((e) => e.kind === 'knn');
+    await expect.poll(() => w.stderr.includes('slow query'), { timeout: 5000 }).toBe(true);
+    const entry = w.stderr.split('\n').filter((l) => l.includes('slow query')).map((l) => JSON.parse(l)).find((e) => e.kind === 'knn');
     expect(entry).toMatchObject({ msg: 'slow query', kind: 'knn', sql: "SELECT id FROM docs ORDER BY embedding <-> '[1,0]' LIMIT 3" });
     expect(entry.strategy).toMatch(/knn scatter-gather/);
     expect(entry.shards).toHaveLength(4);
     expect(entry.shardSql).toMatch(/vecshard_shards/);
     expect(entry.ms).toBeGreaterThanOrEqual(0);
   } finally {
-    child.kill('SIGKILL');
+    w.child.kill('SIGKILL');
+    await waitForExit(w, 10_000);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

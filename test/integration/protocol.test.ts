@@ -5,7 +5,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
-import { RawClient, names } from '../helpers/raw-client.ts';
+import { RawClient, connected, names } from '../helpers/raw-client.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
 let c: TestCoordinator;
@@ -239,7 +239,7 @@ describe('bad input', () => {
     await healthy.connect();
     for (let i = 0; i < 20; i++) {
       const s = net.connect({ host: '127.0.0.1', port: c.port });
-      await new Promise((r) => s.once('connect', r));
+      await connected(s);
       s.on('error', () => {});
       const junk = Buffer.alloc(64 + i * 13);
       for (let j = 0; j < junk.length; j++) junk[j] = (j * 7919 + i * 104729) & 0xff;

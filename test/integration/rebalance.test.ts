@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { within } from '../helpers/wait.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
 let c: TestCoordinator | undefined;
@@ -68,7 +69,7 @@ it('evens out copies onto a new node while queries run', async () => {
   // Node 1 leaves: drained first (its copies rebuilt elsewhere), while the reader goes on.
   const drained = (await db.query('SELECT vecshard.remove_node(1)')).rows[0].remove_node;
   stop = true;
-  await reader;
+  await within('the reader to stop', reader, 30_000);
   expect(answered).toBeGreaterThan(0);
   expect(drained).toBeGreaterThan(0);
   expect((await db.query(`SELECT node_id, health FROM vecshard.nodes ORDER BY node_id`)).rows.map((r) => r.health)).toEqual(['up', 'removed', 'up']);

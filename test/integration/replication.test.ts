@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { within } from '../helpers/wait.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
 let c: TestCoordinator;
@@ -94,8 +95,8 @@ it('loses no acknowledged write and keeps answering when a node dies; repair mak
   killNode(victim);
   await new Promise((r) => setTimeout(r, 10_000));
   stop = true;
-  await Promise.all(writers);
-  const answers = await Promise.all(readers);
+  await within('the writers to stop', Promise.all(writers), 30_000);
+  const answers = await within('the readers to stop', Promise.all(readers), 30_000);
   if (errors.length) console.log(errors);
   expect(answers.every((n) => n > 0)).toBe(true);
   const late = errors.filter((e) => e.at > killedAt + 5000);

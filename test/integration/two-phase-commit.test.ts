@@ -1,31 +1,29 @@
 // A coordinator killed (SIGKILL) in the middle of a two-phase commit: after a restart the write is either fully
 // there or fully absent, and no prepared transaction is left on any node.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPgServers, freePort } from '../helpers/pg-nodes.ts';
+import { startCli, waitFor, waitForExit, type Watched } from '../helpers/wait.ts';
 import { hashInt8, shardIndexForHash } from '../../src/shards/hash.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vecshard-2pc-'));
 let port: number;
-const procs: ChildProcess[] = [];
+const procs: Watched[] = [];
 
-async function coordinator(hang?: string): Promise<ChildProcess> {
-  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', path.join(dir, 'config.json')], {
-    env: { ...process.env, VECSHARD_TEST_HANG: hang ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  p.stderr!.on('data', (d) => process.env.DEBUG_2PC && process.stdout.write('[coord] ' + d));
-  procs.push(p);
-  await new Promise<void>((resolve, reject) => {
-    p.stdout!.on('data', (d) => String(d).includes('listening') && resolve());
-    p.on('exit', (code) => reject(new Error(`coordinator exited with ${code}`)));
-  });
-  return p;
+async function coordinator(hang?: string): Promise<Watched> {
+  const w = await startCli(['start', '--config', path.join(dir, 'config.json')], { ...process.env, VECSHARD_TEST_HANG: hang ?? '' });
+  w.child.stderr!.on('data', (d) => process.env.DEBUG_2PC && process.stdout.write('[coord] ' + d));
+  procs.push(w);
+  return w;
+}
+
+async function killed(w: Watched): Promise<void> {
+  w.child.kill('SIGKILL');
+  await waitForExit(w, 10_000);
 }
 
 const client = async () => {
@@ -55,10 +53,10 @@ beforeAll(async () => {
   await cl.query('CREATE TABLE kv (k int PRIMARY KEY, v text)');
   await cl.query(`SELECT create_distributed_table('kv', 'k', shard_count => 2)`);
   await cl.end();
-  p.kill('SIGKILL');
+  await killed(p);
 });
 afterAll(() => {
-  for (const p of procs) p.kill('SIGKILL');
+  for (const p of procs) p.child.kill('SIGKILL');
   pgs?.stopAll();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -78,11 +76,8 @@ for (const [hang, expected] of [
     await cl.query('BEGIN');
     await cl.query(`INSERT INTO kv VALUES (${k1}, '${hang}'), (${k2}, '${hang}')`);
     void cl.query('COMMIT').catch((e) => process.env.DEBUG_2PC && console.log('commit error', e.message));
-    const end = Date.now() + 10_000;
-    while ((await preparedCount()) === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
-    expect(await preparedCount()).toBeGreaterThan(0);
-    p.kill('SIGKILL');
-    await new Promise((r) => p.once('exit', r));
+    await waitFor('a prepared transaction on a node', async () => (await preparedCount()) > 0, { timeoutMs: 10_000 });
+    await killed(p);
 
     const again = await coordinator();
     const c2 = await client();
@@ -92,7 +87,6 @@ for (const [hang, expected] of [
     const nodes = new Set((await c2.query('SELECT node_id FROM vecshard.placements')).rows.map((r) => r.node_id));
     expect(nodes.size).toBe(2);
     await c2.end();
-    again.kill('SIGKILL');
-    await new Promise((r) => again.once('exit', r));
+    await killed(again);
   });
 }
