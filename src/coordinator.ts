@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 import { loadParser } from './sql/parse.ts';
 import { Cluster } from './shards/cluster.ts';
 import { Server } from './wire/server.ts';
-import { repairDatabase } from './executor/repair.ts';
+import { repairDatabase } from './operations/repair.ts';
 import { saveNodes, type Config } from './config.ts';
 import { startHttp } from './observe/http.ts';
 

@@ -8,8 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { toTextField } from '../executor/copy-rows.ts';
-import { quoteIdent } from '../shards/internal-query.ts';
 import { ImportError, openSource, type Format } from './sources.ts';
+import { quoteIdent } from '../sql/quote.ts';
 
 export interface ImportOptions {
   table: string;

@@ -4,12 +4,13 @@
 // (two-phase across them) or rolls all of them back.
 import * as fe from '../protocol/frontend.ts';
 import { readErrorFields } from '../protocol/backend.ts';
-import { PgError, type NodeConnection } from '../shards/node-connection.ts';
+import { type NodeConnection } from '../shards/node-connection.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import type { DistCopyIn } from './copy.ts';
 import { commitDistributed, rollbackAll } from './transaction.ts';
-import { copyDataFrames } from './distribute.ts';
+import { copyDataFrames } from '../operations/distribute.ts';
+import { PgError } from '../errors.ts';
 
 /** Rows a shard collects before they are sent. */
 const BATCH = 2000;

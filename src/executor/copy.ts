@@ -1,12 +1,12 @@
 // COPY ... FROM STDIN into a distributed table: rows parsed as they arrive, routed by their distribution value,
 // sequence defaults filled in, then written to each shard with COPY (text format).
-import { RadiusTracker, nearestShard, shardIndexFor, vectorOf } from '../shards/route.ts';
-import { PgError } from '../shards/node-connection.ts';
-import { quoteIdent } from '../shards/internal-query.ts';
-import { SHARD_SCHEMA } from '../shards/catalog.ts';
+import { RadiusTracker, nearestShard, shardIndexFor, vectorOf } from '../metadata/route.ts';
+import { SHARD_SCHEMA } from '../metadata/catalog.ts';
 import { constText, type Node } from '../sql/ast.ts';
 import type { CopyPlan } from '../planner/distributed.ts';
 import { ByteLineSplitter, CsvParser, LineSplitter, textField, toTextField } from './copy-rows.ts';
+import { PgError } from '../errors.ts';
+import { quoteIdent } from '../sql/quote.ts';
 
 export class DistCopyIn {
   /** Each shard's routed rows: text-format lines, without their newlines. */

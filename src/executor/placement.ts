@@ -1,10 +1,10 @@
 // Which copy of a shard a task runs on: reads on one reachable active copy (rotating, to spread the load), writes
 // on every active copy. Copies on nodes that are down become inactive before a write is acknowledged.
-import { PgError } from '../shards/node-connection.ts';
-import { writeCatalog } from './catalog-copies.ts';
+import { writeCatalog } from '../metadata/catalog-copies.ts';
 import type { Cluster } from '../shards/cluster.ts';
-import type { DistributedTable, Shard } from '../shards/catalog.ts';
+import type { DistributedTable, Shard } from '../metadata/catalog.ts';
 import type { ShardTask } from '../planner/types.ts';
+import { PgError } from '../errors.ts';
 
 const unreachable = (shard: Shard, what: string) =>
   new PgError({

@@ -2,17 +2,18 @@
 // centroid leave their shard (each copy deletes and returns them, computed on the node so copies agree) and are
 // copied into the shard they belong to. The caller holds every shard's write lock and the transaction.
 import * as be from '../protocol/backend.ts';
-import { PgError, type NodeConnection } from '../shards/node-connection.ts';
-import { quoteIdent } from '../shards/internal-query.ts';
-import { SHARD_SCHEMA } from '../shards/catalog.ts';
-import { RadiusTracker, vectorOf } from '../shards/route.ts';
+import { type NodeConnection } from '../shards/node-connection.ts';
+import { SHARD_SCHEMA } from '../metadata/catalog.ts';
+import { RadiusTracker, vectorOf } from '../metadata/route.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import type { DistributedPlan } from '../planner/types.ts';
 import { NO_PARAMS } from '../planner/params.ts';
 import { runTasks } from './shard-tasks.ts';
 import { placeWrites, deactivate, onePerShard } from './placement.ts';
-import { copyLines } from './distribute.ts';
+import { copyLines } from '../operations/distribute.ts';
 import { toTextField } from './copy-rows.ts';
+import { PgError } from '../errors.ts';
+import { quoteIdent } from '../sql/quote.ts';
 
 export interface RelocateContext {
   cluster: Cluster;

@@ -1,7 +1,8 @@
 // Session settings follow a client onto whichever node connection serves it: a pooled connection is brought to the
 // client's settings before use, and a client's settings are re-read from the node after it changes them.
-import { runQuery, quoteLiteral } from '../shards/internal-query.ts';
+import { runQuery } from '../shards/internal-query.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
+import { quoteLiteral } from '../sql/quote.ts';
 
 export type Settings = Map<string, string>;
 

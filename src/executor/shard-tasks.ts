@@ -4,6 +4,7 @@ import * as fe from '../protocol/frontend.ts';
 import { readCommandTag, readErrorFields, type PgErrorFields } from '../protocol/backend.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import type { ShardTask } from '../planner/types.ts';
+import { ShardError } from '../errors.ts';
 
 export interface TaskResult {
   task: ShardTask;
@@ -11,15 +12,6 @@ export interface TaskResult {
   tag: string;
   /** RowDescription, when asked for. */
   description?: Buffer;
-}
-
-export class ShardError extends Error {
-  constructor(
-    readonly fields: PgErrorFields,
-    readonly task: ShardTask,
-  ) {
-    super(fields.message);
-  }
 }
 
 /**
@@ -187,8 +179,3 @@ export async function runTasksSettled(
   return { results: tasks.map((t) => results.get(t) ?? { task: t, rows: [], tag: '' }), failures };
 }
 
-/** A lost node rather than an error in the statement: the connection broke, or the server is shutting down. */
-export function isConnectionFailure(e: unknown): boolean {
-  const code = (e as { fields?: { code?: string } })?.fields?.code;
-  return code === '08006' || code === '08001' || code === '57P01' || code === '57P02' || code === '57P03';
-}

@@ -2,8 +2,9 @@
 // decision, and the recovery that settles prepared transactions a coordinator left behind. A transaction's id
 // names the node that holds its record, so recovery asks that node and no other.
 import { randomBytes } from 'node:crypto';
-import { runQuery, quoteLiteral } from '../shards/internal-query.ts';
+import { runQuery } from '../shards/internal-query.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
+import { quoteLiteral } from '../sql/quote.ts';
 
 const canPrepare = new WeakMap<NodeConnection, boolean>();
 

@@ -1,10 +1,12 @@
 // count / sum / min / max / avg with GROUP BY across shards: each shard computes partial aggregates, node 0
 // combines them with a query over the partial rows, so types, rounding and collation are Postgres's own.
+import { quoteName } from '../sql/quote.ts';
 import { deparse, walk, type Node } from '../sql/ast.ts';
-import type { DistributedTable } from '../shards/catalog.ts';
+import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { tasksFor } from './select.ts';
-import { notSupported, type ErrorPlan, type ShardTask } from './types.ts';
+import { type ErrorPlan, type ShardTask } from './types.ts';
+import { notSupported } from '../errors.ts';
 
 export interface AggregatePlan {
   kind: 'aggregate';
@@ -32,7 +34,6 @@ function outputName(t: Node): string {
   return '?column?';
 }
 
-const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 export function planAggregate(stmt: Node, table: DistributedTable, params: BoundParams): AggregatePlan | ErrorPlan {
   if (stmt.havingClause) return notSupported('HAVING across shards');
@@ -49,7 +50,7 @@ export function planAggregate(stmt: Node, table: DistributedTable, params: Bound
     // A cast around an aggregate (count(*)::int) applies to the combined value.
     const v = outer.TypeCast?.arg?.FuncCall ? outer.TypeCast.arg : outer;
     const castTo = v !== outer ? deparseExpr({ TypeCast: { arg: { ColumnRef: { fields: [{ String: { sval: 'vecshard_x' } }] } }, typeName: outer.TypeCast.typeName } }) : undefined;
-    const name = ident(outputName(t)) + (castTo ? `\u0000${castTo}` : '');
+    const name = quoteName(outputName(t)) + (castTo ? `\u0000${castTo}` : '');
     const f = v.FuncCall;
     const fname = f?.funcname?.at(-1)?.String?.sval;
     if (f && AGGS.has(fname)) {

@@ -1,10 +1,11 @@
 // DDL on distributed tables: the statement on the shell, and its counterpart on every shard.
 import { deparse, type Node } from '../sql/ast.ts';
-import { quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
-import { SHARD_SCHEMA, type DistributedTable } from '../shards/catalog.ts';
+import { SHARD_SCHEMA, type DistributedTable } from '../metadata/catalog.ts';
 import { NO_PARAMS } from './params.ts';
 import { toShard } from './relations.ts';
-import { notSupported, type DdlPlan, type ErrorPlan, type ShardTask } from './types.ts';
+import { type DdlPlan, type ErrorPlan, type ShardTask } from './types.ts';
+import { notSupported } from '../errors.ts';
+import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
 
 const suffix = (i: number) => `_${String(i).padStart(4, '0')}`;
 

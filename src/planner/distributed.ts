@@ -5,10 +5,10 @@ import { stmtKind } from '../sql/parse.ts';
 import { changesProtected } from '../sql/protected.ts';
 import { constText, deparse, walk, type Node } from '../sql/ast.ts';
 import { parseSql } from '../sql/parse.ts';
-import type { Catalog, DistributedTable } from '../shards/catalog.ts';
+import type { Catalog, DistributedTable } from '../metadata/catalog.ts';
 import type { CopyTask } from '../shards/cluster.ts';
 import type { Metric } from '../index/distance.ts';
-import type { DistributeRequest } from '../executor/distribute.ts';
+import type { DistributeRequest } from '../operations/distribute.ts';
 import type { BoundParams } from './params.ts';
 import { distributedTables, joinedTable, toShard } from './relations.ts';
 import { planSelect } from './select.ts';
@@ -17,9 +17,10 @@ import type { AggregatePlan } from './aggregate.ts';
 import { planInsert, type DefaultEvaluator } from './insert.ts';
 import { planModify } from './modify.ts';
 import { planAlterTable, planDropTables, planIndex, planRename, planTruncate } from './ddl.ts';
-import { notSupported, type DdlPlan, type DistributedPlan, type ErrorPlan } from './types.ts';
+import { type DdlPlan, type DistributedPlan, type ErrorPlan } from './types.ts';
 import { NO_PARAMS } from './params.ts';
 import { explainOptions, type ExplainOptions } from './explain.ts';
+import { notSupported } from '../errors.ts';
 
 const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance', 'add_node', 'remove_node', 'recluster'];
 

@@ -3,7 +3,8 @@
 import type { Node } from '../sql/ast.ts';
 import { constText } from '../sql/ast.ts';
 import type { ShardTask } from './types.ts';
-import { notSupported, type ErrorPlan } from './types.ts';
+import { type ErrorPlan } from './types.ts';
+import { notSupported } from '../errors.ts';
 
 export interface ExplainOptions {
   analyze: boolean;

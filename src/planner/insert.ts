@@ -1,13 +1,14 @@
 // INSERT into a distributed table: each VALUES row goes to the shard its distribution value hashes to. Sequence
 // defaults (serial, identity) are evaluated once on node 0 so ids are unique across shards.
 import { deparse, type Node } from '../sql/ast.ts';
-import type { DistributedTable, Shard } from '../shards/catalog.ts';
-import { RadiusTracker, nearestShard, vectorOf } from '../shards/route.ts';
+import type { DistributedTable, Shard } from '../metadata/catalog.ts';
+import { RadiusTracker, nearestShard, vectorOf } from '../metadata/route.ts';
 import { subsetParams, type BoundParams } from './params.ts';
 import { shardForValue, valueText, vectorValue } from './router.ts';
 import { formatVector } from '../index/vector.ts';
 import { toShard } from './relations.ts';
-import { notSupported, type DistributedPlan, type ErrorPlan, type ShardTask } from './types.ts';
+import { type DistributedPlan, type ErrorPlan, type ShardTask } from './types.ts';
+import { notSupported } from '../errors.ts';
 
 /** Evaluates a default expression `n` times on node 0, returning the values as text. */
 export type DefaultEvaluator = (expr: string, n: number) => Promise<Array<string | null>>;

@@ -1,13 +1,14 @@
 // UPDATE and DELETE on a distributed table: one shard when the WHERE clause pins the distribution column, else all.
 import { walk, type Node } from '../sql/ast.ts';
-import type { DistributedTable } from '../shards/catalog.ts';
+import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { pinnedValue, shardForValue } from './router.ts';
 import { tasksFor } from './select.ts';
-import { notSupported, type DistributedPlan, type ErrorPlan } from './types.ts';
-import { SHARD_SCHEMA } from '../shards/catalog.ts';
-import { quoteIdent } from '../shards/internal-query.ts';
-import { nearestCentroidSql } from '../shards/route.ts';
+import { type DistributedPlan, type ErrorPlan } from './types.ts';
+import { SHARD_SCHEMA } from '../metadata/catalog.ts';
+import { nearestCentroidSql } from '../metadata/route.ts';
+import { notSupported } from '../errors.ts';
+import { quoteIdent } from '../sql/quote.ts';
 
 export function planModify(kind: 'UpdateStmt' | 'DeleteStmt', stmt: Node, table: DistributedTable, params: BoundParams): DistributedPlan | ErrorPlan {
   if (stmt.withClause) return notSupported('WITH in UPDATE or DELETE');

@@ -1,6 +1,6 @@
 // Which distributed tables a statement touches, and renaming them to a shard.
 import { walk, type Node } from '../sql/ast.ts';
-import { SHARD_SCHEMA, type Catalog, type DistributedTable } from '../shards/catalog.ts';
+import { SHARD_SCHEMA, type Catalog, type DistributedTable } from '../metadata/catalog.ts';
 
 /** A RangeVar, whether wrapped ({ RangeVar: {...} } in node lists) or bare (InsertStmt.relation and the like). */
 function rangeVar(n: Node): Node | undefined {

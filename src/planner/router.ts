@@ -1,8 +1,8 @@
 // Routing by the distribution column: finding `col = value` in a WHERE clause, and hashing a value to its shard.
 import { columnName, constText, type Node } from '../sql/ast.ts';
-import { shardIndexFor } from '../shards/route.ts';
+import { shardIndexFor } from '../metadata/route.ts';
 import { decodeBinaryVector, parseVector, type Vec } from '../index/vector.ts';
-import type { DistributedTable, Shard } from '../shards/catalog.ts';
+import type { DistributedTable, Shard } from '../metadata/catalog.ts';
 import { paramText, type BoundParams } from './params.ts';
 
 /** The text of a constant or parameter expression; undefined for anything else. */

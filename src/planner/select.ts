@@ -1,17 +1,18 @@
 // SELECT on a distributed table: one shard when the WHERE clause pins the distribution column, else every shard,
 // with kNN (ORDER BY a vector distance LIMIT k) merged by distance.
 import { columnName, deparse, walk, intConst, type Node } from '../sql/ast.ts';
-import type { DistributedTable } from '../shards/catalog.ts';
+import type { DistributedTable } from '../metadata/catalog.ts';
 import { paramOrder, pickParams, type BoundParams } from './params.ts';
 import { pinnedValue, shardForValue, valueText, vectorValue } from './router.ts';
 import { OPERATOR_METRIC, distance } from '../index/distance.ts';
 import { lowerBound } from '../index/bounds.ts';
 import { routingMetric } from '../index/kmeans.ts';
 import { toShard } from './relations.ts';
-import { quoteIdent } from '../shards/internal-query.ts';
 import { planAggregate, type AggregatePlan } from './aggregate.ts';
 import { planSorted } from './sort.ts';
-import { notSupported, type DistributedPlan, type ErrorPlan, type PruneSpec, type ShardTask } from './types.ts';
+import { type DistributedPlan, type ErrorPlan, type PruneSpec, type ShardTask } from './types.ts';
+import { notSupported } from '../errors.ts';
+import { quoteIdent } from '../sql/quote.ts';
 
 export const VECTOR_OPERATORS = new Set(['<->', '<#>', '<=>', '<+>', '<~>', '<%>']);
 const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg', 'array_agg', 'string_agg', 'bool_and', 'bool_or', 'every', 'stddev', 'variance', 'json_agg', 'jsonb_agg']);

@@ -1,13 +1,14 @@
 // ORDER BY (not a vector distance) and DISTINCT across shards: each shard sorts and limits its own rows, node 0
 // sorts the union with the same keys (its types and collations), then applies OFFSET and LIMIT.
+import { quoteName } from '../sql/quote.ts';
 import { deparse, intConst, type Node } from '../sql/ast.ts';
-import type { DistributedTable } from '../shards/catalog.ts';
+import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { tasksFor } from './select.ts';
-import { notSupported, type ErrorPlan } from './types.ts';
+import { type ErrorPlan } from './types.ts';
 import type { AggregatePlan } from './aggregate.ts';
+import { notSupported } from '../errors.ts';
 
-const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
 
 function exprText(n: Node): string {
   return deparse({ SelectStmt: { targetList: [{ ResTarget: { val: n } }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' } });
@@ -48,7 +49,7 @@ export function planSorted(stmt: Node, table: DistributedTable, params: BoundPar
     combine: (source, names) => {
       const n = names.length - hidden.length;
       // Hidden sort keys are the last partial columns: h0 is c<n>, h1 is c<n+1>, ...
-      const cols = names.slice(0, n).map((name, i) => `c${i} AS ${ident(name)}`);
+      const cols = names.slice(0, n).map((name, i) => `c${i} AS ${quoteName(name)}`);
       const keys = order.map((o) => o.replace(/^h(\d+)/, (_, j: string) => `c${n + Number(j)}`));
       return `SELECT ${stmt.distinctClause ? 'DISTINCT ' : ''}${cols.join(', ')} FROM ${source}${keys.length ? ` ORDER BY ${keys.join(', ')}` : ''}${
         limit === Infinity ? '' : ` LIMIT ${limit}`

@@ -1,7 +1,7 @@
 // Plans: small values that say where each piece of a statement runs and how the answers combine.
 import type { BoundParams } from './params.ts';
 import type { PgErrorFields } from '../protocol/backend.ts';
-import type { DistributedTable } from '../shards/catalog.ts';
+import type { DistributedTable } from '../metadata/catalog.ts';
 
 /** One query for one shard. */
 export interface ShardTask {
@@ -75,6 +75,3 @@ export interface ErrorPlan {
   error: PgErrorFields;
 }
 
-export function notSupported(what: string, hint?: string): ErrorPlan {
-  return { kind: 'error', error: { severity: 'ERROR', code: '0A000', message: `vecshard: ${what} is not supported on distributed tables yet`, hint } };
-}

@@ -2,12 +2,14 @@
 import { Metrics } from '../observe/metrics.ts';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PgError, connectionFailure, type NodeConnection } from './node-connection.ts';
+import { type NodeConnection } from './node-connection.ts';
 import { PgNodeConnection, type PgNodeAddress } from './pg-node.ts';
 import { PgliteConnection, PgliteInstance } from './pglite-node.ts';
 import { NodePool } from './pool.ts';
-import type { Catalog } from './catalog.ts';
-import { runQuery, quoteIdent, quoteLiteral, type TextResult } from './internal-query.ts';
+import type { Catalog } from '../metadata/catalog.ts';
+import { runQuery, type TextResult } from './internal-query.ts';
+import { PgError, connectionFailure } from '../errors.ts';
+import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
 
 export type NodeSpec = (({ kind: 'postgres'; poolSize: number; url?: string } & PgNodeAddress) | { kind: 'pglite'; dataDir: string }) & {
   /** Removed with vecshard.remove_node: its id stays taken so other ids do not change. */

@@ -1,7 +1,8 @@
 // Queries the coordinator itself runs on a node connection (catalog, settings, resets): text results, errors thrown.
 import { readCommandTag, readDataRow, readErrorFields, readRowDescription, type PgErrorFields } from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
-import { PgError, type NodeConnection } from './node-connection.ts';
+import { type NodeConnection } from './node-connection.ts';
+import { PgError } from '../errors.ts';
 
 export interface TextResult {
   fields: string[];
@@ -34,12 +35,3 @@ export async function runQuery(conn: NodeConnection, sql: string): Promise<TextR
   return result;
 }
 
-/** A SQL string literal. */
-export function quoteLiteral(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
-
-/** A SQL identifier, quoted only when it must be. */
-export function quoteIdent(s: string): string {
-  return /^[a-z_][a-z0-9_$]*$/.test(s) ? s : `"${s.replace(/"/g, '""')}"`;
-}

@@ -2,13 +2,6 @@
 // node is a PostgreSQL server over TCP or a PGlite in a worker thread.
 import { readParameterStatus, readyStatus, type PgErrorFields } from '../protocol/backend.ts';
 
-/** An error reported by a node (or by vecshard on its behalf) with PostgreSQL's fields. */
-export class PgError extends Error {
-  constructor(readonly fields: PgErrorFields) {
-    super(fields.message);
-  }
-}
-
 export type TxStatus = 'I' | 'T' | 'E';
 
 export abstract class NodeConnection {
@@ -155,12 +148,3 @@ export function deallocatesAll(frame: Buffer): boolean {
   return tag === 'DISCARD ALL' || tag === 'DEALLOCATE ALL';
 }
 
-/** The node is down or refused us: SQLSTATE 08006 (connection_failure) unless the node said otherwise. */
-export function connectionFailure(nodeId: number, detail: string): PgError {
-  return new PgError({
-    severity: 'ERROR',
-    code: '08006',
-    message: `vecshard: cannot reach node ${nodeId}`,
-    detail,
-  });
-}

@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { FrameReader, Reader, body } from '../protocol/frames.ts';
 import { readBackendKeyData, readErrorFields } from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
-import { NodeConnection, PgError, connectionFailure } from './node-connection.ts';
+import { NodeConnection } from './node-connection.ts';
+import { PgError, connectionFailure } from '../errors.ts';
 
 // node-postgres's SCRAM client; reused rather than rewritten.
 const sasl = createRequire(import.meta.url)('pg/lib/crypto/sasl.js') as {

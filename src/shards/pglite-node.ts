@@ -3,7 +3,8 @@
 import { Worker } from 'node:worker_threads';
 import { splitFrames } from '../protocol/frames.ts';
 import * as fe from '../protocol/frontend.ts';
-import { NodeConnection, connectionFailure } from './node-connection.ts';
+import { NodeConnection } from './node-connection.ts';
+import { connectionFailure } from '../errors.ts';
 
 const WORKER_URL = new URL('./pglite-worker.mjs', import.meta.url);
 

@@ -1,7 +1,8 @@
 // A bounded pool of sessions on one node and database.
-import { PgError, type NodeConnection } from './node-connection.ts';
+import { type NodeConnection } from './node-connection.ts';
 import { runQuery } from './internal-query.ts';
 import * as fe from '../protocol/frontend.ts';
+import { PgError } from '../errors.ts';
 
 export interface PoolOptions {
   max: number;

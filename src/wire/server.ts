@@ -8,8 +8,8 @@ import { FrameReader, FrameError } from '../protocol/frames.ts';
 import * as be from '../protocol/backend.ts';
 import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE } from '../protocol/frontend.ts';
 import { ClientSession } from './session.ts';
-import { PgError } from '../shards/node-connection.ts';
 import type { Cluster } from '../shards/cluster.ts';
+import { PgError } from '../errors.ts';
 
 export interface ServerOptions {
   host: string;

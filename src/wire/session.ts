@@ -13,31 +13,32 @@ import { readBind, NO_PARAMS, type BoundParams } from '../planner/params.ts';
 import type { DistributedPlan, DdlPlan, ShardTask } from '../planner/types.ts';
 import type { AggregatePlan } from '../planner/aggregate.ts';
 import { explainLines, type ExplainOptions } from '../planner/explain.ts';
-import { runTasks, runTasksSettled, isConnectionFailure, shardStatementsStale, ShardError, type TaskResult } from '../executor/shard-tasks.ts';
+import { runTasks, runTasksSettled, shardStatementsStale, type TaskResult } from '../executor/shard-tasks.ts';
 import { placeReads, placeWrites, deactivate, onePerShard } from '../executor/placement.ts';
 import { gatherRows, lastColumnNumber, stripColumns, stripDescription } from '../executor/gather.ts';
 import { mayContribute } from '../index/bounds.ts';
-import { quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
 import { planDropIndex } from '../planner/ddl.ts';
 import { constText, walk, type Node } from '../sql/ast.ts';
-import type { DistributedTable } from '../shards/catalog.ts';
+import type { DistributedTable } from '../metadata/catalog.ts';
 import { copyOutLine, type CopyOutFormat } from '../executor/copy-rows.ts';
-import { distributeTable, copyLines } from '../executor/distribute.ts';
-import { repairDatabase, rebalance, moveShardPlacement } from '../executor/repair.ts';
-import { addNode, removeNode } from '../executor/membership.ts';
-import { recluster } from '../executor/recluster.ts';
+import { distributeTable, copyLines } from '../operations/distribute.ts';
+import { repairDatabase, rebalance, moveShardPlacement } from '../operations/repair.ts';
+import { addNode, removeNode } from '../operations/membership.ts';
+import { recluster } from '../operations/recluster.ts';
 import { parseNodeUrl } from '../shards/pg-node.ts';
 import { commitDistributed, rollbackAll } from '../executor/transaction.ts';
 import { DistCopyIn } from '../executor/copy.ts';
 import { CopyStreams } from '../executor/copy-stream.ts';
 import { relocateRows } from '../executor/relocate.ts';
-import { BUMP_VERSION, loadCatalog, type Catalog } from '../shards/catalog.ts';
-import { openCatalog, requireAllNodes, writeCatalog } from '../executor/catalog-copies.ts';
+import { BUMP_VERSION, loadCatalog, type Catalog } from '../metadata/catalog.ts';
+import { openCatalog, requireAllNodes, writeCatalog } from '../metadata/catalog-copies.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import { applySettings, readSettings, settingsKey, startupSettings, type Settings } from '../executor/settings.ts';
-import { PgError, deallocatesAll, type NodeConnection, type TxStatus } from '../shards/node-connection.ts';
+import { deallocatesAll, type NodeConnection, type TxStatus } from '../shards/node-connection.ts';
 import type { Cluster, NodeSpec } from '../shards/cluster.ts';
 import type { Logger } from 'pino';
+import { PgError, ShardError, isConnectionFailure, isLost, standInRefusal } from '../errors.ts';
+import { quoteIdent, quoteLiteral, quoteName } from '../sql/quote.ts';
 
 interface PreparedStatement {
   sql: string;
@@ -795,7 +796,7 @@ export class ClientSession {
 
   async #runCopyOut(plan: CopyPlan): Promise<void> {
     const t = plan.table;
-    const cols = plan.columns.map((c) => `"${c.replace(/"/g, '""')}"`).join(', ');
+    const cols = plan.columns.map(quoteName).join(', ');
     const opts = plan.format === 'csv' ? ' WITH (FORMAT csv)' : '';
     const tasks = t.shards.map((s) => ({ nodeId: s.nodes[0], shard: s.name, shardIndex: s.index, sql: '', params: NO_PARAMS }));
     this.ctx.send(be.copyOutResponse(0, plan.columns.length));
@@ -1581,11 +1582,6 @@ async function typeNames(conn: NodeConnection, oids: number[]): Promise<Map<numb
   return cache;
 }
 
-/** A node lost (connection refused, reset, shut down) rather than an error in the statement itself. */
-function isLost(e: unknown): boolean {
-  return isConnectionFailure(e) || (e instanceof Error && !(e instanceof PgError) && !(e instanceof ShardError));
-}
-
 /** Whether backend message `t` is the last answer to a message of this kind. */
 function completes(kind: EntryKind, t: number): boolean {
   switch (kind) {
@@ -1633,15 +1629,6 @@ function readsOnly(raw: RawStmt): boolean {
   const kind = stmtKind(raw);
   if (kind === 'SelectStmt') return !raw.stmt.SelectStmt.intoClause && !raw.stmt.SelectStmt.lockingClause;
   return STAND_IN_KINDS.has(kind);
-}
-
-function standInRefusal(): PgError {
-  return new PgError({
-    severity: 'ERROR',
-    code: '55000',
-    message: 'vecshard: node 0 is down; tables that are not distributed live there, so only reads of the catalog and of distributed tables are served',
-    hint: 'Distributed tables keep working. Bring node 0 back to change anything else.',
-  });
 }
 
 /** The node vecshard.add_node(url) names: a PostgreSQL server, or (no argument) one more embedded node. */

@@ -8,7 +8,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
 import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
-import { hashInt8 } from '../../src/shards/hash.ts';
+import { hashInt8 } from '../../src/metadata/hash.ts';
 import { clustered } from '../../bench/data.ts';
 
 const ROWS = 100_000;

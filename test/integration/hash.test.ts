@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
-import { hashInt8, hashText, hashUuid, hashRange, shardIndexForHash } from '../../src/shards/hash.ts';
+import { hashInt8, hashText, hashUuid, hashRange, shardIndexForHash } from '../../src/metadata/hash.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
 let db: pg.Client;

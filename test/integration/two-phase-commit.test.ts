@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPgServers, freePort } from '../helpers/pg-nodes.ts';
 import { startCli, waitFor, waitForExit, type Watched } from '../helpers/wait.ts';
-import { hashInt8, shardIndexForHash } from '../../src/shards/hash.ts';
+import { hashInt8, shardIndexForHash } from '../../src/metadata/hash.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vecshard-2pc-'));

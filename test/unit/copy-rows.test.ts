@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ByteLineSplitter, copyOutLine, type CopyOutFormat } from '../../src/executor/copy-rows.ts';
-import { copyDataFrames } from '../../src/executor/distribute.ts';
+import { copyDataFrames } from '../../src/operations/distribute.ts';
 
 const text: CopyOutFormat = { format: 'text', header: false, delimiter: '\t', null: '\\N' };
 const csv: CopyOutFormat = { format: 'csv', header: false, delimiter: ',', null: '' };

@@ -2,7 +2,7 @@
 // gives, exact mode, the table) must still change it, and each execution must carry its own parameter values.
 import { beforeAll, expect, it } from 'vitest';
 import { loadParser, parseSql, type RawStmt } from '../../src/sql/parse.ts';
-import { Catalog, type DistributedTable } from '../../src/shards/catalog.ts';
+import { Catalog, type DistributedTable } from '../../src/metadata/catalog.ts';
 import { planStatement } from '../../src/planner/distributed.ts';
 
 beforeAll(() => loadParser());

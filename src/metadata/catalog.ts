@@ -2,11 +2,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NodeConnection } from './node-connection.ts';
-import { runQuery, quoteLiteral, quoteIdent } from './internal-query.ts';
+import type { NodeConnection } from '../shards/node-connection.ts';
+import { runQuery } from '../shards/internal-query.ts';
 import type { ShardGeometry } from '../index/bounds.ts';
 import type { Metric } from '../index/distance.ts';
 import { formatVector, parseVector } from '../index/vector.ts';
+import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
 
 export interface Shard {
   id: number;

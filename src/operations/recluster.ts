@@ -5,18 +5,20 @@
 // transaction of their own under the write locks of the shards involved; last, the radii are recomputed tight.
 import type { Logger } from 'pino';
 import type { Cluster } from '../shards/cluster.ts';
-import { PgError, type NodeConnection } from '../shards/node-connection.ts';
-import { runQuery, quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
-import { SHARD_SCHEMA, type DistributedTable } from '../shards/catalog.ts';
+import { type NodeConnection } from '../shards/node-connection.ts';
+import { runQuery } from '../shards/internal-query.ts';
+import { SHARD_SCHEMA, type DistributedTable } from '../metadata/catalog.ts';
 import { kmeans } from '../index/kmeans.ts';
 import { widen } from '../index/bounds.ts';
-import { nearestCentroidSql } from '../shards/route.ts';
+import { nearestCentroidSql } from '../metadata/route.ts';
 import { cosine, distance } from '../index/distance.ts';
 import { formatVector, parseVector, type Vec } from '../index/vector.ts';
-import { withConn, writeCatalog } from './catalog-copies.ts';
-import { commitDistributed, rollbackAll } from './transaction.ts';
+import { withConn, writeCatalog } from '../metadata/catalog-copies.ts';
+import { commitDistributed, rollbackAll } from '../executor/transaction.ts';
 import { copyLines } from './distribute.ts';
-import { toTextField } from './copy-rows.ts';
+import { toTextField } from '../executor/copy-rows.ts';
+import { PgError } from '../errors.ts';
+import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
 
 const angle = (a: Vec, b: Vec) => {
   const c = cosine(a, b);

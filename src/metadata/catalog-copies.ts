@@ -2,14 +2,15 @@
 // bumps its version; a copy that missed changes (its node was down) is brought up to date from a current one
 // before it is trusted again, and a coordinator starts from the newest copy that answers.
 import type { Cluster } from '../shards/cluster.ts';
-import { PgError, type NodeConnection } from '../shards/node-connection.ts';
-import { BUMP_VERSION, loadCatalog, migrate, type Catalog } from '../shards/catalog.ts';
+import { type NodeConnection } from '../shards/node-connection.ts';
+import { BUMP_VERSION, loadCatalog, migrate, type Catalog } from './catalog.ts';
 export { BUMP_VERSION };
-import { runQuery, quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
+import { runQuery } from '../shards/internal-query.ts';
 import type { Logger } from 'pino';
-import { isConnectionFailure } from './shard-tasks.ts';
-import { recoverPrepared } from './transaction.ts';
-import { tableDdl } from './distribute.ts';
+import { recoverPrepared } from '../executor/transaction.ts';
+import { tableDdl } from '../operations/distribute.ts';
+import { PgError, isConnectionFailure } from '../errors.ts';
+import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
 
 /** The version of a node's copy: -1 where vecshard never kept a catalog in this database. */
 export async function catalogVersion(c: NodeConnection): Promise<number> {

@@ -4,10 +4,10 @@
 import type { Logger } from 'pino';
 import { MAINTENANCE_DB, type Cluster, type NodeSpec } from '../shards/cluster.ts';
 import { PgNodeConnection } from '../shards/pg-node.ts';
-import { PgError } from '../shards/node-connection.ts';
 import { runQuery } from '../shards/internal-query.ts';
-import { openCatalog, readCatalog, refreshStaleCopies, writeCatalog } from './catalog-copies.ts';
+import { openCatalog, readCatalog, refreshStaleCopies, writeCatalog } from '../metadata/catalog-copies.ts';
 import { dropLater, repairCopy } from './repair.ts';
+import { PgError } from '../errors.ts';
 
 const bad = (fn: string, m: string, code = '22023') => new PgError({ severity: 'ERROR', code, message: `vecshard.${fn}: ${m}` });
 

@@ -4,10 +4,10 @@ import { HASHERS, shardIndexForHash } from './hash.ts';
 import type { DistributedTable } from './catalog.ts';
 import { formatVector, parseVector, type Vec } from '../index/vector.ts';
 import type { Metric } from '../index/distance.ts';
-import { quoteIdent } from './internal-query.ts';
 import { nearest, routingMetric } from '../index/kmeans.ts';
 import { grow, widen } from '../index/bounds.ts';
-import { PgError } from './node-connection.ts';
+import { PgError } from '../errors.ts';
+import { quoteIdent } from '../sql/quote.ts';
 
 /** The shard index for a distribution value given as text (never NULL: callers refuse that first). */
 export function shardIndexFor(table: DistributedTable, text: string): number {

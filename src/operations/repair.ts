@@ -2,14 +2,16 @@
 // filled by COPY while the shard's writes wait on its lock, then marked active. Writes pause; none is lost.
 import type { Logger } from 'pino';
 import type { Cluster, CopyTask } from '../shards/cluster.ts';
-import { PgError, type NodeConnection } from '../shards/node-connection.ts';
-import { runQuery, quoteIdent } from '../shards/internal-query.ts';
-import { SHARD_SCHEMA } from '../shards/catalog.ts';
+import { type NodeConnection } from '../shards/node-connection.ts';
+import { runQuery } from '../shards/internal-query.ts';
+import { SHARD_SCHEMA } from '../metadata/catalog.ts';
 import * as fe from '../protocol/frontend.ts';
 import { copyLines, shardDdl } from './distribute.ts';
-import { readCatalog, refreshStaleCopies, withConn, writeCatalog } from './catalog-copies.ts';
-import { recoverPrepared } from './transaction.ts';
-import { LineSplitter } from './copy-rows.ts';
+import { readCatalog, refreshStaleCopies, withConn, writeCatalog } from '../metadata/catalog-copies.ts';
+import { recoverPrepared } from '../executor/transaction.ts';
+import { LineSplitter } from '../executor/copy-rows.ts';
+import { PgError } from '../errors.ts';
+import { quoteIdent } from '../sql/quote.ts';
 
 /**
  * Brings stale catalog copies up to date, settles prepared transactions left on nodes that were down, then repairs

@@ -2,18 +2,20 @@
 // shell's rows moved into them, and the catalog rows, in that order.
 import { parseSql } from '../sql/parse.ts';
 import { deparse } from '../sql/ast.ts';
-import { PgError, type NodeConnection } from '../shards/node-connection.ts';
-import { runQuery, quoteIdent, quoteLiteral } from '../shards/internal-query.ts';
-import { BUMP_VERSION, migrate, readColumns, registerTableSql, SHARD_SCHEMA, type DistributedTable, type Shard } from '../shards/catalog.ts';
-import { HASHERS, hashRange } from '../shards/hash.ts';
-import { nearestShard, shardIndexFor, vectorOf } from '../shards/route.ts';
+import { type NodeConnection } from '../shards/node-connection.ts';
+import { runQuery } from '../shards/internal-query.ts';
+import { BUMP_VERSION, migrate, readColumns, registerTableSql, SHARD_SCHEMA, type DistributedTable, type Shard } from '../metadata/catalog.ts';
+import { HASHERS, hashRange } from '../metadata/hash.ts';
+import { nearestShard, shardIndexFor, vectorOf } from '../metadata/route.ts';
 import { grow } from '../index/bounds.ts';
 import { kmeans } from '../index/kmeans.ts';
 import { opclassMetric, type Metric } from '../index/distance.ts';
 import { parseVector, type Vec } from '../index/vector.ts';
 import * as fe from '../protocol/frontend.ts';
 import { readErrorFields } from '../protocol/backend.ts';
-import { LineSplitter, textField } from './copy-rows.ts';
+import { LineSplitter, textField } from '../executor/copy-rows.ts';
+import { PgError } from '../errors.ts';
+import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
 
 export interface DistributeRequest {
   schema: string;
