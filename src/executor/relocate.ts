@@ -2,10 +2,11 @@
 // centroid leave their shard (each copy deletes and returns them, computed on the node so copies agree) and are
 // copied into the shard they belong to. The caller holds every shard's write lock and the transaction.
 import * as be from '../protocol/backend.ts';
-import { type NodeConnection } from '../shards/node-connection.ts';
 import { SHARD_SCHEMA } from '../metadata/catalog.ts';
 import { RadiusTracker, vectorOf } from '../metadata/route.ts';
-import type { Cluster } from '../shards/cluster.ts';
+import type { RunContext } from './context.ts';
+import type { Sink } from './sink.ts';
+import { growRadii, lockShards } from './run.ts';
 import type { DistributedPlan } from '../planner/types.ts';
 import { NO_PARAMS } from '../planner/params.ts';
 import { runTasks } from './shard-tasks.ts';
@@ -15,22 +16,29 @@ import { toTextField } from './copy-rows.ts';
 import { PgError } from '../errors.ts';
 import { quoteIdent } from '../sql/quote.ts';
 
-export interface RelocateContext {
-  cluster: Cluster;
-  database: string;
-  /** The session's connection to a node, inside its transaction. */
-  conn: (nodeId: number) => Promise<NodeConnection>;
-  /** Widens the catalog's radii before the rows that need it commit. */
-  growRadii: (sql: string | undefined) => Promise<void>;
-  notices: (frame: Buffer) => void;
+/**
+ * UPDATE of a clustered table's vector: the update on every copy, then the rows now nearer another centroid taken
+ * out and copied into that shard's copies, radii grown to cover the new vectors, all in one transaction (the
+ * client's, or one of the session's own), under every shard's write lock (rows may land on any shard).
+ */
+export async function runRelocate(plan: DistributedPlan, ctx: RunContext, sink: Sink): Promise<void> {
+  const every = plan.table.shards.map((s) => ({ nodeId: 0, shard: s.name, shardIndex: s.index, sql: '', params: NO_PARAMS }));
+  const unlock = await lockShards(ctx, { ...plan, tasks: every });
+  try {
+    const count = await ctx.inOwnTransaction(() => relocateRows(plan, ctx, sink));
+    sink.send(be.commandComplete(`UPDATE ${count}`));
+  } finally {
+    for (const u of unlock) u();
+  }
 }
 
 /** Runs the update and moves the misplaced rows; returns how many rows the UPDATE changed. */
-export async function relocateRows(plan: DistributedPlan, x: RelocateContext): Promise<number> {
+async function relocateRows(plan: DistributedPlan, x: RunContext, sink: Sink): Promise<number> {
+  const notices = (f: Buffer) => sink.send(f);
   const table = plan.table;
   const placed = placeWrites(plan.tasks, table, x.cluster);
   await deactivate(x.cluster, x.database, placed.lost);
-  const updated = onePerShard(await runTasks(x.conn, placed.tasks, [], false, x.notices), new Set());
+  const updated = onePerShard(await runTasks(x.conn, placed.tasks, [], false, notices), new Set());
   const radii = new RadiusTracker(table);
   let count = 0;
   for (const r of updated) {
@@ -38,7 +46,7 @@ export async function relocateRows(plan: DistributedPlan, x: RelocateContext): P
     for (const row of r.rows) radii.add(r.task.shardIndex, vectorOf(table, be.readDataRow(row)[0]!.toString('utf8')));
   }
   const removed = onePerShard(
-    await runTasks(x.conn, placed.tasks.map((t) => ({ ...t, sql: plan.relocate!.misplaced(t.shardIndex, t.shard), params: NO_PARAMS, before: undefined })), [], false, x.notices),
+    await runTasks(x.conn, placed.tasks.map((t) => ({ ...t, sql: plan.relocate!.misplaced(t.shardIndex, t.shard), params: NO_PARAMS, before: undefined })), [], false, notices),
     new Set(),
   );
   const distIdx = table.columns.findIndex((c) => c.name === table.distColumn);
@@ -51,7 +59,7 @@ export async function relocateRows(plan: DistributedPlan, x: RelocateContext): P
       moving.set(target, [...(moving.get(target) ?? []), vals.map(toTextField).join('\t')]);
     }
   }
-  await x.growRadii(radii.sql());
+  await growRadii(x, radii.sql());
   for (const [target, lines] of moving) {
     const shard = table.shards[target];
     const copies = shard.nodes.filter((n) => x.cluster.isUp(n));

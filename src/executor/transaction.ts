@@ -145,3 +145,40 @@ export async function recoverPrepared(nodes: NodeConnection[], complete: boolean
   }
   return settled;
 }
+
+/**
+ * Runs `fn` in a transaction of our own on `conns` (BEGIN on each), then commits them together through `home`'s
+ * commit record, or rolls every one back if `fn` or the commit fails. `home` takes part when it is in `conns`.
+ */
+export async function withOwnTransaction<T>(home: NodeConnection, conns: NodeConnection[], fn: () => Promise<T>): Promise<T> {
+  await Promise.all(conns.map((c) => runQuery(c, 'BEGIN')));
+  try {
+    const result = await fn();
+    await commitDistributed(home, conns.filter((c) => c !== home), conns.includes(home));
+    return result;
+  } catch (e) {
+    await rollbackAll(conns);
+    throw e;
+  }
+}
+
+/** BEGIN on each node's connection; a node that cannot begin is reported in `failed` rather than thrown. */
+export async function beginEach(nodes: number[], conn: (n: number) => Promise<NodeConnection>): Promise<Map<number, Error>> {
+  const failed = new Map<number, Error>();
+  await Promise.all(
+    nodes.map(async (n) => {
+      try {
+        await runQuery(await conn(n), 'BEGIN');
+      } catch (e) {
+        failed.set(n, e as Error);
+      }
+    }),
+  );
+  return failed;
+}
+
+/** Ends a transaction open on `home` and `others`: committed in two phases when `commit`, rolled back otherwise. */
+export async function endTransaction(home: NodeConnection, others: NodeConnection[], commit: boolean): Promise<void> {
+  if (commit) await commitDistributed(home, others, true);
+  else await rollbackAll([home, ...others]);
+}

@@ -4,7 +4,7 @@ import { quoteName } from '../sql/quote.ts';
 import { deparse, walk, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
-import { tasksFor } from './select.ts';
+import { tasksFor } from './shard-sql.ts';
 import { type ErrorPlan, type ShardTask } from './types.ts';
 import { notSupported } from '../errors.ts';
 
@@ -16,8 +16,16 @@ export interface AggregatePlan {
    * SQL over the partial rows, given their row source (typed, aliased p(c0, c1, ...)) and the partial columns'
    * names as the shards reported them.
    */
-  combine: (source: string, names: string[]) => string;
+  combine: (source: string, names: string[], types: CombineTypes) => string;
   strategy: string;
+}
+
+/** The partial columns' types, as the home node names them (known only once the shards have answered). */
+export interface CombineTypes {
+  /** The type of partial column `c` (c0, c1, ...). */
+  type(c: string): string;
+  /** The type avg() over partial sum column `c` returns: double precision for floats, numeric otherwise. */
+  avgType(c: string): string;
 }
 
 const AGGS = new Set(['count', 'sum', 'min', 'max', 'avg']);
@@ -112,8 +120,10 @@ export function planAggregate(stmt: Node, table: DistributedTable, params: Bound
     kind: 'aggregate',
     table,
     tasks,
-    combine: (source) =>
-      `SELECT ${finals.join(', ')} FROM ${source}${groupCols.length ? ` GROUP BY ${groupCols.join(', ')}` : ''}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}${lim}${off}`,
+    combine: (source, _names, types) =>
+      `SELECT ${finals.join(', ')} FROM ${source}${groupCols.length ? ` GROUP BY ${groupCols.join(', ')}` : ''}${order.length ? ` ORDER BY ${order.join(', ')}` : ''}${lim}${off}`
+        .replace(/\$\{type:(c\d+)\}/g, (_, c: string) => types.type(c))
+        .replace(/\$\{avg:(c\d+)\}/g, (_, c: string) => types.avgType(c)),
     strategy: `aggregate: partial aggregates on every shard, combined on node 0${groups.length ? ` by ${groups.join(', ')}` : ''}`,
   };
 }

@@ -3,7 +3,7 @@ import { walk, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { pinnedValue, shardForValue } from './router.ts';
-import { tasksFor } from './select.ts';
+import { tasksFor } from './shard-sql.ts';
 import { type DistributedPlan, type ErrorPlan } from './types.ts';
 import { SHARD_SCHEMA } from '../metadata/catalog.ts';
 import { nearestCentroidSql } from '../metadata/route.ts';

@@ -8,6 +8,7 @@ import { OPERATOR_METRIC, distance } from '../index/distance.ts';
 import { lowerBound } from '../index/bounds.ts';
 import { routingMetric } from '../index/kmeans.ts';
 import { toShard } from './relations.ts';
+import { tasksFor } from './shard-sql.ts';
 import { planAggregate, type AggregatePlan } from './aggregate.ts';
 import { planSorted } from './sort.ts';
 import { type DistributedPlan, type ErrorPlan, type PruneSpec, type ShardTask } from './types.ts';
@@ -26,39 +27,6 @@ export interface SelectContext {
   efSearch: number;
   /** vecshard.probes: how many of a clustered table's shards a kNN query visits (default about √shards). */
   probes?: number | 'all';
-}
-
-const SHARD_PLACEHOLDER = 'vecshard_shard_placeholder';
-
-/**
- * Shard SQL already made for a statement (the parse cache hands out the same AST object for the same text), by
- * what else shaped it: the text with a placeholder for the shard, and which client parameters it uses, in order.
- */
-const shardSqlCache = new WeakMap<Node, Map<string, { sql: string; order: number[] }>>();
-
-/**
- * The same statement for many shards: deparsed once, the shard's name put in after (deparsing is the costly part).
- * With `cache` (the statement as parsed, and a key for everything the shard statement was derived with) the SQL
- * is made once per statement text and reused.
- */
-export function tasksFor(stmt: Node, table: DistributedTable, shardIndexes: number[], params: BoundParams, kind: string, cache?: { parsed: Node; key: string }): ShardTask[] {
-  const key = cache && `${table.schema}.${table.name}|${cache.key}`;
-  const known = cache && shardSqlCache.get(cache.parsed);
-  let made = key ? known?.get(key) : undefined;
-  if (!made) {
-    const s = toShard({ [kind]: stmt }, table, SHARD_PLACEHOLDER);
-    made = { order: paramOrder(s), sql: deparse(s) };
-    if (cache && key) {
-      if (known) known.set(key, made);
-      else shardSqlCache.set(cache.parsed, new Map([[key, made]]));
-    }
-  }
-  const sql = made.sql;
-  const p = pickParams(params, made.order);
-  return shardIndexes.map((i) => {
-    const shard = table.shards[i];
-    return { nodeId: shard.nodes[0], shard: shard.name, shardIndex: i, sql: sql.split(SHARD_PLACEHOLDER).join(quoteIdent(shard.name)), params: p };
-  });
 }
 
 function limitValue(n: Node | undefined, params: BoundParams, what: string): number | ErrorPlan {

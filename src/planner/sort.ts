@@ -4,7 +4,7 @@ import { quoteName } from '../sql/quote.ts';
 import { deparse, intConst, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
-import { tasksFor } from './select.ts';
+import { tasksFor } from './shard-sql.ts';
 import { type ErrorPlan } from './types.ts';
 import type { AggregatePlan } from './aggregate.ts';
 import { notSupported } from '../errors.ts';

@@ -1,0 +1,36 @@
+// What running a plan needs from the session it runs for: its node connections, its transaction, its catalog.
+// The executor knows nothing of the client's protocol; rows go to a Sink (sink.ts).
+import type { Logger } from 'pino';
+import type { Catalog } from '../metadata/catalog.ts';
+import type { Cluster } from '../shards/cluster.ts';
+import type { NodeConnection } from '../shards/node-connection.ts';
+
+export interface RunContext {
+  readonly cluster: Cluster;
+  readonly database: string;
+  readonly log: Logger;
+  /** The node with the session's ordinary tables and its transaction bookkeeping (node 0 unless it is down). */
+  readonly home: number;
+  /** The client has a transaction open: writes join it instead of committing on their own. */
+  readonly inTransaction: boolean;
+  /** The session's connection to a node; with the client's transaction open, that transaction begins there. */
+  conn(nodeId: number): Promise<NodeConnection>;
+  /** The connection the session already holds to a node, if any (catalog writes join it). */
+  held(nodeId: number): NodeConnection | undefined;
+  /** Forgets the session's connection to a node that was lost. */
+  dropConn(nodeId: number): Promise<void>;
+  /** A counter that rotates reads over each shard's copies. */
+  nextTurn(): number;
+  catalog(): Promise<Catalog>;
+  /** The catalog changed (DDL, a new distributed table): privately while the client's transaction is open. */
+  catalogChanged(): Promise<void>;
+  /**
+   * Runs `fn` in a transaction: the client's when one is open, otherwise one of the session's own begun on the
+   * home node, that reaches every node `fn` uses and is committed in two phases (rolled back if `fn` throws).
+   */
+  inOwnTransaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** Values of a column default (a sequence on node 0) for rows a write leaves without one. */
+  evalDefault(expr: string, n: number): Promise<Array<string | null>>;
+  /** Coordinator time of the statement being run, for cluster.stats (benchmark P5). */
+  readonly timing: { parseMs: number; planMs: number; shardMs: number };
+}

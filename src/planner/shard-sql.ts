@@ -1,0 +1,41 @@
+// The SQL a shard runs: the client's statement with the table renamed to the shard, deparsed once per statement
+// and shard set, the shard's name put in after, and the client's parameters it uses picked out in order.
+import { deparse, type Node } from '../sql/ast.ts';
+import type { DistributedTable } from '../metadata/catalog.ts';
+import { paramOrder, pickParams, type BoundParams } from './params.ts';
+import { toShard } from './relations.ts';
+import type { ShardTask } from './types.ts';
+import { quoteIdent } from '../sql/quote.ts';
+
+const SHARD_PLACEHOLDER = 'vecshard_shard_placeholder';
+
+/**
+ * Shard SQL already made for a statement (the parse cache hands out the same AST object for the same text), by
+ * what else shaped it: the text with a placeholder for the shard, and which client parameters it uses, in order.
+ */
+const shardSqlCache = new WeakMap<Node, Map<string, { sql: string; order: number[] }>>();
+
+/**
+ * The same statement for many shards: deparsed once, the shard's name put in after (deparsing is the costly part).
+ * With `cache` (the statement as parsed, and a key for everything the shard statement was derived with) the SQL
+ * is made once per statement text and reused.
+ */
+export function tasksFor(stmt: Node, table: DistributedTable, shardIndexes: number[], params: BoundParams, kind: string, cache?: { parsed: Node; key: string }): ShardTask[] {
+  const key = cache && `${table.schema}.${table.name}|${cache.key}`;
+  const known = cache && shardSqlCache.get(cache.parsed);
+  let made = key ? known?.get(key) : undefined;
+  if (!made) {
+    const s = toShard({ [kind]: stmt }, table, SHARD_PLACEHOLDER);
+    made = { order: paramOrder(s), sql: deparse(s) };
+    if (cache && key) {
+      if (known) known.set(key, made);
+      else shardSqlCache.set(cache.parsed, new Map([[key, made]]));
+    }
+  }
+  const sql = made.sql;
+  const p = pickParams(params, made.order);
+  return shardIndexes.map((i) => {
+    const shard = table.shards[i];
+    return { nodeId: shard.nodes[0], shard: shard.name, shardIndex: i, sql: sql.split(SHARD_PLACEHOLDER).join(quoteIdent(shard.name)), params: p };
+  });
+}

@@ -1,0 +1,357 @@
+// One client's state, whatever protocol it speaks: the node connections it holds, its home node, its transaction
+// (which nodes it reached, its SET LOCALs, its private catalog), its settings, and its prepared statements and
+// portals. The executor runs plans through it (it is the executor's RunContext); the wire layer reads and
+// changes it as messages arrive.
+import { randomInt } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { RunContext } from '../executor/context.ts';
+import { applySettings, readSettings, settingsKey, startupSettings, type Settings } from '../executor/settings.ts';
+import { beginEach, endTransaction } from '../executor/transaction.ts';
+import { isConnectionFailure, PgError } from '../errors.ts';
+import { loadCatalog, type Catalog } from '../metadata/catalog.ts';
+import { openCatalog } from '../metadata/catalog-copies.ts';
+import type { StatementContext } from '../planner/distributed.ts';
+import type { Cluster } from '../shards/cluster.ts';
+import { runQuery } from '../shards/internal-query.ts';
+import type { NodeConnection, TxStatus } from '../shards/node-connection.ts';
+import { constText, type Node } from '../sql/ast.ts';
+import type { RawStmt } from '../sql/parse.ts';
+import type { BoundParams } from '../planner/params.ts';
+import type { PreparedStatement, DistributedPortal } from './statements.ts';
+import * as fe from '../protocol/frontend.ts';
+
+export interface SessionOptions {
+  cluster: Cluster;
+  database: string;
+  user: string;
+  startupParams: Record<string, string>;
+  log: Logger;
+}
+
+export class Session implements RunContext {
+  readonly pid = randomInt(1, 2 ** 31 - 1);
+  readonly secret = randomInt(0, 2 ** 31 - 1);
+  readonly cluster: Cluster;
+  readonly database: string;
+  readonly log: Logger;
+  readonly timing = { parseMs: 0, planMs: 0, shardMs: 0 };
+  /** The client's prepared statements, by the client's names. */
+  readonly statements = new Map<string, PreparedStatement>();
+  /** Portals bound to distributed statements: run by the coordinator, not by the home node. */
+  readonly portals = new Map<string, DistributedPortal>();
+  /** Transaction status as the client sees it. */
+  status: TxStatus = 'I';
+  /** Session state (temporary tables, LISTEN, ...) keeps the home connection out of the pool. */
+  pinned = false;
+  /** The client changed a setting: read them back from the node when its transaction ends. */
+  refreshSettings = false;
+  /** Dotted settings this session has set (placeholders are not in pg_settings). */
+  readonly customSettings = new Set<string>();
+
+  #settings: Settings;
+  #settingsKey: string;
+  /** Node connections this session holds: the home node's for passthrough, others for distributed work. */
+  #conns = new Map<number, NodeConnection>();
+  /** Nodes other than the home node where the client's open transaction has begun. */
+  #txNodes = new Set<number>();
+  #turn = 0;
+  #homeId = -1;
+  /** The open transaction's SET LOCAL statements: every node the transaction reaches runs them. */
+  #localSets: string[] = [];
+  /** What they set, for planning (vecshard.exact, vecshard.probes, ...); null for SET LOCAL ... TO DEFAULT. */
+  #localValues = new Map<string, string | null>();
+  /**
+   * This session's view of the catalog while its open transaction has changed it (uncommitted, so only the home
+   * connection sees it); everyone else keeps the committed catalog until the transaction ends.
+   */
+  #txCatalog: Catalog | undefined;
+
+  constructor(o: SessionOptions) {
+    this.cluster = o.cluster;
+    this.database = o.database;
+    this.log = o.log;
+    this.#settings = startupSettings(o.startupParams);
+    this.#settingsKey = settingsKey(this.#settings);
+  }
+
+  get inTransaction(): boolean {
+    return this.status !== 'I';
+  }
+
+  /** Whether the client's open transaction reached nodes other than the home node. */
+  get distributedTx(): boolean {
+    return this.#txNodes.size > 0;
+  }
+
+  /**
+   * The node this session's statements on ordinary tables (and transaction bookkeeping) go to: node 0 unless it is
+   * down. Chosen again only between transactions, when the session holds no connection to it.
+   */
+  get home(): number {
+    if (this.#homeId < 0 || (this.status === 'I' && !this.pinned && !this.#conns.has(this.#homeId))) {
+      this.#homeId = this.cluster.homeNode(this.database);
+    }
+    return this.#homeId;
+  }
+
+  /** The connection to the home node, when the session holds one. */
+  get homeConn(): NodeConnection | undefined {
+    return this.#conns.get(this.home);
+  }
+
+  get heldConns(): NodeConnection[] {
+    return [...this.#conns.values()];
+  }
+
+  nextTurn(): number {
+    return this.#turn++;
+  }
+
+  /** The SET LOCAL statements a connection in the transaction has run (part of its shard statements' names). */
+  get #localKey(): string {
+    return this.#localSets.join(';');
+  }
+
+  // ---- connections ----
+
+  conn = (nodeId: number): Promise<NodeConnection> => this.acquire(nodeId);
+  held = (nodeId: number): NodeConnection | undefined => this.#conns.get(nodeId);
+
+  /** This session's connection to a node, taken from the pool with the session's settings applied. */
+  async acquire(nodeId: number = this.home): Promise<NodeConnection> {
+    const held = this.#conns.get(nodeId);
+    if (held) return held;
+    const pool = this.cluster.pool(nodeId, this.database);
+    let conn = pool.takeIdle();
+    if (conn && conn.settingsKey === this.#settingsKey && (nodeId === this.home || this.status === 'I')) {
+      this.#conns.set(nodeId, conn);
+      return conn;
+    }
+    try {
+      conn ??= await pool.acquire();
+    } catch (e) {
+      // A home node found down between transactions: another node stands in for it.
+      const rehome = nodeId === this.#homeId && this.status === 'I' && !this.pinned && isConnectionFailure(e);
+      if (!rehome) throw e;
+      const others = (this.cluster.catalogNodes(this.database) ?? this.cluster.members()).filter((n) => n !== nodeId && this.cluster.isUp(n));
+      if (!others.length) throw e;
+      this.cluster.markDown(nodeId);
+      const next = this.cluster.homeNode(this.database);
+      this.#homeId = next;
+      return this.acquire(next);
+    }
+    try {
+      await applySettings(conn, this.#settings, this.#settingsKey);
+      if (nodeId !== this.home && this.status !== 'I') {
+        // The client's transaction reaches this node now.
+        await runQuery(conn, 'BEGIN');
+        this.#txNodes.add(nodeId);
+        for (const sql of this.#localSets) await runQuery(conn, sql);
+        conn.localSettings = this.#localKey;
+      }
+    } catch (e) {
+      await pool.release(conn, false);
+      throw e;
+    }
+    this.#conns.set(nodeId, conn);
+    return conn;
+  }
+
+  /** Returns idle connections to their pools (the home node's stays when session state pins it). */
+  async release(): Promise<void> {
+    for (const [nodeId, conn] of [...this.#conns]) {
+      if (nodeId === this.home && this.pinned) continue;
+      this.#conns.delete(nodeId);
+      conn.localSettings = '';
+      const pool = this.cluster.pool(conn.nodeId, conn.database);
+      if (!pool.releaseClean(conn)) await pool.release(conn, conn.status === 'I');
+    }
+  }
+
+  /** Forgets this session's connection to a node that was lost. */
+  async dropConn(nodeId: number): Promise<void> {
+    const c = this.#conns.get(nodeId);
+    if (!c) return;
+    this.#conns.delete(nodeId);
+    this.#txNodes.delete(nodeId);
+    c.close();
+    await this.cluster.pool(c.nodeId, c.database).release(c, false);
+  }
+
+  /** Gives back connections whose node was lost (their sockets are broken); says whether there were any. */
+  async dropBroken(): Promise<boolean> {
+    let any = false;
+    for (const [id, c] of [...this.#conns]) {
+      if (!c.broken) continue;
+      any = true;
+      this.#conns.delete(id);
+      await this.cluster.pool(c.nodeId, c.database).release(c, false);
+    }
+    return any;
+  }
+
+  /** Every held connection back to its pool as unusable (the client is gone). */
+  async releaseAll(): Promise<void> {
+    for (const [id, conn] of [...this.#conns]) {
+      this.#conns.delete(id);
+      await this.cluster.pool(conn.nodeId, conn.database).release(conn, false);
+    }
+  }
+
+  async cancel(): Promise<void> {
+    await Promise.all([...this.#conns.values()].map((c) => c.cancel()));
+  }
+
+  // ---- transaction ----
+
+  /** Runs `fn` in the client's transaction, or in one of the session's own committed when `fn` is done. */
+  async inOwnTransaction<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.status !== 'I') return fn();
+    await this.begin();
+    try {
+      const result = await fn();
+      await this.endTransaction(true);
+      return result;
+    } catch (e) {
+      if (this.status !== 'I') await this.endTransaction(false);
+      throw e;
+    }
+  }
+
+  /** Opens a transaction on the home node, as the client's (an implicit one, or one of vecshard's own). */
+  async begin(): Promise<void> {
+    await runQuery(await this.acquire(this.home), 'BEGIN');
+    this.status = 'T';
+  }
+
+  /**
+   * Ends the client's transaction on the home node and every node it reached: committed in two phases when
+   * `commit`, rolled back otherwise.
+   */
+  async endTransaction(commit: boolean): Promise<void> {
+    const home = await this.acquire(this.home);
+    const others = await Promise.all([...this.#txNodes].map((n) => this.acquire(n)));
+    this.#txNodes.clear();
+    try {
+      await endTransaction(home, others, commit);
+      this.status = 'I';
+    } finally {
+      if (!commit) this.status = 'I';
+      this.txEnded();
+    }
+  }
+
+  /** BEGIN on several nodes for a write of the session's own; a node that cannot begin is reported, not thrown. */
+  beginOn(nodes: number[]): Promise<Map<number, Error>> {
+    return beginEach(nodes, this.conn);
+  }
+
+  /** Puts an open transaction into the failed state, as an error inside it would on Postgres. */
+  async abortNodeTransaction(): Promise<void> {
+    const conn = this.homeConn;
+    if (!conn || this.status === 'I') return;
+    conn.write(fe.query('vecshard error'));
+    this.status = await conn.readUntilReady(() => {});
+  }
+
+  /** A SET LOCAL that ran on the home node: the other nodes in the transaction run it too, and those it reaches later. */
+  async spreadLocalSet(raw: RawStmt, sql: string, home: NodeConnection): Promise<void> {
+    const n = raw.stmt.VariableSetStmt;
+    const args: Node[] = n.args ?? [];
+    const value = n.kind === 'VAR_SET_VALUE' ? args.map((a) => constText(a) ?? '').join(', ') : null;
+    if (typeof n.name === 'string') this.#localValues.set(n.name.toLowerCase(), value);
+    this.#localSets.push(sql);
+    home.localSettings = this.#localKey;
+    for (const n of this.#txNodes) {
+      const c = await this.acquire(n);
+      await runQuery(c, sql);
+      c.localSettings = this.#localKey;
+    }
+  }
+
+  /**
+   * Between transactions: portals and SET LOCALs end, settings the client changed are read back, and connections
+   * go back to the pool.
+   */
+  async idle(): Promise<void> {
+    if (this.status !== 'I') return;
+    this.portals.clear();
+    this.#localSets = [];
+    this.#localValues.clear();
+    const conn = this.homeConn;
+    if (conn && this.refreshSettings && !this.pinned) {
+      this.refreshSettings = false;
+      this.#settings = await readSettings(conn, this.customSettings);
+      this.#settingsKey = settingsKey(this.#settings);
+      conn.settingsKey = this.#settingsKey;
+      // Connections to other nodes took the old settings; they are released and get the new ones next time.
+    }
+    await this.release();
+  }
+
+  // ---- catalog ----
+
+  catalog(): Promise<Catalog> {
+    if (this.#txCatalog) {
+      if (this.status !== 'I') return Promise.resolve(this.#txCatalog);
+      this.txEnded();
+    }
+    return openCatalog(this.cluster, this.database, this.log, this.#conns.get(this.home));
+  }
+
+  async catalogChanged(): Promise<void> {
+    if (this.status !== 'I') this.#txCatalog = await loadCatalog(await this.acquire(this.home));
+    else this.cluster.invalidateCatalog(this.database);
+  }
+
+  /** After COMMIT or ROLLBACK: drop the private catalog; a commit may have changed everyone's. */
+  txEnded(): void {
+    if (!this.#txCatalog) return;
+    this.#txCatalog = undefined;
+    this.cluster.invalidateCatalog(this.database);
+  }
+
+  // ---- planning ----
+
+  /** What the planner needs to know of this session and the cluster to plan one statement. */
+  planContext(catalog: Catalog, params: BoundParams): StatementContext {
+    return {
+      catalog,
+      params,
+      settings: this.#localValues.size ? withLocal(this.#settings, this.#localValues) : this.#settings,
+      nodeCount: this.cluster.members().length,
+      evalDefault: (expr, n) => this.evalDefault(expr, n),
+      nodes: this.cluster.nodes.map((n, id) => ({
+        id,
+        kind: n.kind,
+        host: n.kind === 'postgres' ? n.host : n.dataDir,
+        port: n.kind === 'postgres' ? n.port : null,
+        health: n.removed ? 'removed' : this.cluster.isUp(id) ? 'up' : 'down',
+      })),
+      tasks: this.cluster.tasks,
+    };
+  }
+
+  async evalDefault(expr: string, n: number): Promise<Array<string | null>> {
+    if (this.home !== 0) {
+      throw new PgError({
+        severity: 'ERROR',
+        code: '55000',
+        message: `vecshard: node 0 is down, and the sequence behind ${expr} lives there`,
+        hint: 'Give the column a value explicitly until node 0 is back.',
+      });
+    }
+    const r = await runQuery(await this.acquire(), `SELECT ${expr} FROM generate_series(1, ${n})`);
+    return r.rows.map((row) => row[0]);
+  }
+}
+
+/** Session settings as the open transaction's SET LOCAL statements leave them. */
+function withLocal(settings: Settings, local: Map<string, string | null>): Settings {
+  const out = new Map(settings);
+  for (const [k, v] of local) {
+    if (v === null) out.delete(k);
+    else out.set(k, v);
+  }
+  return out;
+}

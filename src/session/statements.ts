@@ -1,0 +1,30 @@
+// A client's prepared statements and the portals bound to distributed ones, as the session keeps them.
+import type { RawStmt } from '../sql/parse.ts';
+import type { BoundParams } from '../planner/params.ts';
+
+export interface PreparedStatement {
+  sql: string;
+  paramTypes: number[];
+  /** Name on node connections: shared by every session that prepares the same text and types. */
+  nodeName: string;
+  /** For the unnamed statement: which Parse this is, so a connection parsed by someone else parses again. */
+  owner: object;
+  pins: boolean;
+  changesSettings: boolean;
+  /** The parsed statement, when it touches distributed tables (as the catalog stood at Parse). */
+  distributed?: RawStmt;
+  /** vecshard's functions: no node knows them, so vecshard answers every message itself; this is the row they return. */
+  coordinatorOnly?: Buffer;
+}
+
+/** A portal bound to a distributed statement: run by the coordinator, not by the home node. */
+export interface DistributedPortal {
+  stmt: RawStmt;
+  sql: string;
+  params: BoundParams;
+  resultFormats: number[];
+  /** Rows not yet handed out (after an Execute with a row limit), and the CommandComplete that ends them. */
+  pending?: { rows: Buffer[]; complete: Buffer };
+  /** For vecshard's functions, the RowDescription a Describe of the portal gets. */
+  coordinatorOnly?: Buffer;
+}

@@ -1,0 +1,370 @@
+// The extended query protocol: Parse, Bind, Describe, Execute and Close are batched until Sync or Flush, then sent
+// to the home node in one write; for each message an entry records the answer the client expects, from the node
+// or from vecshard itself. A portal bound to a distributed statement is run by the coordinator at Execute.
+import { createHash } from 'node:crypto';
+import * as be from '../protocol/backend.ts';
+import * as fe from '../protocol/frontend.ts';
+import { classify, quoteProbesAll } from '../sql/classify.ts';
+import { parseSql, stmtKind, type RawStmt } from '../sql/parse.ts';
+import { protectedError, vecshardFunction } from '../planner/distributed.ts';
+import { changesProtected } from '../sql/protected.ts';
+import { distributedTables } from '../planner/relations.ts';
+import { readBind } from '../planner/params.ts';
+import { walk, type Node } from '../sql/ast.ts';
+import { BufferSink } from '../executor/sink.ts';
+import { clientFields, standInRefusal } from '../errors.ts';
+import type { NodeConnection } from '../shards/node-connection.ts';
+import type { PreparedStatement } from '../session/statements.ts';
+import { isLocalSet, readsOnly, type ClientSession } from './session.ts';
+
+export type EntryKind = 'parse' | 'bind' | 'describe-S' | 'describe-P' | 'execute' | 'close' | 'sync';
+
+/** One expected answer from the node (or one vecshard gives itself), in the order the client must see it. */
+export interface Entry {
+  kind: EntryKind;
+  /** Forward the node's answer to the client (false for statements vecshard prepares on its own). */
+  forward: boolean;
+  /** An answer vecshard gives without the node. */
+  synthetic?: Buffer;
+  /** The node's error is replaced by this one (used to abort the node's transaction with vecshard's error). */
+  replaceError?: Buffer;
+  nodeName?: string;
+  /** The client's Parse this answers: refused by the node, the client's statement does not exist either. */
+  parsed?: { name: string; st: PreparedStatement };
+}
+
+export class ExtendedProtocol {
+  /** Messages for the home node, sent at Sync or Flush. */
+  out: Buffer[] = [];
+  entries: Entry[] = [];
+  /** An error ended the batch: messages up to Sync are skipped, as Postgres does. */
+  failed = false;
+
+  constructor(readonly cs: ClientSession) {}
+
+  reset(): void {
+    this.out = [];
+    this.entries = [];
+    this.failed = false;
+  }
+
+  async parse(frame: Buffer): Promise<void> {
+    const { cs } = this;
+    const s = cs.s;
+    const m = fe.readParse(frame);
+    const sent = m.sql;
+    m.sql = quoteProbesAll(m.sql);
+    if (this.failed) return;
+    if (m.name !== '' && s.statements.has(m.name)) {
+      return this.error({ severity: 'ERROR', code: '42P05', message: `prepared statement "${m.name}" already exists` }, 'parse');
+    }
+    const t0 = performance.now();
+    const q = classify(m.sql);
+    s.timing.parseMs = performance.now() - t0;
+    for (const n of q.customSettings) s.customSettings.add(n);
+    if (q.statements.some((x) => x.kind === 'copy-in')) {
+      return this.error({ severity: 'ERROR', code: '0A000', message: 'vecshard: COPY FROM STDIN is supported in the simple query protocol only' }, 'parse');
+    }
+    if (q.statements.some((x) => x.kind === 'createdb' || x.kind === 'dropdb')) {
+      return this.error({ severity: 'ERROR', code: '0A000', message: 'vecshard: CREATE/DROP DATABASE is supported in the simple query protocol only' }, 'parse');
+    }
+    const st: PreparedStatement = {
+      sql: m.sql,
+      paramTypes: m.paramTypes,
+      nodeName: m.name === '' ? '' : statementName(m.sql, m.paramTypes),
+      owner: {},
+      pins: q.pins,
+      changesSettings: q.changesSettings,
+    };
+    const catalog = await s.catalog();
+    if (/create_distributed_table|create_reference_table|vecshard\./i.test(m.sql) && !q.unparsed) {
+      // vecshard's own functions exist on no node: the coordinator answers Parse, Bind and Describe itself.
+      const [raw] = parseSql(m.sql) as RawStmt[];
+      const fn = raw && vecshardFunction(raw.stmt);
+      if (fn) {
+        const name = raw.stmt.SelectStmt.targetList[0].ResTarget.name ?? fn.name;
+        st.distributed = raw;
+        st.coordinatorOnly = be.rowDescription([{ name, typeOid: fn.name.startsWith('create_') ? 2278 : 23, typeSize: 4 }]);
+        s.statements.set(m.name, st);
+        this.entries.push({ kind: 'parse', forward: true, synthetic: be.parseComplete() });
+        return;
+      }
+    }
+    if (!q.unparsed && (q.allNodes || !catalog.empty)) {
+      // Whether it touches a distributed table is known now; the plan waits for the parameters (at Execute).
+      const [raw] = parseSql(m.sql) as RawStmt[];
+      const guarded = raw && changesProtected(raw.stmt);
+      if (guarded) return this.error(protectedError(guarded).error, 'parse');
+      // SET LOCAL runs as a statement of its own too, so the nodes the transaction reaches get it (spreadLocalSet).
+      if (raw && (q.allNodes || distributedTables(raw.stmt, catalog).length || isLocalSet(raw))) st.distributed = raw;
+    }
+    if (!st.distributed && !q.unparsed && /^\s*(commit|rollback|end|abort|prepare|savepoint|release)\b/i.test(m.sql)) {
+      // COMMIT or ROLLBACK may have to end the transaction on other nodes too (postgres.js sends them this way):
+      // it runs like a distributed statement, which knows which nodes the transaction reached.
+      const [raw] = parseSql(m.sql) as RawStmt[];
+      if (raw && stmtKind(raw) === 'TransactionStmt') st.distributed = raw;
+    }
+    if (s.home !== 0 && !st.distributed) {
+      const [raw] = q.unparsed ? [] : ((parseSql(m.sql) as RawStmt[]) ?? []);
+      if (raw && !readsOnly(raw)) return this.error(standInRefusal().fields, 'parse');
+    }
+    s.statements.set(m.name, st);
+    const conn = await s.acquire();
+    if (st.nodeName !== '' && conn.prepared.has(st.nodeName)) {
+      this.entries.push({ kind: 'parse', forward: true, synthetic: be.parseComplete() });
+      return;
+    }
+    // The client's own message goes as it is when nothing in it changes (the unnamed statement).
+    this.#queueParse(conn, st, true, m.name, m.name === st.nodeName && sent === st.sql ? frame : undefined);
+  }
+
+  #queueParse(conn: NodeConnection, st: PreparedStatement, forward: boolean, clientName?: string, frame?: Buffer): void {
+    this.out.push(frame ?? fe.parse({ name: st.nodeName, sql: st.sql, paramTypes: st.paramTypes }));
+    this.entries.push({ kind: 'parse', forward, nodeName: st.nodeName, parsed: clientName === undefined ? undefined : { name: clientName, st } });
+    if (st.nodeName === '') conn.unnamedOwner = st.owner;
+    else conn.prepared.add(st.nodeName);
+  }
+
+  /** Makes sure the client's statement exists on the connection; returns it, or undefined after queuing an error. */
+  async #ensureStatement(name: string, kind: EntryKind): Promise<PreparedStatement | undefined> {
+    const st = this.cs.s.statements.get(name);
+    if (!st) {
+      const message = name === '' ? 'unnamed prepared statement does not exist' : `prepared statement "${name}" does not exist`;
+      await this.error({ severity: 'ERROR', code: '26000', message }, kind);
+      return undefined;
+    }
+    if (st.coordinatorOnly) return st;
+    const conn = await this.cs.s.acquire();
+    const missing = st.nodeName === '' ? conn.unnamedOwner !== st.owner : !conn.prepared.has(st.nodeName);
+    if (missing) this.#queueParse(conn, st, false);
+    return st;
+  }
+
+  async bind(frame: Buffer): Promise<void> {
+    if (this.failed) return;
+    const s = this.cs.s;
+    const h = fe.readBindHead(frame);
+    const st = await this.#ensureStatement(h.statement, 'bind');
+    if (!st) return;
+    if (st.pins) s.pinned = true;
+    if (st.changesSettings) s.refreshSettings = true;
+    if (st.coordinatorOnly) {
+      s.portals.set(h.portal, { stmt: st.distributed!, sql: st.sql, ...readBind(h.rest, st.paramTypes), coordinatorOnly: st.coordinatorOnly });
+      this.entries.push({ kind: 'bind', forward: true, synthetic: be.bindComplete() });
+      return;
+    }
+    this.out.push(fe.bind({ ...h, statement: st.nodeName }));
+    this.entries.push({ kind: 'bind', forward: true });
+    if (st.distributed) s.portals.set(h.portal, { stmt: st.distributed, sql: st.sql, ...readBind(h.rest, st.paramTypes) });
+    else s.portals.delete(h.portal);
+  }
+
+  async describe(frame: Buffer): Promise<void> {
+    if (this.failed) return;
+    const t = fe.readTarget(frame);
+    if (t.kind === 'P') {
+      const only = this.cs.s.portals.get(t.name)?.coordinatorOnly;
+      if (only) return void this.entries.push({ kind: 'describe-P', forward: true, synthetic: only });
+      return this.#forward('describe-P', frame);
+    }
+    const st = await this.#ensureStatement(t.name, 'describe-S');
+    if (!st) return;
+    if (st.coordinatorOnly) {
+      // Parameters are described as text: every argument of vecshard's functions is read as text.
+      const n = st.paramTypes.length || countParams(st.distributed!.stmt);
+      this.entries.push({ kind: 'describe-S', forward: true, synthetic: be.parameterDescription(Array.from({ length: n }, (_, i) => st.paramTypes[i] || 25)) });
+      this.entries.push({ kind: 'describe-S', forward: true, synthetic: st.coordinatorOnly });
+      return;
+    }
+    this.out.push(fe.describe({ kind: 'S', name: st.nodeName }));
+    this.entries.push({ kind: 'describe-S', forward: true });
+  }
+
+  async execute(frame: Buffer): Promise<void> {
+    if (this.failed) return;
+    const { cs } = this;
+    const { portal, maxRows } = fe.readExecute(frame);
+    const dp = cs.s.portals.get(portal);
+    if (!dp) {
+      cs.ctx.cluster.metrics.relayed('local');
+      return this.#forward('execute', frame);
+    }
+    // Answers to what came before go out first; then vecshard runs the portal on the shards itself.
+    await this.flush(false);
+    if (this.failed) return;
+    if (!dp.pending) {
+      const plan = await cs.plan(dp.stmt, dp.sql, dp.params);
+      // The portal's rows are kept, so an Execute with a row limit can hand them out in parts.
+      const kept = new BufferSink(cs.client);
+      const t0 = performance.now();
+      try {
+        await cs.runStatement(dp.stmt, dp.sql, plan, kept, dp.resultFormats, false, true);
+        cs.observe(dp.sql, plan, performance.now() - t0);
+      } catch (e) {
+        const fields = clientFields(e);
+        if (!fields) throw e;
+        await this.error(fields, 'execute');
+        await this.flush(false);
+        return;
+      }
+      dp.pending = { rows: kept.rows, complete: kept.complete! };
+    }
+    const { rows, complete } = dp.pending;
+    const part = maxRows > 0 ? rows.splice(0, maxRows) : rows.splice(0);
+    for (const r of part) cs.ctx.send(r);
+    // PortalSuspended while rows remain; CommandComplete once they are all out.
+    if (maxRows > 0 && rows.length) cs.ctx.send(be.portalSuspended());
+    else cs.ctx.send(complete);
+  }
+
+  async close(frame: Buffer): Promise<void> {
+    if (this.failed) return;
+    const t = fe.readTarget(frame);
+    if (t.kind === 'S') {
+      // The node keeps its copy: other sessions may share it.
+      this.cs.s.statements.delete(t.name);
+      this.entries.push({ kind: 'close', forward: true, synthetic: be.closeComplete() });
+      return;
+    }
+    this.cs.s.portals.delete(t.name);
+    return this.#forward('close', frame);
+  }
+
+  async #forward(kind: EntryKind, frame: Buffer): Promise<void> {
+    if (this.failed) return;
+    await this.cs.s.acquire();
+    this.out.push(frame);
+    this.entries.push({ kind, forward: true });
+  }
+
+  /**
+   * An error vecshard raises inside a batch. With a node transaction open, an invalid Parse is sent so the node
+   * aborts it too, and the node's error is replaced by ours; otherwise the rest of the batch is skipped until Sync.
+   */
+  async error(err: be.PgErrorFields, kind: EntryKind): Promise<void> {
+    const conn = this.cs.s.homeConn;
+    if (conn) {
+      this.out.push(fe.parse({ name: '', sql: 'vecshard error', paramTypes: [] }));
+      this.entries.push({ kind, forward: false, replaceError: be.errorResponse(err) });
+      conn.unnamedOwner = undefined;
+      return;
+    }
+    this.entries.push({ kind, forward: true, synthetic: be.errorResponse(err) });
+    this.failed = true;
+  }
+
+  async sync(): Promise<void> {
+    const { cs } = this;
+    this.failed = false;
+    const conn = cs.s.homeConn;
+    if (!conn) {
+      await this.#pump(undefined);
+      return cs.ready(cs.s.status);
+    }
+    if (!this.out.length && !this.entries.length && conn.atRest && conn.quiet) {
+      // Nothing went to the node since its last ReadyForQuery (a distributed portal's shard task on this
+      // connection ended in a Sync of its own): the node would answer this Sync with the same status.
+      await cs.ready(conn.status);
+      return cs.afterReady();
+    }
+    this.out.push(fe.sync());
+    this.entries.push({ kind: 'sync', forward: true });
+    await this.#pump(conn);
+    this.failed = false;
+    await cs.afterReady();
+  }
+
+  /** Flush: what is batched goes to the node, and its answers to the client (`toClient`: flushed at once). */
+  async flush(toClient = true): Promise<void> {
+    const conn = this.cs.s.homeConn;
+    if (conn && (this.out.length || this.entries.length)) this.out.push(fe.flush());
+    await this.#pump(conn);
+    if (toClient) await this.cs.ctx.flush();
+  }
+
+  /**
+   * The node refused the Parse `e` queued: the statement exists neither on the connection (the next use parses
+   * again) nor, when it was the client's own Parse, for the client, as on Postgres.
+   */
+  parseRefused(conn: NodeConnection, e: Entry): void {
+    const statements = this.cs.s.statements;
+    if (e.nodeName === '') conn.unnamedOwner = undefined;
+    else if (e.nodeName) conn.prepared.delete(e.nodeName);
+    if (e.parsed && statements.get(e.parsed.name) === e.parsed.st) statements.delete(e.parsed.name);
+  }
+
+  /** Sends the batch and relays the node's answers, entry by entry, until every entry has its answer. */
+  async #pump(conn: NodeConnection | undefined): Promise<void> {
+    const { cs } = this;
+    if (conn && this.out.length) conn.write(Buffer.concat(this.out.splice(0)));
+    let failed = false;
+    while (this.entries.length) {
+      const e = this.entries[0];
+      if (e.synthetic) {
+        if (!failed) cs.ctx.send(e.synthetic);
+        if (e.synthetic[0] === 0x45) failed = this.failed = true;
+        this.entries.shift();
+        continue;
+      }
+      if (failed && e.kind !== 'sync') {
+        this.entries.shift(); // the node skips messages after an error until Sync
+        continue;
+      }
+      if (!conn) throw new Error('vecshard: batch entry without a node connection');
+      const f = await conn.read();
+      const t = f[0];
+      if (t === 0x4e || t === 0x53 || t === 0x41) {
+        // NoticeResponse, ParameterStatus, NotificationResponse may come at any time.
+        if (e.forward) cs.ctx.send(f);
+        continue;
+      }
+      if (t === 0x45) {
+        failed = true;
+        if (e.kind !== 'sync') this.failed = true;
+        if (e.nodeName !== undefined) this.parseRefused(conn, e);
+        if (e.replaceError) cs.ctx.send(e.replaceError);
+        else cs.ctx.send(f); // vecshard's own Parse failing must still reach the client
+        this.entries.shift();
+        continue;
+      }
+      if (t === 0x5a) {
+        cs.s.status = be.readyStatus(f);
+        failed = false;
+      }
+      if (e.forward) cs.ctx.send(f);
+      if (completes(e.kind, t)) this.entries.shift();
+    }
+  }
+}
+
+/** Whether backend message `t` is the last answer to a message of this kind. */
+function completes(kind: EntryKind, t: number): boolean {
+  switch (kind) {
+    case 'parse':
+      return t === 0x31;
+    case 'bind':
+      return t === 0x32;
+    case 'close':
+      return t === 0x33;
+    case 'describe-S':
+    case 'describe-P':
+      return t === 0x54 || t === 0x6e; // RowDescription or NoData
+    case 'execute':
+      return t === 0x43 || t === 0x49 || t === 0x73; // CommandComplete, EmptyQueryResponse, PortalSuspended
+    case 'sync':
+      return t === 0x5a;
+  }
+}
+
+function statementName(sql: string, types: number[]): string {
+  return 'vs_' + createHash('sha1').update(sql).update('\0').update(types.join(',')).digest('hex').slice(0, 24);
+}
+
+/** The highest $n in a statement (its parameter count when the client gave no types). */
+function countParams(stmt: Node): number {
+  let max = 0;
+  walk(stmt, (n) => {
+    if (n.ParamRef) max = Math.max(max, n.ParamRef.number);
+  });
+  return max;
+}
