@@ -16,7 +16,7 @@ const MAX_COMBINE_PARAMS = 60000;
 
 export async function runAggregate(plan: AggregatePlan, ctx: RunContext, sink: Sink, resultFormats: number[], describe: boolean): Promise<void> {
   const send = (f: Buffer) => sink.send(f);
-  const partial = await runTasks(ctx.conn, placeReads(plan.tasks, plan.table, ctx.cluster, ctx.nextTurn()), [], true, send);
+  const partial = await runTasks(ctx.conn, placeReads(plan.tasks, plan.table, ctx.cluster, ctx.nextTurn()), [], true, send, ctx.roundTrip);
   const fields = be.readRowDescription(partial[0].description!);
   const home = await ctx.conn(ctx.home);
   const names = await typeNames(home, fields.map((f) => f.typeOid));
@@ -32,7 +32,7 @@ export async function runAggregate(plan: AggregatePlan, ctx: RunContext, sink: S
     ? `(VALUES ${rows.map((r) => `(${r.map((_, i) => `$${++k}::${type(`c${i}`)}`).join(', ')})`).join(', ')}) AS p(${cols})`
     : `(SELECT ${fields.map((_, i) => `NULL::${type(`c${i}`)} AS c${i}`).join(', ')} WHERE false) AS p`;
   const sql = plan.combine(source, fields.map((f) => f.name), { type, avgType: (c) => (/double|real/.test(type(c)) ? 'double precision' : 'numeric') });
-  const [final] = await runTasks(ctx.conn, [{ nodeId: ctx.home, shard: '(combine)', shardIndex: 0, sql, params }], resultFormats, describe, send);
+  const [final] = await runTasks(ctx.conn, [{ nodeId: ctx.home, shard: '(combine)', shardIndex: 0, sql, params }], resultFormats, describe, send, ctx.roundTrip);
   if (describe && final.description?.[0] === 0x54) sink.send(final.description);
   for (const r of final.rows) sink.send(r);
   sink.send(be.commandComplete(`SELECT ${final.rows.length}`));

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Catalog } from '../metadata/catalog.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
+import type { RoundTrip } from './shard-tasks.ts';
 
 export interface RunContext {
   readonly cluster: Cluster;
@@ -17,6 +18,8 @@ export interface RunContext {
   conn(nodeId: number): Promise<NodeConnection>;
   /** The connection the session already holds to a node, if any (catalog writes join it). */
   held(nodeId: number): NodeConnection | undefined;
+  /** Told how long each node's batch of shard tasks took (the per-node latency metric). */
+  roundTrip: RoundTrip;
   /** Forgets the session's connection to a node that was lost. */
   dropConn(nodeId: number): Promise<void>;
   /** A counter that rotates reads over each shard's copies. */

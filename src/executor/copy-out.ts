@@ -1,7 +1,7 @@
 // COPY a distributed table TO STDOUT: each shard's COPY in turn, its data frames relayed as they come.
 import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
-import type { CopyPlan } from '../planner/distributed.ts';
+import type { CopyPlan } from '../planner/statement.ts';
 import { NO_PARAMS } from '../planner/params.ts';
 import { PgError } from '../errors.ts';
 import { quoteName } from '../sql/quote.ts';

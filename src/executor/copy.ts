@@ -3,7 +3,7 @@
 import { RadiusTracker, nearestShard, shardIndexFor, vectorOf } from '../metadata/route.ts';
 import { SHARD_SCHEMA } from '../metadata/catalog.ts';
 import { constText, type Node } from '../sql/ast.ts';
-import type { CopyPlan } from '../planner/distributed.ts';
+import type { CopyPlan } from '../planner/statement.ts';
 import { ByteLineSplitter, CsvParser, LineSplitter, textField, toTextField } from './copy-rows.ts';
 import { PgError } from '../errors.ts';
 import { quoteIdent } from '../sql/quote.ts';

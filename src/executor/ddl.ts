@@ -54,7 +54,7 @@ async function changeEverywhere(plan: DdlPlan, text: string, ctx: RunContext, si
     if (!plan.transactional && catalog.length) {
       for (const n of everywhere) await runQuery(await ctx.conn(n), catalog.join(';\n'));
     }
-    await runTasks(ctx.conn, plan.tasks, [], false, () => {});
+    await runTasks(ctx.conn, plan.tasks, [], false, () => {}, ctx.roundTrip);
   };
   // In the client's transaction (or where none may be used) the statements simply run in turn.
   if (!plan.transactional || ctx.inTransaction) await change();

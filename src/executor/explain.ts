@@ -37,7 +37,7 @@ export async function runExplain(inner: DistributedPlan | AggregatePlan, options
   const plans: string[][] = [];
   for (const t of explained) {
     const t0 = performance.now();
-    const [r] = await runTasks(ctx.conn, [t], [], false, (f) => sink.send(f));
+    const [r] = await runTasks(ctx.conn, [t], [], false, (f) => sink.send(f), ctx.roundTrip);
     timings.push(performance.now() - t0);
     plans.push(r.rows.map((row) => be.readDataRow(row)[0]!.toString('utf8')));
   }

@@ -38,7 +38,7 @@ async function relocateRows(plan: DistributedPlan, x: RunContext, sink: Sink): P
   const table = plan.table;
   const placed = placeWrites(plan.tasks, table, x.cluster);
   await deactivate(x.cluster, x.database, placed.lost);
-  const updated = onePerShard(await runTasks(x.conn, placed.tasks, [], false, notices), new Set());
+  const updated = onePerShard(await runTasks(x.conn, placed.tasks, [], false, notices, x.roundTrip), new Set());
   const radii = new RadiusTracker(table);
   let count = 0;
   for (const r of updated) {
@@ -46,7 +46,7 @@ async function relocateRows(plan: DistributedPlan, x: RunContext, sink: Sink): P
     for (const row of r.rows) radii.add(r.task.shardIndex, vectorOf(table, be.readDataRow(row)[0]!.toString('utf8')));
   }
   const removed = onePerShard(
-    await runTasks(x.conn, placed.tasks.map((t) => ({ ...t, sql: plan.relocate!.misplaced(t.shardIndex, t.shard), params: NO_PARAMS, before: undefined })), [], false, notices),
+    await runTasks(x.conn, placed.tasks.map((t) => ({ ...t, sql: plan.relocate!.misplaced(t.shardIndex, t.shard), params: NO_PARAMS, before: undefined })), [], false, notices, x.roundTrip),
     new Set(),
   );
   const distIdx = table.columns.findIndex((c) => c.name === table.distColumn);

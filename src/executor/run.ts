@@ -1,7 +1,7 @@
 // runPlan: the one place a distributed plan runs — tasks placed on shard copies, retried on another copy when a
 // node is lost, written under shard locks and in two phases when they span nodes, merged, and sent to a sink.
 import * as be from '../protocol/backend.ts';
-import type { StatementPlan } from '../planner/distributed.ts';
+import type { StatementPlan } from '../planner/statement.ts';
 import type { DistributedPlan, ShardTask } from '../planner/types.ts';
 import type { RawStmt } from '../sql/parse.ts';
 import { isLost, PgError } from '../errors.ts';
@@ -86,6 +86,10 @@ export async function runPlan(plan: Exclude<StatementPlan, { kind: 'passthrough'
       return;
     case 'copy-in':
       throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard: COPY FROM STDIN into a distributed table is supported in the simple query protocol only' });
+    case 'createdb':
+    case 'dropdb':
+      // The simple query protocol runs these itself (on every node); the extended protocol refuses them at Parse.
+      throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard: CREATE/DROP DATABASE is supported in the simple query protocol only' });
   }
 }
 
@@ -125,7 +129,7 @@ export async function runShardTasks(plan: DistributedPlan, ctx: RunContext, sink
       const errors = ownTx ? await beginEach(nodes, ctx.conn) : new Map<number, Error>();
       const live = tasks.filter((t) => !errors.has(t.nodeId));
       const t0 = performance.now();
-      const run = await runTasksSettled(ctx.conn, live, formats, describe, (f) => sink.send(f));
+      const run = await runTasksSettled(ctx.conn, live, formats, describe, (f) => sink.send(f), ctx.roundTrip);
       ctx.timing.shardMs += performance.now() - t0;
       for (const [n, e] of run.failures) errors.set(n, e);
       const failed = new Set(errors.keys());

@@ -27,11 +27,11 @@ export function startupSettings(params: Record<string, string>): Settings {
 
 /** Brings `conn` to exactly `settings`; ParameterStatus the node sends on the way updates conn.params. */
 export async function applySettings(conn: NodeConnection, settings: Settings, key: string): Promise<void> {
-  if (conn.settingsKey === key) return;
+  if (conn.backend.settingsKey === key) return;
   const sets = [...settings].map(([k, v]) => `set_config(${quoteLiteral(k)}, ${quoteLiteral(v)}, false)`);
-  const sql = conn.settingsKey === '' && sets.length === 0 ? '' : `RESET ALL;${sets.length ? ` SELECT ${sets.join(', ')}` : ''}`;
+  const sql = conn.backend.settingsKey === '' && sets.length === 0 ? '' : `RESET ALL;${sets.length ? ` SELECT ${sets.join(', ')}` : ''}`;
   if (sql) await runQuery(conn, sql);
-  conn.settingsKey = key;
+  conn.backend.settingsKey = key;
 }
 
 /**

@@ -70,6 +70,9 @@ function bindFor(task: ShardTask, resultFormats: number[], statement = ''): Buff
   return fe.bind({ portal: '', statement, rest: Buffer.concat(w) });
 }
 
+/** Told how long each node's batch of tasks took (the per-node latency metric). */
+export type RoundTrip = (nodeId: number, ms: number) => void;
+
 /**
  * Runs `tasks`; resolves with one result per task in task order, or rejects with the first shard error.
  * `describe` asks for the RowDescription of the first task's result.
@@ -80,8 +83,9 @@ export async function runTasks(
   resultFormats: number[],
   describe: boolean,
   notices: (frame: Buffer) => void,
+  roundTrip?: RoundTrip,
 ): Promise<TaskResult[]> {
-  const { results, failures } = await runTasksSettled(conns, tasks, resultFormats, describe, notices);
+  const { results, failures } = await runTasksSettled(conns, tasks, resultFormats, describe, notices, roundTrip);
   if (failures.size) throw [...failures.values()][0];
   return results;
 }
@@ -93,6 +97,7 @@ export async function runTasksSettled(
   resultFormats: number[],
   describe: boolean,
   notices: (frame: Buffer) => void,
+  roundTrip?: RoundTrip,
 ): Promise<{ results: TaskResult[]; failures: Map<number, Error> }> {
   const failures = new Map<number, Error>();
   const byNode = new Map<number, ShardTask[]>();
@@ -113,15 +118,15 @@ export async function runTasksSettled(
           parses.push(undefined);
           steps.push(undefined);
         }
-        const name = preparedName(t, conn.localSettings ? `${conn.settingsKey}\0${conn.localSettings}` : conn.settingsKey);
-        if (name === undefined || !conn.taskStatements.has(name)) {
+        const name = preparedName(t, conn.backend.localSettings ? `${conn.backend.settingsKey}\0${conn.backend.localSettings}` : conn.backend.settingsKey);
+        if (name === undefined || !conn.backend.taskStatements.has(name)) {
           if (name !== undefined) {
-            if (conn.taskStatements.size >= KEPT_PER_CONNECTION) {
-              const oldest = conn.taskStatements.values().next().value!;
-              conn.taskStatements.delete(oldest);
+            if (conn.backend.taskStatements.size >= KEPT_PER_CONNECTION) {
+              const oldest = conn.backend.taskStatements.values().next().value!;
+              conn.backend.taskStatements.delete(oldest);
               out.push(fe.close({ kind: 'S', name: oldest }));
             }
-            conn.taskStatements.add(name);
+            conn.backend.taskStatements.add(name);
           }
           out.push(fe.parse({ name: name ?? '', sql: t.sql, paramTypes: t.params.types }));
           parses.push(name);
@@ -133,7 +138,7 @@ export async function runTasksSettled(
         results.set(t, { task: t, rows: [], tag: '' });
       }
       out.push(fe.sync());
-      conn.unnamedOwner = undefined;
+      conn.backend.unnamedOwner = undefined;
       const t0 = performance.now();
       conn.write(Buffer.concat(out));
       let step = 0;
@@ -164,8 +169,8 @@ export async function runTasksSettled(
         }
       });
       // Parses the node refused or skipped after an error left no statement behind.
-      if (error) for (const name of parses) if (name !== undefined) conn.taskStatements.delete(name);
-      conn.onRoundTrip?.(performance.now() - t0);
+      if (error) for (const name of parses) if (name !== undefined) conn.backend.taskStatements.delete(name);
+      roundTrip?.(nodeId, performance.now() - t0);
       if (error) throw error;
       if (step !== steps.length) {
         conn.close();

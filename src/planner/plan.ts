@@ -1,18 +1,12 @@
-// Turns a classified query into a plan: a small value that says where the statement runs.
+// A query string's plan before its statements are planned one by one: CREATE/DROP DATABASE (every node), a COPY
+// relayed to the home node, an error, or passthrough.
 import type { ClassifiedQuery } from '../sql/classify.ts';
-import type { PgErrorFields } from '../protocol/backend.ts';
+import type { RelayCopyPlan, StatementPlan } from './statement.ts';
 
-export type Plan =
-  /** The whole query string runs on node 0 on the client's node connection. */
-  | { kind: 'passthrough' }
-  /** CREATE DATABASE / DROP DATABASE on every node. */
-  | { kind: 'createdb'; name: string; text: string }
-  | { kind: 'dropdb'; name: string; ifExists: boolean; text: string }
-  /** COPY ... FROM STDIN: the coordinator relays the client's data. */
-  | { kind: 'copy-in' }
-  | { kind: 'error'; error: PgErrorFields };
+/** What a query string can be planned as before its statements are looked at one by one. */
+export type QueryPlan = Extract<StatementPlan, { kind: 'passthrough' | 'createdb' | 'dropdb' | 'error' }> | RelayCopyPlan;
 
-export function planQuery(q: ClassifiedQuery, inTransaction: boolean): Plan {
+export function planQuery(q: ClassifiedQuery, inTransaction: boolean): QueryPlan {
   const [first] = q.statements;
   for (const s of q.statements) {
     if (s.kind === 'createdb' || s.kind === 'dropdb') {

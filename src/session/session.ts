@@ -10,7 +10,7 @@ import { beginEach, endTransaction } from '../executor/transaction.ts';
 import { isConnectionFailure, PgError } from '../errors.ts';
 import { loadCatalog, type Catalog } from '../metadata/catalog.ts';
 import { openCatalog } from '../metadata/catalog-copies.ts';
-import type { StatementContext } from '../planner/distributed.ts';
+import type { StatementContext } from '../planner/statement.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import type { NodeConnection, TxStatus } from '../shards/node-connection.ts';
@@ -116,6 +116,7 @@ export class Session implements RunContext {
 
   conn = (nodeId: number): Promise<NodeConnection> => this.acquire(nodeId);
   held = (nodeId: number): NodeConnection | undefined => this.#conns.get(nodeId);
+  roundTrip = (nodeId: number, ms: number): void => this.cluster.metrics.shardRoundTrip(nodeId, ms);
 
   /** This session's connection to a node, taken from the pool with the session's settings applied. */
   async acquire(nodeId: number = this.home): Promise<NodeConnection> {
@@ -123,7 +124,7 @@ export class Session implements RunContext {
     if (held) return held;
     const pool = this.cluster.pool(nodeId, this.database);
     let conn = pool.takeIdle();
-    if (conn && conn.settingsKey === this.#settingsKey && (nodeId === this.home || this.status === 'I')) {
+    if (conn && conn.backend.settingsKey === this.#settingsKey && (nodeId === this.home || this.status === 'I')) {
       this.#conns.set(nodeId, conn);
       return conn;
     }
@@ -147,7 +148,7 @@ export class Session implements RunContext {
         await runQuery(conn, 'BEGIN');
         this.#txNodes.add(nodeId);
         for (const sql of this.#localSets) await runQuery(conn, sql);
-        conn.localSettings = this.#localKey;
+        conn.backend.localSettings = this.#localKey;
       }
     } catch (e) {
       await pool.release(conn, false);
@@ -162,7 +163,7 @@ export class Session implements RunContext {
     for (const [nodeId, conn] of [...this.#conns]) {
       if (nodeId === this.home && this.pinned) continue;
       this.#conns.delete(nodeId);
-      conn.localSettings = '';
+      conn.backend.localSettings = '';
       const pool = this.cluster.pool(conn.nodeId, conn.database);
       if (!pool.releaseClean(conn)) await pool.release(conn, conn.status === 'I');
     }
@@ -261,11 +262,11 @@ export class Session implements RunContext {
     const value = n.kind === 'VAR_SET_VALUE' ? args.map((a) => constText(a) ?? '').join(', ') : null;
     if (typeof n.name === 'string') this.#localValues.set(n.name.toLowerCase(), value);
     this.#localSets.push(sql);
-    home.localSettings = this.#localKey;
+    home.backend.localSettings = this.#localKey;
     for (const n of this.#txNodes) {
       const c = await this.acquire(n);
       await runQuery(c, sql);
-      c.localSettings = this.#localKey;
+      c.backend.localSettings = this.#localKey;
     }
   }
 
@@ -283,7 +284,7 @@ export class Session implements RunContext {
       this.refreshSettings = false;
       this.#settings = await readSettings(conn, this.customSettings);
       this.#settingsKey = settingsKey(this.#settings);
-      conn.settingsKey = this.#settingsKey;
+      conn.backend.settingsKey = this.#settingsKey;
       // Connections to other nodes took the old settings; they are released and get the new ones next time.
     }
     await this.release();

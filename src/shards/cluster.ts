@@ -91,7 +91,7 @@ export class Cluster {
       const spec = this.nodes[nodeId];
       const max = spec.kind === 'pglite' ? 1 : spec.poolSize;
       p = new NodePool(nodeId, database, { max, acquireTimeoutMs: this.options.acquireTimeoutMs, disposable: spec.kind === 'postgres' }, () =>
-        this.#connect(nodeId, database),
+        this.#open(nodeId, database),
       );
       this.#pools.set(key, p);
     }
@@ -212,12 +212,6 @@ export class Cluster {
     let l = this.#locks.get(shardId);
     if (!l) this.#locks.set(shardId, (l = new ShardLock()));
     return l;
-  }
-
-  async #connect(nodeId: number, database: string): Promise<NodeConnection> {
-    const c = await this.#open(nodeId, database);
-    c.onRoundTrip = (ms) => this.metrics.shardRoundTrip(nodeId, ms);
-    return c;
   }
 
   async #open(nodeId: number, database: string): Promise<NodeConnection> {

@@ -4,6 +4,37 @@ import { readParameterStatus, readyStatus, type PgErrorFields } from '../protoco
 
 export type TxStatus = 'I' | 'T' | 'E';
 
+/**
+ * The state a node's backend session keeps between statements, as vecshard knows it: which statements are
+ * prepared there and which settings are applied. A pooled connection serves one client after another, so this is
+ * cleared (reset) whenever the backend session is reset.
+ */
+export class BackendState {
+  /** Session settings applied (executor/settings.ts), as a comparable key; '' for the node's defaults. */
+  settingsKey = '';
+  /** The client transaction's SET LOCAL statements run here (a shard statement's plan may depend on them). */
+  localSettings = '';
+  /** Client statements prepared here by vecshard, by their node names. */
+  readonly prepared = new Set<string>();
+  /** Shard statements prepared here (executor/shard-tasks.ts), oldest first. */
+  readonly taskStatements = new Set<string>();
+  /** Who last parsed the unnamed statement here; a different owner must parse again. */
+  unnamedOwner: unknown = undefined;
+
+  forgetStatements(): void {
+    this.prepared.clear();
+    this.taskStatements.clear();
+    this.unnamedOwner = undefined;
+  }
+
+  /** After DISCARD ALL: nothing of any earlier client is left. */
+  reset(): void {
+    this.forgetStatements();
+    this.settingsKey = '';
+    this.localSettings = '';
+  }
+}
+
 export abstract class NodeConnection {
   /** ParameterStatus values the node reported, kept current as it reports changes. */
   readonly params = new Map<string, string>();
@@ -11,19 +42,9 @@ export abstract class NodeConnection {
   status: TxStatus = 'I';
   /** The node's last message was ReadyForQuery and nothing was written since: a Sync now would only repeat it. */
   atRest = false;
-  /** Session settings applied on this connection (see wire/settings.ts), as a comparable key. */
-  settingsKey = '';
-  /** Names of statements prepared on this connection by vecshard. */
-  readonly prepared = new Set<string>();
-  /** The client transaction's SET LOCAL statements run here (a shard statement's plan may depend on them). */
-  localSettings = '';
-  /** Shard statements prepared here (executor/shard-tasks.ts), oldest first. */
-  readonly taskStatements = new Set<string>();
-  /** Who last parsed the unnamed statement here; a different owner must parse again. */
-  unnamedOwner: unknown = undefined;
+  /** What the node's backend session holds for whoever uses this connection (statements, settings). */
+  readonly backend = new BackendState();
   broken = false;
-  /** Told how long each batch of shard tasks took here (the cluster's per-node latency metric). */
-  onRoundTrip: ((ms: number) => void) | undefined;
 
   #frames: Buffer[] = [];
   #head = 0;
@@ -92,9 +113,7 @@ export abstract class NodeConnection {
       this.atRest = true;
     } else if (deallocatesAll(frame)) {
       // A client's DISCARD ALL or DEALLOCATE ALL removed every prepared statement on this session.
-      this.prepared.clear();
-      this.taskStatements.clear();
-      this.unnamedOwner = undefined;
+      this.backend.forgetStatements();
     }
     const pipe = this.#pipe;
     if (pipe) {

@@ -121,10 +121,7 @@ export class NodePool {
       conn.write(fe.sync());
       await conn.readUntilReady(() => {});
       await runQuery(conn, conn.status === 'I' ? 'DISCARD ALL' : 'ROLLBACK; DISCARD ALL');
-      conn.settingsKey = '';
-      conn.prepared.clear();
-      conn.taskStatements.clear();
-      conn.unnamedOwner = undefined;
+      conn.backend.reset();
     } catch {
       conn.close();
     }

@@ -2,7 +2,7 @@
 // shards of a distributed table — streamed as it arrives where the nodes allow, else sent at CopyDone.
 import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
-import type { CopyPlan } from '../planner/distributed.ts';
+import type { CopyPlan } from '../planner/statement.ts';
 import { DistCopyIn } from '../executor/copy.ts';
 import { CopyStreams } from '../executor/copy-stream.ts';
 import { growRadii } from '../executor/run.ts';

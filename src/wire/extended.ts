@@ -6,7 +6,7 @@ import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
 import { classify, quoteProbesAll } from '../sql/classify.ts';
 import { parseSql, stmtKind, type RawStmt } from '../sql/parse.ts';
-import { protectedError, vecshardFunction } from '../planner/distributed.ts';
+import { protectedError, vecshardFunction } from '../planner/statement.ts';
 import { changesProtected } from '../sql/protected.ts';
 import { distributedTables } from '../planner/relations.ts';
 import { readBind } from '../planner/params.ts';
@@ -110,7 +110,7 @@ export class ExtendedProtocol {
     }
     s.statements.set(m.name, st);
     const conn = await s.acquire();
-    if (st.nodeName !== '' && conn.prepared.has(st.nodeName)) {
+    if (st.nodeName !== '' && conn.backend.prepared.has(st.nodeName)) {
       this.entries.push({ kind: 'parse', forward: true, synthetic: be.parseComplete() });
       return;
     }
@@ -121,8 +121,8 @@ export class ExtendedProtocol {
   #queueParse(conn: NodeConnection, st: PreparedStatement, forward: boolean, clientName?: string, frame?: Buffer): void {
     this.out.push(frame ?? fe.parse({ name: st.nodeName, sql: st.sql, paramTypes: st.paramTypes }));
     this.entries.push({ kind: 'parse', forward, nodeName: st.nodeName, parsed: clientName === undefined ? undefined : { name: clientName, st } });
-    if (st.nodeName === '') conn.unnamedOwner = st.owner;
-    else conn.prepared.add(st.nodeName);
+    if (st.nodeName === '') conn.backend.unnamedOwner = st.owner;
+    else conn.backend.prepared.add(st.nodeName);
   }
 
   /** Makes sure the client's statement exists on the connection; returns it, or undefined after queuing an error. */
@@ -135,7 +135,7 @@ export class ExtendedProtocol {
     }
     if (st.coordinatorOnly) return st;
     const conn = await this.cs.s.acquire();
-    const missing = st.nodeName === '' ? conn.unnamedOwner !== st.owner : !conn.prepared.has(st.nodeName);
+    const missing = st.nodeName === '' ? conn.backend.unnamedOwner !== st.owner : !conn.backend.prepared.has(st.nodeName);
     if (missing) this.#queueParse(conn, st, false);
     return st;
   }
@@ -246,7 +246,7 @@ export class ExtendedProtocol {
     if (conn) {
       this.out.push(fe.parse({ name: '', sql: 'vecshard error', paramTypes: [] }));
       this.entries.push({ kind, forward: false, replaceError: be.errorResponse(err) });
-      conn.unnamedOwner = undefined;
+      conn.backend.unnamedOwner = undefined;
       return;
     }
     this.entries.push({ kind, forward: true, synthetic: be.errorResponse(err) });
@@ -288,8 +288,8 @@ export class ExtendedProtocol {
    */
   parseRefused(conn: NodeConnection, e: Entry): void {
     const statements = this.cs.s.statements;
-    if (e.nodeName === '') conn.unnamedOwner = undefined;
-    else if (e.nodeName) conn.prepared.delete(e.nodeName);
+    if (e.nodeName === '') conn.backend.unnamedOwner = undefined;
+    else if (e.nodeName) conn.backend.prepared.delete(e.nodeName);
     if (e.parsed && statements.get(e.parsed.name) === e.parsed.st) statements.delete(e.parsed.name);
   }
 

@@ -52,7 +52,7 @@ async function relayBatch(cs: ClientSession, frames: Buffer[], parse: Buffer | u
     const used: PreparedStatement[] = [];
     for (const name of names) {
       const st = s.statements.get(name);
-      const ready = st && !st.distributed && !st.coordinatorOnly && (name === parsed || (st.nodeName === '' ? conn.unnamedOwner === st.owner : conn.prepared.has(st.nodeName)));
+      const ready = st && !st.distributed && !st.coordinatorOnly && (name === parsed || (st.nodeName === '' ? conn.backend.unnamedOwner === st.owner : conn.backend.prepared.has(st.nodeName)));
       if (!ready) return parse ? handleEach(cs, frames, 1) : false;
       used.push(st);
     }

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
 import { stmtKind, type RawStmt } from '../sql/parse.ts';
-import { planLabel, planStatement, type StatementPlan } from '../planner/distributed.ts';
+import { planLabel, planStatement, type StatementPlan } from '../planner/statement.ts';
 import type { BoundParams } from '../planner/params.ts';
 import { runPlan } from '../executor/run.ts';
 import type { Sink } from '../executor/sink.ts';

@@ -71,7 +71,7 @@ export async function simpleQuery(cs: ClientSession, frame: Buffer): Promise<voi
     const p = await cs.plan(raw, text, NO_PARAMS);
     if (p.kind === 'copy-in' || (p.kind === 'passthrough' && stmtKind(raw) === 'CopyStmt' && raw.stmt.CopyStmt.is_from && !raw.stmt.CopyStmt.filename)) {
       if (stmts.length > 1) throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard: COPY FROM STDIN must be the only statement in its query string' });
-      if (p.kind === 'copy-in') return cs.copy.startDistributed(p);
+      if (p.kind === 'copy-in' && p.table) return cs.copy.startDistributed(p);
       return cs.copy.start(frame, q.pins);
     }
     const t0 = performance.now();

@@ -3,7 +3,7 @@
 import { beforeAll, expect, it } from 'vitest';
 import { loadParser, parseSql, type RawStmt } from '../../src/sql/parse.ts';
 import { Catalog, type DistributedTable } from '../../src/metadata/catalog.ts';
-import { planStatement } from '../../src/planner/distributed.ts';
+import { planStatement } from '../../src/planner/statement.ts';
 
 beforeAll(() => loadParser());
 

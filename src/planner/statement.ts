@@ -24,6 +24,12 @@ import { notSupported } from '../errors.ts';
 
 const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance', 'add_node', 'remove_node', 'recluster'];
 
+export interface RelayCopyPlan {
+  kind: 'copy-in';
+  table?: undefined;
+}
+
+/** COPY into (the rows routed to the shards) or out of a distributed table. */
 export interface CopyPlan {
   kind: 'copy-in' | 'copy-out';
   table: DistributedTable;
@@ -33,9 +39,18 @@ export interface CopyPlan {
   header: boolean;
 }
 
+/**
+ * Every plan: what the planner makes of a query string (plan.ts) or of one statement in it (planStatement), and
+ * what the executor (runPlan) or the session runs.
+ */
 export type StatementPlan =
-  /** Runs on node 0; `sql` when vecshard rewrote the statement (its virtual tables filled in). */
+  /** Runs on the home node as it is; `sql` when vecshard rewrote the statement (its virtual tables filled in). */
   | { kind: 'passthrough'; sql?: string }
+  /** CREATE DATABASE / DROP DATABASE on every node. */
+  | { kind: 'createdb'; name: string; text: string }
+  | { kind: 'dropdb'; name: string; ifExists: boolean; text: string }
+  /** COPY ... FROM STDIN into a plain table: the client's data relayed to the home node. */
+  | RelayCopyPlan
   | { kind: 'distribute'; req: DistributeRequest }
   | { kind: 'notice'; tag: string; message: string }
   /** vecshard.repair(), vecshard.move_shard_placement(shard, from, to), vecshard.rebalance() */
