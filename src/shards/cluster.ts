@@ -1,5 +1,7 @@
 // The nodes behind the coordinator, and a pool per node and database.
 import { Metrics } from '../observe/metrics.ts';
+import { KnnStats } from '../observe/knn-stats.ts';
+import { ShardLock } from './shard-lock.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type NodeConnection } from './node-connection.ts';
@@ -40,25 +42,6 @@ export interface ClusterOptions {
 
 /** The database every node has, used for administration (as Postgres's own tools do). */
 export const MAINTENANCE_DB = 'postgres';
-
-/** Where a kNN query's time goes in the coordinator (benchmark P5): totals since the last reset. */
-export class KnnStats {
-  count = 0;
-  parsePlanMs = 0;
-  shardMs = 0;
-  mergeMs = 0;
-
-  record(parsePlanMs: number, shardMs: number, mergeMs: number): void {
-    this.count++;
-    this.parsePlanMs += parsePlanMs;
-    this.shardMs += shardMs;
-    this.mergeMs += mergeMs;
-  }
-
-  reset(): void {
-    this.count = this.parsePlanMs = this.shardMs = this.mergeMs = 0;
-  }
-}
 
 export class Cluster {
   readonly stats = new KnnStats();
@@ -407,33 +390,4 @@ export class Cluster {
 
 function databaseMissing(name: string): PgError {
   return new PgError({ severity: 'FATAL', code: '3D000', message: `database "${name}" does not exist` });
-}
-
-/** A shared/exclusive lock, in this coordinator process. */
-export class ShardLock {
-  #shared = 0;
-  #exclusive = false;
-  #waiters: Array<() => void> = [];
-
-  async shared(): Promise<() => void> {
-    while (this.#exclusive) await new Promise<void>((r) => this.#waiters.push(r));
-    this.#shared++;
-    return () => {
-      this.#shared--;
-      this.#wake();
-    };
-  }
-
-  async exclusive(): Promise<() => void> {
-    while (this.#exclusive || this.#shared > 0) await new Promise<void>((r) => this.#waiters.push(r));
-    this.#exclusive = true;
-    return () => {
-      this.#exclusive = false;
-      this.#wake();
-    };
-  }
-
-  #wake(): void {
-    for (const w of this.#waiters.splice(0)) w();
-  }
 }

@@ -134,7 +134,8 @@ export class PgliteConnection extends NodeConnection {
     });
   }
 
-  async #execNow(data: Buffer): Promise<Buffer[]> {
+  /** Runs `data` once everything queued before it has run, and returns its frames instead of delivering them. */
+  async #execAfterQueued(data: Buffer): Promise<Buffer[]> {
     await this.#chain;
     const frames = splitFrames(await this.instance.exec(data));
     for (const f of frames) if (f[0] === 0x5a) this.status = String.fromCharCode(f[5]) as 'I' | 'T' | 'E';
@@ -146,16 +147,16 @@ export class PgliteConnection extends NodeConnection {
     // Inside a transaction a savepoint keeps that probe's failure from aborting it.
     const probe = Buffer.concat([query, fe.copyFail('vecshard: copy probe')]);
     const inTx = this.status === 'T';
-    if (inTx) await this.#execNow(fe.query('SAVEPOINT vecshard_copy_probe'));
-    const frames = await this.#execNow(probe);
-    if (inTx) await this.#execNow(fe.query('ROLLBACK TO SAVEPOINT vecshard_copy_probe; RELEASE SAVEPOINT vecshard_copy_probe'));
+    if (inTx) await this.#execAfterQueued(fe.query('SAVEPOINT vecshard_copy_probe'));
+    const frames = await this.#execAfterQueued(probe);
+    if (inTx) await this.#execAfterQueued(fe.query('ROLLBACK TO SAVEPOINT vecshard_copy_probe; RELEASE SAVEPOINT vecshard_copy_probe'));
     const g = frames.find((f) => f[0] === 0x47);
     if (g) {
       this.#copy = [query];
       return [g];
     }
     // The COPY itself fails: run it for real so the error and transaction state are the node's own.
-    return inTx ? this.#execNow(probe) : frames;
+    return inTx ? this.#execAfterQueued(probe) : frames;
   }
 
   async cancel(): Promise<void> {
