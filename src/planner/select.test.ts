@@ -1,0 +1,59 @@
+// SELECT plans without a server: router, kNN scatter-gather, reference tables, sorted merges, and refusals.
+import { beforeAll, expect, it } from 'vitest';
+import { loadParser, plan } from '../../test/helpers/planner.ts';
+import { hashInt8, shardIndexForHash } from '../metadata/hash.ts';
+
+beforeAll(() => loadParser());
+
+it('routes an equality on the distribution column to the one shard that holds it', async () => {
+  const p = await plan('SELECT title FROM items WHERE id = 42');
+  expect(p).toMatchObject({ kind: 'distributed', command: 'SELECT', write: false, strategy: 'router: id = 42' });
+  const tasks = p.kind === 'distributed' ? p.tasks : [];
+  expect(tasks).toHaveLength(1);
+  expect(tasks[0].shardIndex).toBe(shardIndexForHash(hashInt8(42n), 4));
+  expect(tasks[0].sql).toBe(`SELECT title FROM vecshard_shards.items_000${tasks[0].shardIndex} AS items WHERE id = 42`);
+});
+
+it('plans a kNN as one scan per shard with the distance as a hidden column, merged by distance', async () => {
+  const p = await plan('SELECT id, title FROM items WHERE tenant = $2 ORDER BY embedding <=> $1 LIMIT 10', ['[1,2,3]', '7']);
+  if (p.kind !== 'distributed') throw new Error(`not distributed: ${p.kind}`);
+  expect(p.merge).toEqual({ kind: 'knn', limit: 10, offset: 0, desc: false, nullsFirst: false });
+  expect(p.hidden).toBe(1);
+  expect(p.tasks.map((t) => t.shard)).toEqual(['items_0000', 'items_0001', 'items_0002', 'items_0003']);
+  for (const t of p.tasks) {
+    expect(t.sql).toMatch(/^SELECT id, title, embedding <=> \$1 AS __vecshard_distance FROM vecshard_shards\.items_000\d AS items WHERE tenant = \$2 ORDER BY embedding <=> \$1 LIMIT 10$/);
+    expect(t.params.values.map(String)).toEqual(['[1,2,3]', '7']);
+  }
+});
+
+it('asks every shard for k × vecshard.overfetch rows, and exact mode turns the index off', async () => {
+  const p = await plan("SELECT id FROM items ORDER BY embedding <-> '[1,0]' LIMIT 5", [], [['vecshard.overfetch', '3']]);
+  if (p.kind !== 'distributed') throw new Error(p.kind);
+  expect(p.tasks[0].sql).toMatch(/LIMIT 15$/);
+  expect(p.merge).toMatchObject({ kind: 'knn', limit: 5 });
+  const exact = await plan("SELECT id FROM items ORDER BY embedding <-> '[1,0]' LIMIT 5", [], [['vecshard.exact', 'on']]);
+  if (exact.kind !== 'distributed') throw new Error(exact.kind);
+  expect(exact.tasks[0].sql).toMatch(/ORDER BY \(?embedding <-> '\[1,0\]'\)? \+ 0/);
+});
+
+it('reads a reference table from one copy', async () => {
+  const p = await plan('SELECT name FROM tags');
+  expect(p).toMatchObject({ kind: 'distributed', strategy: 'reference table: one copy' });
+  expect(p.kind === 'distributed' && p.tasks.map((t) => t.sql)).toEqual(['SELECT name FROM vecshard_shards.tags_0000 AS tags']);
+});
+
+it('sorts and limits on every shard, then merges the sorted rows on the home node', async () => {
+  const p = await plan('SELECT title FROM items ORDER BY title LIMIT 3 OFFSET 2');
+  if (p.kind !== 'aggregate') throw new Error(p.kind);
+  expect(p.tasks).toHaveLength(4);
+  for (const t of p.tasks) expect(t.sql).toMatch(/ORDER BY title LIMIT 5$/);
+  const sql = p.combine('(VALUES ...) AS p(c0)', ['title'], { type: () => 'text', avgType: () => 'numeric' });
+  expect(sql).toBe('SELECT c0 AS "title" FROM (VALUES ...) AS p(c0) ORDER BY c0 LIMIT 3 OFFSET 2');
+});
+
+it('refuses what it cannot run yet with 0A000 naming the construct', async () => {
+  const sub = await plan('SELECT * FROM items WHERE id != 1 ORDER BY embedding <-> (SELECT embedding FROM items WHERE id = 1) LIMIT 5');
+  expect(sub).toMatchObject({ kind: 'error', error: { code: '0A000', message: expect.stringMatching(/subquery/) } });
+  const win = await plan('SELECT id, row_number() OVER (ORDER BY id) FROM items');
+  expect(win).toMatchObject({ kind: 'error', error: { code: '0A000' } });
+});
