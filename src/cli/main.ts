@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { loadConfigFile, parseConfig, ConfigError, type Config } from '../config.ts';
 import { startCoordinator } from '../coordinator.ts';
+import { quoteLiteral } from '../sql/quote.ts';
 
 const program = new Command();
 program.name('vecshard').description('One PostgreSQL endpoint in front of many PostgreSQL+pgvector nodes.');
@@ -181,7 +182,7 @@ withConnectOptions(program.command('add-node').argument('[url]', 'the new node, 
   .addHelpText('after', '\nExamples:\n  vecshard add-node postgres://postgres:secret@10.0.0.4:5432\n  vecshard add-node            # one more embedded node (vecshard dev)')
   .action((url: string | undefined, opts: ConnectOptions) =>
     // Literals, not parameters: vecshard's admin functions run in the simple query protocol.
-    runWithProgress(opts, 'add-node', url ? `SELECT vecshard.add_node('${url.replace(/'/g, "''")}')` : 'SELECT vecshard.add_node()', [], (n) => `added node ${n}; run "vecshard rebalance" to move shards onto it`),
+    runWithProgress(opts, 'add-node', url ? `SELECT vecshard.add_node(${quoteLiteral(url)})` : 'SELECT vecshard.add_node()', [], (n) => `added node ${n}; run "vecshard rebalance" to move shards onto it`),
   );
 
 withConnectOptions(program.command('remove-node').argument('<node_id>', 'the node to remove (see vecshard status)'))

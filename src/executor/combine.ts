@@ -4,8 +4,7 @@ import * as be from '../protocol/backend.ts';
 import type { AggregatePlan } from '../planner/aggregate.ts';
 import type { BoundParams } from '../planner/params.ts';
 import { PgError } from '../errors.ts';
-import { runQuery } from '../shards/internal-query.ts';
-import type { NodeConnection } from '../shards/node-connection.ts';
+import { typeNames } from './type-names.ts';
 import type { RunContext } from './context.ts';
 import type { Sink } from './sink.ts';
 import { runTasks } from './shard-tasks.ts';
@@ -36,18 +35,4 @@ export async function runAggregate(plan: AggregatePlan, ctx: RunContext, sink: S
   if (describe && final.description?.[0] === 0x54) sink.send(final.description);
   for (const r of final.rows) sink.send(r);
   sink.send(be.commandComplete(`SELECT ${final.rows.length}`));
-}
-
-const typeNameCache = new WeakMap<NodeConnection, Map<number, string>>();
-
-/** Type names for OIDs, as node 0 of this database spells them (extension types have per-database OIDs). */
-async function typeNames(conn: NodeConnection, oids: number[]): Promise<Map<number, string>> {
-  let cache = typeNameCache.get(conn);
-  if (!cache) typeNameCache.set(conn, (cache = new Map()));
-  const missing = oids.filter((o) => !cache.has(o));
-  if (missing.length) {
-    const r = await runQuery(conn, `SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid IN (${missing.join(', ')})`);
-    for (const [oid, name] of r.rows) cache.set(Number(oid), name!);
-  }
-  return cache;
 }

@@ -2,6 +2,9 @@
 // The executor knows nothing of the client's protocol; rows go to a Sink (sink.ts).
 import type { Logger } from 'pino';
 import type { Catalog } from '../metadata/catalog.ts';
+import type { StatementPlan } from '../planner/statement.ts';
+import type { BoundParams } from '../planner/params.ts';
+import type { RawStmt } from '../sql/parse.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import type { RoundTrip } from './shard-tasks.ts';
@@ -32,6 +35,8 @@ export interface RunContext {
    * home node, that reaches every node `fn` uses and is committed in two phases (rolled back if `fn` throws).
    */
   inOwnTransaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** Plans a statement for this session (subqueries run first are planned as statements of their own). */
+  plan(raw: RawStmt, text: string, params: BoundParams): Promise<StatementPlan>;
   /** Values of a column default (a sequence on node 0) for rows a write leaves without one. */
   evalDefault(expr: string, n: number): Promise<Array<string | null>>;
   /** Coordinator time of the statement being run, for cluster.stats (benchmark P5). */

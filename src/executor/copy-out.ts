@@ -18,7 +18,7 @@ export async function runCopyOut(plan: CopyPlan, ctx: RunContext, sink: Sink): P
   let rows = 0;
   for (const task of tasks) {
     const conn = await ctx.conn(task.nodeId);
-    conn.write(fe.query(`COPY vecshard_shards."${task.shard}" (${cols}) TO STDOUT${opts}`));
+    conn.write(fe.query(`COPY vecshard_shards.${quoteName(task.shard)} (${cols}) TO STDOUT${opts}`));
     let error: be.PgErrorFields | undefined;
     await conn.readUntilReady((f) => {
       if (f[0] === 0x64) sink.send(f);

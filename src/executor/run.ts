@@ -4,6 +4,8 @@ import * as be from '../protocol/backend.ts';
 import type { StatementPlan } from '../planner/statement.ts';
 import type { DistributedPlan, ShardTask } from '../planner/types.ts';
 import type { RawStmt } from '../sql/parse.ts';
+import type { BoundParams } from '../planner/params.ts';
+import { runRecursive } from './recursive.ts';
 import { isLost, PgError } from '../errors.ts';
 import { requireAllNodes, writeCatalog } from '../metadata/catalog-copies.ts';
 import { distributeTable } from '../operations/distribute.ts';
@@ -30,13 +32,15 @@ export interface RunOptions {
   /** The statement's text and parse tree, for plans that run it elsewhere as it is. */
   text: string;
   raw: RawStmt;
+  /** The client's parameters (subqueries run first use them too). */
+  params: BoundParams;
 }
 
 /**
  * Runs a plan, its answer (row description, rows, command tag, notices) going to `sink`; errors are thrown.
- * 'passthrough' means the statement turned out to need only the home node, where the session runs it as it is.
+ * A string back is SQL that turned out to need only the home node, where the session runs it as it is.
  */
-export async function runPlan(plan: Exclude<StatementPlan, { kind: 'passthrough' }>, ctx: RunContext, sink: Sink, o: RunOptions): Promise<'passthrough' | undefined> {
+export async function runPlan(plan: Exclude<StatementPlan, { kind: 'passthrough' }>, ctx: RunContext, sink: Sink, o: RunOptions): Promise<string | undefined> {
   switch (plan.kind) {
     case 'notice':
       sink.send(be.noticeResponse({ severity: 'NOTICE', code: '00000', message: plan.message }));
@@ -80,7 +84,10 @@ export async function runPlan(plan: Exclude<StatementPlan, { kind: 'passthrough'
       await runCopyOut(plan, ctx, sink);
       return;
     case 'drop-index':
-      return (await runDropIndex(plan.stmt, o.text, plan.indexes, ctx, sink)) ? undefined : 'passthrough';
+      return (await runDropIndex(plan.stmt, o.text, plan.indexes, ctx, sink)) ? undefined : o.text;
+    case 'recursive':
+      await runRecursive(plan, ctx, sink, o);
+      return;
     case 'copy-query':
       await runPlan(plan.inner, ctx, new CopyOutSink(sink, plan.out), { ...o, resultFormats: [], describe: true });
       return;

@@ -4,6 +4,7 @@ import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { pinnedValue, shardForValue } from './router.ts';
 import { tasksFor } from './shard-sql.ts';
+import { constantCtes, readsRelations } from './relations.ts';
 import { type DistributedPlan, type ErrorPlan } from './types.ts';
 import { SHARD_SCHEMA } from '../metadata/catalog.ts';
 import { nearestCentroidSql } from '../metadata/route.ts';
@@ -11,11 +12,13 @@ import { notSupported } from '../errors.ts';
 import { quoteIdent } from '../sql/quote.ts';
 
 export function planModify(kind: 'UpdateStmt' | 'DeleteStmt', stmt: Node, table: DistributedTable, params: BoundParams): DistributedPlan | ErrorPlan {
-  if (stmt.withClause) return notSupported('WITH in UPDATE or DELETE');
+  const ctes = constantCtes(stmt);
+  if (stmt.withClause && ctes.size < stmt.withClause.ctes.length) return notSupported('WITH in UPDATE or DELETE');
   if (stmt.fromClause?.length || stmt.usingClause?.length) return notSupported('UPDATE ... FROM or DELETE ... USING');
   let sub = false;
+  // Subqueries that read tables ran first (recursive.ts); those left read none and run inside each shard.
   walk(stmt.whereClause, (n) => {
-    if (n.SubLink) sub = true;
+    if (n.SubLink && readsRelations(n.SubLink.subselect, ctes)) sub = true;
   });
   if (sub) return notSupported('a subquery in UPDATE or DELETE');
   const setsDistColumn = kind === 'UpdateStmt' && stmt.targetList.some((t: Node) => t.ResTarget?.name === table.distColumn);

@@ -39,6 +39,29 @@ export function toShard(stmt: Node, table: DistributedTable, shardName: string):
 }
 
 /**
+ * The statement's CTEs that read no table (literal rows, or intermediate results put back as VALUES): they can run
+ * inside every shard's query as they are.
+ */
+export function constantCtes(stmt: Node): Set<string> {
+  const out = new Set<string>();
+  for (const c of (stmt.withClause?.ctes ?? []) as Node[]) {
+    const cte = c.CommonTableExpr;
+    if (!readsRelations(cte.ctequery, out)) out.add(cte.ctename);
+  }
+  return out;
+}
+
+/** Whether a tree names a relation other than the CTEs in `ctes`. */
+export function readsRelations(n: Node | undefined, ctes: Set<string>): boolean {
+  let found = false;
+  walk(n, (x) => {
+    if (found) return false;
+    if (x.RangeVar && !(x.RangeVar.schemaname === undefined && ctes.has(x.RangeVar.relname))) found = true;
+  });
+  return found;
+}
+
+/**
  * A SELECT over one distributed table joined with reference tables: the table as the plan uses it, its shards
  * limited to the nodes that also hold every reference table. Undefined when the statement names anything else
  * (a table that lives on node 0 only cannot be joined on the shards' nodes).
@@ -49,10 +72,11 @@ export function joinedTable(stmt: Node, tables: DistributedTable[]): Distributed
   const main = dist[0] ?? tables[0];
   const refs = tables.filter((t) => t !== main);
   const known = new Set(tables.map((t) => `${t.schema}.${t.name}`));
+  const ctes = constantCtes(stmt);
   let other: string | undefined;
   walk(stmt, (n) => {
     const rv = n.RangeVar;
-    if (rv && !known.has(`${rv.schemaname ?? 'public'}.${rv.relname}`)) other ??= rv.relname;
+    if (rv && !known.has(`${rv.schemaname ?? 'public'}.${rv.relname}`) && !(rv.schemaname === undefined && ctes.has(rv.relname))) other ??= rv.relname;
   });
   if (other) return `a join of a distributed table with "${other}", which is not distributed (make it a reference table)`;
   const hasAll = (n: number) => refs.every((r) => r.shards[0].nodes.includes(n));

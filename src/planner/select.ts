@@ -7,7 +7,7 @@ import { pinnedValue, shardForValue, valueText, vectorValue } from './router.ts'
 import { OPERATOR_METRIC, distance } from '../index/distance.ts';
 import { lowerBound } from '../index/bounds.ts';
 import { routingMetric } from '../index/kmeans.ts';
-import { toShard } from './relations.ts';
+import { constantCtes, readsRelations } from './relations.ts';
 import { tasksFor } from './shard-sql.ts';
 import { planAggregate, type AggregatePlan } from './aggregate.ts';
 import { planSorted } from './sort.ts';
@@ -44,8 +44,10 @@ function shapeOf(stmt: Node): { subLink: boolean; window: boolean; aggregate: bo
   if (shape) return shape;
   shape = { subLink: false, window: false, aggregate: false };
   const sh = shape;
+  const ctes = constantCtes(stmt);
   walk(stmt, (n) => {
-    if (n.SubLink) sh.subLink = true;
+    // A subquery that reads no table (literal rows, or an intermediate result put back) runs inside each shard.
+    if (n.SubLink && readsRelations(n.SubLink.subselect, ctes)) sh.subLink = true;
     const f = n.FuncCall;
     if (f?.over) sh.window = true;
     if (f && (f.agg_star || AGGREGATES.has(f.funcname?.at(-1)?.String?.sval))) sh.aggregate = true;
@@ -56,12 +58,17 @@ function shapeOf(stmt: Node): { subLink: boolean; window: boolean; aggregate: bo
 
 export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectContext): DistributedPlan | AggregatePlan | ErrorPlan {
   if (stmt.op && stmt.op !== 'SETOP_NONE') return notSupported('UNION, INTERSECT or EXCEPT');
-  if (stmt.withClause) return notSupported('WITH (common table expressions)');
+  // CTEs that read tables ran first (recursive.ts); those left are rows that run inside each shard's query.
+  if (stmt.withClause && constantCtes(stmt).size < stmt.withClause.ctes.length) return notSupported('WITH (common table expressions)');
   const from = (stmt.fromClause ?? []) as Node[];
-  const plainJoin = (n: Node): boolean => !!n.RangeVar || (!!n.JoinExpr && plainJoin(n.JoinExpr.larg) && plainJoin(n.JoinExpr.rarg));
+  const ctes = constantCtes(stmt);
+  // Rows that read no table (a constant CTE, a subquery over VALUES) join inside each shard's query.
+  const constant = (n: Node): boolean => (!!n.RangeVar && n.RangeVar.schemaname === undefined && ctes.has(n.RangeVar.relname)) || (!!n.RangeSubselect && !n.RangeSubselect.lateral && !readsRelations(n.RangeSubselect.subquery, ctes));
+  const plainJoin = (n: Node): boolean => !!n.RangeVar || constant(n) || (!!n.JoinExpr && plainJoin(n.JoinExpr.larg) && plainJoin(n.JoinExpr.rarg));
   if (!from.length || !from.every(plainJoin)) return notSupported('a subquery or function in FROM with a distributed table');
   if (from.length > 1 || !from[0].RangeVar) {
-    if (!table.joined?.length) return notSupported('a join or subquery in FROM with a distributed table');
+    const onlyConstants = from.filter((n) => !constant(n)).length === 1 && !!from.find((n) => !constant(n))?.RangeVar;
+    if (!table.joined?.length && !onlyConstants) return notSupported('a join or subquery in FROM with a distributed table');
   }
   const { subLink, window, aggregate } = shapeOf(stmt);
   if (subLink) return notSupported('a subquery in a query on a distributed table');

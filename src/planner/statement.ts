@@ -21,6 +21,8 @@ import { type DdlPlan, type DistributedPlan, type ErrorPlan } from './types.ts';
 import { NO_PARAMS } from './params.ts';
 import { explainOptions, type ExplainOptions } from './explain.ts';
 import { notSupported } from '../errors.ts';
+import { intermediateLimit, planSubqueries, type RecursivePlan } from './recursive.ts';
+import { quoteLiteral } from '../sql/quote.ts';
 
 const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance', 'add_node', 'remove_node', 'recluster'];
 
@@ -62,6 +64,8 @@ export type StatementPlan =
   | { kind: 'copy-query'; inner: DistributedPlan | AggregatePlan; out: CopyOutFormat }
   | DistributedPlan
   | AggregatePlan
+  /** Subqueries and CTEs that read tables run first; the statement is planned again with their rows. */
+  | RecursivePlan
   | DdlPlan
   | CopyPlan
   | ErrorPlan;
@@ -242,6 +246,10 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
     return { kind: 'drop-index', stmt: stmt.DropStmt, indexes };
   }
   if (!tables.length) return { kind: 'passthrough' };
+  const limit = intermediateLimit(setting(ctx, ['vecshard.max_intermediate_result_size']));
+  if (typeof limit !== 'number') return limit;
+  const recursive = planSubqueries(kind, stmt, limit);
+  if (recursive) return recursive;
   const n = stmt[kind];
   const one = tables.length === 1 ? tables[0] : undefined;
   const exact = /^(on|true|1|yes)$/i.test(setting(ctx, ['vecshard.exact']) ?? 'off');
@@ -321,7 +329,7 @@ const VIRTUAL_TABLES = ['nodes', 'tasks'];
 
 /** The rows of a virtual table as a subquery (typed even when empty). */
 function virtualSource(name: string, ctx: StatementContext): string {
-  const q = (v: string | null | undefined) => (v == null ? 'NULL' : `'${v.replace(/'/g, "''")}'`);
+  const q = (v: string | null | undefined) => (v == null ? 'NULL' : quoteLiteral(v));
   if (name === 'nodes') {
     const rows = ctx.nodes.map((n) => `(${n.id}, ${q(n.kind)}, ${q(n.host)}, ${n.port ?? 'NULL'}, ${q(n.health)})`);
     return `SELECT * FROM (VALUES (NULL::int, NULL::text, NULL::text, NULL::int, NULL::text)${rows.map((r) => ', ' + r).join('')}) AS v (node_id, kind, host, port, health) WHERE node_id IS NOT NULL`;

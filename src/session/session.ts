@@ -10,7 +10,7 @@ import { beginEach, endTransaction } from '../executor/transaction.ts';
 import { isConnectionFailure, PgError } from '../errors.ts';
 import { loadCatalog, type Catalog } from '../metadata/catalog.ts';
 import { openCatalog } from '../metadata/catalog-copies.ts';
-import type { StatementContext } from '../planner/statement.ts';
+import { planStatement, type StatementContext, type StatementPlan } from '../planner/statement.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import type { NodeConnection, TxStatus } from '../shards/node-connection.ts';
@@ -313,6 +313,17 @@ export class Session implements RunContext {
   }
 
   // ---- planning ----
+
+  /** Plans one statement against the session's catalog and settings; the time goes to P5's figures. */
+  async plan(raw: RawStmt, text: string, params: BoundParams): Promise<StatementPlan> {
+    const catalog = await this.catalog();
+    const t0 = performance.now();
+    try {
+      return await planStatement(raw, text, this.planContext(catalog, params));
+    } finally {
+      this.timing.planMs = performance.now() - t0;
+    }
+  }
 
   /** What the planner needs to know of this session and the cluster to plan one statement. */
   planContext(catalog: Catalog, params: BoundParams): StatementContext {

@@ -1,9 +1,13 @@
 // The one place SQL text is quoted. Every name and value the coordinator writes into SQL of its own goes through
 // these; values that can be parameters should be.
 
-/** A SQL string literal. */
+/**
+ * A SQL string literal. With a backslash in it, an E'' literal: its meaning then does not depend on the node
+ * session's standard_conforming_strings.
+ */
 export function quoteLiteral(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
+  const q = s.replace(/'/g, "''");
+  return s.includes('\\') ? `E'${q.replace(/\\/g, '\\\\')}'` : `'${q}'`;
 }
 
 /** A SQL identifier, quoted only when it must be. */

@@ -198,7 +198,7 @@ export class ExtendedProtocol {
       const kept = new BufferSink(cs.client);
       const t0 = performance.now();
       try {
-        await cs.runStatement(dp.stmt, dp.sql, plan, kept, dp.resultFormats, false, true);
+        await cs.runStatement(dp.stmt, dp.sql, plan, kept, dp.resultFormats, false, dp.params, true);
         cs.observe(dp.sql, plan, performance.now() - t0);
       } catch (e) {
         const fields = clientFields(e);

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
 import { stmtKind, type RawStmt } from '../sql/parse.ts';
-import { planLabel, planStatement, type StatementPlan } from '../planner/statement.ts';
+import { planLabel, type StatementPlan } from '../planner/statement.ts';
 import type { BoundParams } from '../planner/params.ts';
 import { runPlan } from '../executor/run.ts';
 import type { Sink } from '../executor/sink.ts';
@@ -102,27 +102,20 @@ export class ClientSession {
     return relay(this, frames);
   }
 
-  /** Plans one statement against `catalog` with the session's settings; the time goes to P5's figures. */
-  async plan(raw: RawStmt, text: string, params: BoundParams): Promise<StatementPlan> {
-    const catalog = await this.s.catalog();
-    const t0 = performance.now();
-    try {
-      return await planStatement(raw, text, this.s.planContext(catalog, params));
-    } finally {
-      this.s.timing.planMs = performance.now() - t0;
-    }
+  plan(raw: RawStmt, text: string, params: BoundParams): Promise<StatementPlan> {
+    return this.s.plan(raw, text, params);
   }
 
   /**
    * Runs one planned statement, its answer (not ReadyForQuery) going to `sink`. Returns false after an error,
    * which it has reported to the sink, unless `rethrow`. `describe` sends a RowDescription first (simple protocol).
    */
-  async runStatement(raw: RawStmt, text: string, plan: StatementPlan, sink: Sink, resultFormats: number[], describe: boolean, rethrow = false): Promise<boolean> {
+  async runStatement(raw: RawStmt, text: string, plan: StatementPlan, sink: Sink, resultFormats: number[], describe: boolean, params: BoundParams, rethrow = false): Promise<boolean> {
     try {
       if (stmtKind(raw) === 'TransactionStmt' && this.s.distributedTx) return await this.#endDistributedTx(raw, sink);
       if (plan.kind === 'passthrough') return await this.#passthrough(raw, plan.sql ?? text, sink);
-      const after = await runPlan(plan, this.s, sink, { resultFormats, describe, text, raw });
-      return after === 'passthrough' ? await this.#passthrough(raw, text, sink) : true;
+      const after = await runPlan(plan, this.s, sink, { resultFormats, describe, text, raw, params });
+      return after !== undefined ? await this.#passthrough(raw, after, sink) : true;
     } catch (e) {
       const fields = clientFields(e);
       if (!fields || rethrow) throw e;

@@ -75,7 +75,7 @@ export async function simpleQuery(cs: ClientSession, frame: Buffer): Promise<voi
       return cs.copy.start(frame, q.pins);
     }
     const t0 = performance.now();
-    const done = await cs.runStatement(raw, text, p, cs.client, [], true);
+    const done = await cs.runStatement(raw, text, p, cs.client, [], true, NO_PARAMS);
     cs.observe(text, p, performance.now() - t0);
     if (!done) {
       ok = false;

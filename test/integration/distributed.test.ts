@@ -23,7 +23,8 @@ beforeAll(async () => {
   await db.connect();
   await db.query('CREATE TABLE docs (id serial, tenant int NOT NULL, title text, embedding vector(2), PRIMARY KEY (id, tenant))');
   await db.query(`SELECT create_distributed_table('docs', 'tenant', shard_count => 6)`);
-  await db.query(`INSERT INTO docs (tenant, title, embedding) SELECT * FROM (VALUES (1, 'a', '[1,0]'::vector)) v`).catch(() => {});
+  // An INSERT ... SELECT of no rows inserts nothing and takes no id from the sequence.
+  expect((await db.query(`INSERT INTO docs (tenant, title, embedding) SELECT * FROM (VALUES (1, 'a', '[1,0]'::vector)) v WHERE false`)).rowCount).toBe(0);
   const rows = Array.from({ length: 60 }, (_, i) => `(${i % 5}, 't${i}', '[${Math.cos(i)},${Math.sin(i)}]')`).join(',');
   await db.query(`INSERT INTO docs (tenant, title, embedding) VALUES ${rows}`);
 });
@@ -258,12 +259,12 @@ describe('refused with 0A000, never answered wrongly', () => {
     [`SELECT count(DISTINCT title) FROM docs`, /DISTINCT\/FILTER\/ORDER BY/],
     [`SELECT tenant, count(*) FROM docs GROUP BY tenant HAVING count(*) > 1`, /HAVING across shards/],
     [`SELECT a.id FROM docs a JOIN docs b USING (id)`, /join or subquery in FROM/],
-    [`SELECT id FROM docs WHERE id IN (SELECT 1)`, /subquery/],
-    [`WITH x AS (SELECT 1) SELECT id FROM docs`, /WITH \(common table expressions\)/],
-    [`SELECT id FROM docs UNION SELECT 1`, /UNION, INTERSECT or EXCEPT/],
+    // Subqueries, CTEs, UNION and INSERT ... SELECT run (test/integration/subqueries.test.ts); these do not yet.
+    [`SELECT id FROM docs d WHERE EXISTS (SELECT 1 FROM docs e WHERE e.id = d.id + 1)`, /correlated subquery/],
+    [`WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) SELECT id FROM docs, r`, /WITH RECURSIVE/],
+    [`WITH d AS (DELETE FROM docs WHERE id = 1 RETURNING id) SELECT * FROM d`, /data-modifying statement in WITH/],
     [`SELECT id, row_number() OVER () FROM docs`, /window functions/],
     [`UPDATE docs SET tenant = 3 WHERE id = 1`, /modifying the distribution column "tenant"/],
-    [`INSERT INTO docs (tenant, title) SELECT tenant, title FROM docs`, /INSERT \.\.\. SELECT/],
     [`INSERT INTO docs (tenant) VALUES (1 + 1)`, /an expression as the value of distribution column "tenant"/],
     [`DELETE FROM docs USING docs d2 WHERE docs.id = d2.id`, /UPDATE \.\.\. FROM or DELETE \.\.\. USING/],
     [`EXPLAIN (FORMAT JSON) SELECT * FROM docs`, /EXPLAIN \(FORMAT JSON\)/],

@@ -1,0 +1,110 @@
+// Runs a recursive plan: each subquery or CTE that reads tables first, its rows kept (an intermediate result, up
+// to vecshard.max_intermediate_result_size) and put back into the statement as constants; then the statement,
+// planned again, on the shards — or on the home node when it no longer names a distributed table.
+import * as be from '../protocol/backend.ts';
+import type { RecursivePlan, SubStep, IntermediateResult } from '../planner/recursive.ts';
+import type { StatementPlan } from '../planner/statement.ts';
+import { subsetParams, type BoundParams } from '../planner/params.ts';
+import { clientFields, PgError } from '../errors.ts';
+import { deparse } from '../sql/ast.ts';
+import { parseSql, type RawStmt } from '../sql/parse.ts';
+import type { RunContext } from './context.ts';
+import type { Sink } from './sink.ts';
+import { runTasks } from './shard-tasks.ts';
+import { typeNames } from './type-names.ts';
+import { runPlan, type RunOptions } from './run.ts';
+
+export async function runRecursive(plan: RecursivePlan, ctx: RunContext, sink: Sink, o: RunOptions): Promise<void> {
+  let emptyInsert = false;
+  for (const step of plan.steps) {
+    const ir = await intermediateResult(step, plan.maxBytes, ctx, sink, o.params);
+    if (plan.insertSelect && step === plan.steps.at(-1) && !ir.rows.length) emptyInsert = true;
+    step.put(ir);
+  }
+  const raw = { stmt: plan.stmt };
+  const text = deparse(plan.stmt);
+  const outer: StatementPlan = emptyInsert ? { kind: 'passthrough' } : await ctx.plan(raw, text, o.params);
+  if (outer.kind === 'recursive') throw new PgError({ severity: 'ERROR', code: 'XX000', message: 'vecshard: a statement still had subqueries to run after they had run' });
+  if (outer.kind === 'passthrough') return runOnHome(outer.sql ?? text, ctx, sink, o);
+  const rest = await runPlan(outer, ctx, sink, { ...o, raw, text });
+  if (rest !== undefined) await runOnHome(rest, ctx, sink, o);
+}
+
+/** A statement on the home node, through the extended protocol so the client's result formats hold. */
+export async function runOnHome(sql: string, ctx: RunContext, sink: Sink, o: Pick<RunOptions, 'resultFormats' | 'describe' | 'params'>): Promise<void> {
+  let params = o.params;
+  if (params.values.length) {
+    // Only the parameters the statement still uses, renumbered: Postgres refuses a Bind with more.
+    const [parsed] = parseSql(sql) as RawStmt[];
+    const copy = structuredClone(parsed.stmt);
+    params = subsetParams(copy, o.params);
+    sql = deparse(copy);
+  }
+  const task = { nodeId: ctx.home, shard: '(home)', shardIndex: 0, sql, params };
+  const [r] = await runTasks(ctx.conn, [task], o.resultFormats, o.describe, (f) => sink.send(f), ctx.roundTrip);
+  if (o.describe && r.description?.[0] === 0x54) sink.send(r.description);
+  for (const row of r.rows) sink.send(row);
+  sink.send(be.commandComplete(r.tag));
+}
+
+/** Runs one step and reads its rows as text, with the type names the home node gives them. */
+async function intermediateResult(step: SubStep, maxBytes: number, ctx: RunContext, sink: Sink, params: BoundParams): Promise<IntermediateResult> {
+  const raw = { stmt: step.stmt };
+  const text = deparse(step.stmt);
+  const kept = new ResultSink(sink, maxBytes, step.what);
+  const o = { resultFormats: [], describe: true, text, raw, params };
+  try {
+    const plan = await ctx.plan(raw, text, params);
+    if (plan.kind === 'passthrough') await runOnHome(plan.sql ?? text, ctx, kept, o);
+    else if (plan.kind === 'recursive') await runRecursive(plan, ctx, kept, o);
+    else {
+      const rest = await runPlan(plan, ctx, kept, o);
+      if (rest !== undefined) await runOnHome(rest, ctx, kept, o);
+    }
+  } catch (e) {
+    const f = clientFields(e);
+    // Run on its own, a subquery that refers to the outer query's columns cannot find them.
+    if (f && (f.code === '42703' || (f.code === '42P01' && /missing FROM-clause/.test(f.message)))) {
+      throw new PgError({
+        severity: 'ERROR',
+        code: '0A000',
+        message: `vecshard: ${step.what} that refers to the outer query (a correlated subquery) is not supported on distributed tables yet`,
+        detail: `Run on its own it failed: ${f.message}`,
+        hint: 'Rewrite it as a join, or with IN / EXISTS over a subquery that does not refer to the outer query.',
+      });
+    }
+    throw e;
+  }
+  if (!kept.description) throw new PgError({ severity: 'ERROR', code: '0A000', message: `vecshard: ${step.what} returned no rows description` });
+  const fields = be.readRowDescription(kept.description);
+  const home = await ctx.conn(ctx.home);
+  const names = await typeNames(home, fields.map((f) => f.typeOid));
+  return { columns: fields.map((f) => ({ name: f.name, type: names.get(f.typeOid) ?? 'text' })), rows: kept.rows };
+}
+
+/** Keeps a step's rows as text, within the byte limit; notices go on to the client. */
+class ResultSink implements Sink {
+  description: Buffer | undefined;
+  readonly rows: Array<Array<string | null>> = [];
+  #bytes = 0;
+  constructor(
+    readonly next: Sink,
+    readonly maxBytes: number,
+    readonly what: string,
+  ) {}
+  send(f: Buffer): void {
+    if (f[0] === 0x54) this.description ??= f;
+    else if (f[0] === 0x44) {
+      this.#bytes += f.length;
+      if (this.maxBytes >= 0 && this.#bytes > this.maxBytes) {
+        throw new PgError({
+          severity: 'ERROR',
+          code: '54000',
+          message: `vecshard: the intermediate result of ${this.what} exceeds vecshard.max_intermediate_result_size (${this.maxBytes} bytes)`,
+          hint: 'Filter the subquery further, or raise vecshard.max_intermediate_result_size (for example SET vecshard.max_intermediate_result_size = \'256MB\'; -1 for no limit).',
+        });
+      }
+      this.rows.push(be.readDataRow(f).map((v) => (v === null ? null : v.toString('utf8'))));
+    } else if (f[0] !== 0x43) this.next.send(f);
+  }
+}

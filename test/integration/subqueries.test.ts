@@ -1,0 +1,162 @@
+// Subqueries, CTEs, set operations and INSERT ... SELECT on distributed tables, run first as intermediate results
+// (recursive planning), each answer compared with the same statement on one plain PostgreSQL server.
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startPgServers } from '../helpers/pg-nodes.ts';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+
+let pgs: Awaited<ReturnType<typeof startPgServers>>;
+let c: TestCoordinator;
+let vs: pg.Client;
+let one: pg.Client;
+
+
+const SCHEMA = [
+  'CREATE TABLE items (id bigint PRIMARY KEY, tenant int NOT NULL, title text, embedding vector(3))',
+  'CREATE TABLE items2 (id bigint PRIMARY KEY, tenant int, title text, embedding vector(3))',
+  'CREATE TABLE tags (id int PRIMARY KEY, name text)',
+  'CREATE TABLE notes (item_id bigint, body text)',
+];
+const ROWS = [
+  `INSERT INTO items SELECT g, g % 5, 'item ' || g, v::vector FROM unnest(ARRAY[${Array.from({ length: 200 }, (_, i) => i + 1).join(',')}]) g, LATERAL (SELECT '[' || round(cos(g)::numeric, 6) || ',' || round(sin(g)::numeric, 6) || ',' || round((g / 200.0)::numeric, 6) || ']' AS v) x`,
+  `INSERT INTO tags VALUES (1, 'one'), (2, 'two'), (3, 'three'), (4, 'four')`,
+  `INSERT INTO notes VALUES (3, 'x'), (7, 'y'), (7, 'x'), (150, 'z'), (999, 'gone')`,
+];
+
+beforeAll(async () => {
+  pgs = await startPgServers(3);
+  c = await startTestCoordinator({ servers: pgs.servers.slice(0, 2) });
+  vs = new pg.Client(c.options());
+  await vs.connect();
+  one = new pg.Client({ connectionString: pgs.servers[2].url + '/postgres' });
+  await one.connect();
+  for (const s of SCHEMA) {
+    await vs.query(s);
+    await one.query(s);
+  }
+  await vs.query(`SELECT create_distributed_table('items', 'id', shard_count => 4)`);
+  await vs.query(`SELECT create_distributed_table('items2', 'id', shard_count => 3)`);
+  await vs.query(`SELECT create_reference_table('tags')`);
+  for (const s of ROWS) {
+    await vs.query(s);
+    await one.query(s);
+  }
+  await vs.query('SET vecshard.exact = on');
+}, 180_000);
+afterAll(async () => {
+  await vs?.end();
+  await one?.end();
+  await c?.close();
+  pgs?.stopAll();
+});
+
+/** Runs `sql` on both; the answers (or the SQLSTATEs) must be equal, in order when `ordered`. */
+async function same(sql: string, ordered = /\border by\b[^)]*$/i.test(sql)): Promise<unknown[]> {
+  const run = async (cl: pg.Client) => {
+    try {
+      const r = await cl.query({ text: sql, rowMode: 'array' });
+      return { rows: r.rows.map((row) => JSON.stringify(row)), count: r.rowCount };
+    } catch (e) {
+      return { error: (e as { code?: string }).code ?? String(e) };
+    }
+  };
+  const [got, want] = [await run(vs), await run(one)];
+  const norm = (x: typeof got) => ('rows' in x && !ordered ? { ...x, rows: [...x.rows!].sort() } : x);
+  expect(norm(got), sql).toEqual(norm(want));
+  return 'rows' in got ? got.rows! : [];
+}
+
+const CORPUS = [
+  // The pgvector README's nearest neighbours of a row.
+  `SELECT id FROM items WHERE id != 1 ORDER BY embedding <-> (SELECT embedding FROM items WHERE id = 1) LIMIT 5`,
+  `SELECT id FROM items WHERE id != 17 ORDER BY embedding <=> (SELECT embedding FROM items WHERE id = 17) LIMIT 5`,
+  `WITH q AS (SELECT embedding FROM items WHERE id = 1) SELECT id FROM items, q ORDER BY embedding <=> q.embedding LIMIT 5`,
+  `WITH q AS (SELECT embedding FROM items WHERE id = 42) SELECT items.id, items.title FROM items, q WHERE items.id <> 42 ORDER BY items.embedding <-> q.embedding LIMIT 7`,
+  // Iterative-scan re-sort and re-ranking.
+  `WITH relaxed AS MATERIALIZED (SELECT id, embedding <-> '[1,1,1]' AS distance FROM items ORDER BY embedding <-> '[1,1,1]' LIMIT 5) SELECT id FROM relaxed ORDER BY distance + 0`,
+  `SELECT id FROM (SELECT * FROM items ORDER BY binary_quantize(embedding)::bit(3) <~> binary_quantize('[1,-2,3]'::vector), id LIMIT 20) s ORDER BY embedding <=> '[1,-2,3]', id LIMIT 5`,
+  `SELECT id FROM (SELECT * FROM items ORDER BY embedding <-> '[0,1,0]' LIMIT 20) s ORDER BY embedding <=> '[0,1,0]' LIMIT 5`,
+  // Subqueries in FROM (pagination and counts, windows over a kNN result).
+  `SELECT count(*) FROM (SELECT id FROM items ORDER BY id LIMIT 10) s`,
+  `SELECT count(*) FROM (SELECT id FROM items WHERE tenant = 3) s`,
+  `SELECT id, row_number() OVER (ORDER BY d) AS r FROM (SELECT id, embedding <-> '[1,0,0]' AS d FROM items ORDER BY embedding <-> '[1,0,0]' LIMIT 10) s ORDER BY r`,
+  `SELECT tenant, avg(n) FROM (SELECT tenant, count(*) AS n FROM items GROUP BY tenant) s GROUP BY tenant ORDER BY tenant`,
+  // IN, ANY, EXISTS, scalar subqueries.
+  `SELECT id FROM items WHERE tenant IN (SELECT id FROM tags WHERE name LIKE 't%') ORDER BY id`,
+  `SELECT id FROM items WHERE id IN (SELECT item_id FROM notes) ORDER BY id`,
+  `SELECT count(*) FROM items WHERE id = ANY (SELECT item_id FROM notes WHERE body = 'x')`,
+  `SELECT id FROM items WHERE id NOT IN (SELECT id FROM items WHERE id > 3) ORDER BY id`,
+  `SELECT id FROM items WHERE EXISTS (SELECT 1 FROM notes WHERE body = 'x') ORDER BY id LIMIT 3`,
+  `SELECT id FROM items WHERE NOT EXISTS (SELECT 1 FROM notes WHERE body = 'nothing') ORDER BY id LIMIT 3`,
+  `SELECT id, (SELECT max(id) FROM items) AS m FROM items WHERE id < 5 ORDER BY id`,
+  `SELECT (SELECT count(*) FROM items) + (SELECT count(*) FROM notes) AS n`,
+  `SELECT tenant, count(*) FROM items WHERE id IN (SELECT id FROM items WHERE tenant = 2) GROUP BY tenant`,
+  `SELECT * FROM notes WHERE item_id IN (SELECT id FROM items WHERE tenant = 2) ORDER BY item_id, body`,
+  `SELECT id FROM items WHERE id > (SELECT avg(id) FROM items) ORDER BY id LIMIT 4`,
+  `SELECT ARRAY(SELECT id FROM items WHERE id < 4 ORDER BY id) AS a`,
+  // Set operations.
+  `SELECT id FROM items WHERE id < 20 UNION SELECT item_id FROM notes ORDER BY 1`,
+  `SELECT id FROM items WHERE id < 5 UNION ALL SELECT id FROM items WHERE id < 3 ORDER BY 1`,
+  `SELECT id FROM items WHERE id < 10 INTERSECT SELECT item_id FROM notes ORDER BY 1`,
+  `SELECT id FROM items WHERE id < 10 EXCEPT SELECT item_id FROM notes ORDER BY 1`,
+  // CTEs.
+  `WITH a AS (SELECT id, tenant FROM items WHERE id < 30), b AS (SELECT tenant, count(*) AS n FROM a GROUP BY tenant) SELECT * FROM b ORDER BY tenant`,
+  `WITH t AS (SELECT id FROM tags) SELECT count(*) FROM items WHERE tenant IN (SELECT id FROM t)`,
+  // Values with quotes and backslashes survive being put back into the statement.
+  `SELECT (SELECT E'back\\\\slash ''quoted'' ' || title FROM items WHERE id = 1) AS t`,
+  `SELECT id FROM items WHERE title || E'\\\\' = (SELECT title || E'\\\\' FROM items WHERE id = 5)`,
+  // Errors: the same SQLSTATE as one node.
+  `SELECT id FROM items WHERE id = (SELECT id FROM items WHERE id < 3)`,
+  `SELECT (SELECT id, tenant FROM items WHERE id = 1)`,
+];
+
+describe('subqueries and CTEs equal one node', () => {
+  it.each(CORPUS)('%s', async (sql) => {
+    await same(sql);
+  });
+
+  it('runs a statement with parameters in its subquery, through the extended protocol', async () => {
+    const sql = 'SELECT id FROM items WHERE id != $1 ORDER BY embedding <-> (SELECT embedding FROM items WHERE id = $1) LIMIT $2';
+    const got = (await vs.query(sql, [9, 4])).rows;
+    const want = (await one.query(sql, [9, 4])).rows;
+    expect(got).toEqual(want);
+  });
+
+  it('refuses a correlated subquery with 0A000 and says why', async () => {
+    await expect(vs.query('SELECT id FROM items i WHERE EXISTS (SELECT 1 FROM notes n WHERE n.item_id = i.id)')).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(/correlated/) });
+  });
+
+  it('caps an intermediate result with vecshard.max_intermediate_result_size', async () => {
+    await vs.query(`SET vecshard.max_intermediate_result_size = '1kB'`);
+    try {
+      await expect(vs.query('SELECT count(*) FROM (SELECT * FROM items) s')).rejects.toMatchObject({ code: '54000', message: expect.stringMatching(/max_intermediate_result_size/) });
+    } finally {
+      await vs.query('RESET vecshard.max_intermediate_result_size');
+    }
+    expect((await vs.query('SELECT count(*)::int AS n FROM (SELECT * FROM items) s')).rows).toEqual([{ n: 200 }]);
+  });
+});
+
+describe('INSERT ... SELECT, and writes with subqueries', () => {
+  it('inserts generated rows, rows of another distributed table, with ON CONFLICT and RETURNING', async () => {
+    const statements = [
+      `INSERT INTO items2 SELECT g, g % 3, 'gen ' || g, ('[' || g || ',0,1]')::vector FROM generate_series(1, 600) g`,
+      `INSERT INTO items2 SELECT id + 1000, tenant, title, embedding FROM items WHERE tenant = 1`,
+      `INSERT INTO items2 SELECT id, tenant, 'again', embedding FROM items WHERE id <= 10 ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO items2 SELECT id, tenant, 'updated', embedding FROM items WHERE id <= 3 ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title`,
+      `INSERT INTO items2 SELECT id + 5000, tenant, title, embedding FROM items WHERE id = -1`,
+    ];
+    for (const s of statements) await same(s);
+    await same(`INSERT INTO items2 SELECT id + 2000, tenant, title, embedding FROM items WHERE id < 6 RETURNING id, title`);
+    await same('SELECT count(*), sum(id) FROM items2');
+    await same('SELECT id, title FROM items2 WHERE id <= 12 ORDER BY id');
+  });
+
+  it('updates and deletes by a subquery', async () => {
+    await same(`UPDATE items2 SET title = 'noted' WHERE id IN (SELECT item_id FROM notes)`);
+    await same(`DELETE FROM items2 WHERE id IN (SELECT id FROM items WHERE tenant = 4) AND id < 100`);
+    await same('SELECT id, title FROM items2 WHERE id < 200 ORDER BY id');
+    await same(`INSERT INTO notes SELECT id, title FROM items WHERE id < 4`);
+    await same('SELECT * FROM notes ORDER BY item_id, body');
+  });
+});
