@@ -7,6 +7,7 @@ import { parseSql, type RawStmt } from '../sql/parse.ts';
 import { quoteLiteral, quoteName } from '../sql/quote.ts';
 import { PgError, notSupported } from '../errors.ts';
 import type { ErrorPlan } from './types.ts';
+import type { Catalog } from '../metadata/catalog.ts';
 import { readsRelations } from './relations.ts';
 
 /** Rows of a query run first: column names and type names (as the home node spells them), values as text. */
@@ -112,6 +113,38 @@ export function planSubqueries(kind: string, original: Node, maxBytes: number): 
   if (refused) return refused;
   if (!steps.length) return undefined;
   return { kind: 'recursive', stmt, steps, maxBytes, insertSelect };
+}
+
+/**
+ * A SELECT the shards cannot answer as it is (an aggregate that does not split into partial ones, DISTINCT ON,
+ * window functions, a join of two distributed tables or with a plain table, ...) runs on the home node over the
+ * rows of its distributed tables, brought there first: each becomes a subquery in FROM. A single table keeps its
+ * WHERE inside the subquery, so the shards filter. Undefined for what cannot move (SELECT INTO, FOR UPDATE).
+ */
+export function pullUp(select: Node, catalog: Catalog, maxBytes: number): RecursivePlan | ErrorPlan | undefined {
+  if (select.intoClause || select.lockingClause || select.op !== 'SETOP_NONE') return undefined;
+  const stmt = structuredClone(select);
+  let moved = 0;
+  const wrap = (n: Node): void => {
+    if (n.JoinExpr) {
+      wrap(n.JoinExpr.larg);
+      wrap(n.JoinExpr.rarg);
+      return;
+    }
+    const rv = n.RangeVar;
+    if (!rv || !catalog.get(rv.schemaname ?? 'public', rv.relname)) return;
+    const alone = stmt.fromClause.length === 1 && stmt.fromClause[0] === n;
+    const inner: Node = { targetList: [{ ResTarget: { val: { ColumnRef: { fields: [{ A_Star: {} }] } } } }], fromClause: [{ RangeVar: rv }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' };
+    if (alone && stmt.whereClause) {
+      inner.whereClause = stmt.whereClause;
+      delete stmt.whereClause;
+    }
+    replace(n, { RangeSubselect: { subquery: { SelectStmt: inner }, alias: rv.alias ?? { aliasname: rv.relname } } });
+    moved++;
+  };
+  for (const item of (stmt.fromClause ?? []) as Node[]) wrap(item);
+  if (!moved) return undefined;
+  return planSubqueries('SelectStmt', { SelectStmt: stmt }, maxBytes);
 }
 
 /** Whether a statement has anything that might run first, found in one pass and kept per parsed statement. */

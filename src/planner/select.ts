@@ -16,7 +16,16 @@ import { notSupported } from '../errors.ts';
 import { quoteIdent } from '../sql/quote.ts';
 
 export const VECTOR_OPERATORS = new Set(['<->', '<#>', '<=>', '<+>', '<~>', '<%>']);
-const AGGREGATES = new Set(['count', 'sum', 'min', 'max', 'avg', 'array_agg', 'string_agg', 'bool_and', 'bool_or', 'every', 'stddev', 'variance', 'json_agg', 'jsonb_agg']);
+/** PostgreSQL's built-in aggregates (a name missing here would be scattered as if it were a plain function). */
+const AGGREGATES = new Set([
+  'count', 'sum', 'min', 'max', 'avg', 'array_agg', 'string_agg', 'bool_and', 'bool_or', 'every', 'bit_and', 'bit_or', 'bit_xor',
+  'json_agg', 'jsonb_agg', 'json_object_agg', 'jsonb_object_agg', 'json_agg_strict', 'jsonb_agg_strict', 'json_object_agg_strict',
+  'jsonb_object_agg_strict', 'json_object_agg_unique', 'jsonb_object_agg_unique', 'json_object_agg_unique_strict',
+  'jsonb_object_agg_unique_strict', 'json_arrayagg', 'json_objectagg', 'range_agg', 'range_intersect_agg', 'xmlagg', 'any_value',
+  'corr', 'covar_pop', 'covar_samp', 'regr_avgx', 'regr_avgy', 'regr_count', 'regr_intercept', 'regr_r2', 'regr_slope', 'regr_sxx',
+  'regr_sxy', 'regr_syy', 'stddev', 'stddev_pop', 'stddev_samp', 'variance', 'var_pop', 'var_samp', 'mode', 'percentile_cont',
+  'percentile_disc', 'grouping',
+]);
 export const DISTANCE_COLUMN = '__vecshard_distance';
 
 export interface SelectContext {
@@ -50,7 +59,8 @@ function shapeOf(stmt: Node): { subLink: boolean; window: boolean; aggregate: bo
     if (n.SubLink && readsRelations(n.SubLink.subselect, ctes)) sh.subLink = true;
     const f = n.FuncCall;
     if (f?.over) sh.window = true;
-    if (f && (f.agg_star || AGGREGATES.has(f.funcname?.at(-1)?.String?.sval))) sh.aggregate = true;
+    // WITHIN GROUP, FILTER, DISTINCT and ORDER BY inside the call are only allowed on aggregates.
+    if (f && !f.over && (f.agg_star || f.agg_within_group || f.agg_filter || f.agg_distinct || f.agg_order || AGGREGATES.has(f.funcname?.at(-1)?.String?.sval))) sh.aggregate = true;
   });
   shapes.set(stmt, shape);
   return shape;

@@ -21,7 +21,7 @@ import { type DdlPlan, type DistributedPlan, type ErrorPlan } from './types.ts';
 import { NO_PARAMS } from './params.ts';
 import { explainOptions, type ExplainOptions } from './explain.ts';
 import { notSupported } from '../errors.ts';
-import { intermediateLimit, planSubqueries, type RecursivePlan } from './recursive.ts';
+import { intermediateLimit, planSubqueries, pullUp, type RecursivePlan } from './recursive.ts';
 import { quoteLiteral } from '../sql/quote.ts';
 
 const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance', 'add_node', 'remove_node', 'recluster'];
@@ -258,13 +258,15 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
     case 'SelectStmt': {
       const single = n.fromClause?.length === 1 && n.fromClause[0].RangeVar;
       const target = one && single ? one : joinedTable(n, tables);
-      if (typeof target === 'string') return notSupported(target);
+      // What cannot run on the shards runs on the home node over the tables' rows, brought there first.
+      if (typeof target === 'string') return pullUp(n, ctx.catalog, limit) ?? notSupported(target);
       const probesText = setting(ctx, ['vecshard.probes']);
       const probes = probesText === undefined || probesText === '' ? undefined : /^all$/i.test(probesText.trim()) ? 'all' : Number(probesText);
       if (typeof probes === 'number' && !(Number.isInteger(probes) && probes >= 1)) {
         return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `vecshard.probes must be a positive integer or all, not "${probesText}"` } };
       }
-      return planSelect(n, target, { params: ctx.params, exact, overfetch: overfetch >= 1 ? overfetch : 1, efSearch: Number(setting(ctx, ['hnsw.ef_search']) ?? '40') || 40, probes });
+      const p = planSelect(n, target, { params: ctx.params, exact, overfetch: overfetch >= 1 ? overfetch : 1, efSearch: Number(setting(ctx, ['hnsw.ef_search']) ?? '40') || 40, probes });
+      return p.kind === 'error' && p.error.code === '0A000' ? (pullUp(n, ctx.catalog, limit) ?? p) : p;
     }
     case 'InsertStmt':
       if (!one || distributedTables(n.selectStmt ?? {}, ctx.catalog).length) return notSupported('INSERT ... SELECT from a distributed table');

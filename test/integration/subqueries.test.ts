@@ -102,6 +102,21 @@ const CORPUS = [
   // CTEs.
   `WITH a AS (SELECT id, tenant FROM items WHERE id < 30), b AS (SELECT tenant, count(*) AS n FROM a GROUP BY tenant) SELECT * FROM b ORDER BY tenant`,
   `WITH t AS (SELECT id FROM tags) SELECT count(*) FROM items WHERE tenant IN (SELECT id FROM t)`,
+  // Shapes the shards cannot answer as they are run on the home node over the rows, brought there first.
+  `SELECT DISTINCT ON (tenant) tenant, id FROM items ORDER BY tenant, id`,
+  `SELECT tenant, count(*) FROM items GROUP BY tenant HAVING count(*) > 39 ORDER BY tenant`,
+  `SELECT count(DISTINCT tenant), count(DISTINCT title) FROM items`,
+  `SELECT count(*) FILTER (WHERE tenant = 1), count(*) FROM items WHERE id > 50`,
+  `SELECT tenant, array_agg(id ORDER BY id) FROM items WHERE id < 20 GROUP BY tenant ORDER BY tenant`,
+  `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY id) FROM items`,
+  `SELECT id, row_number() OVER (PARTITION BY tenant ORDER BY id) FROM items WHERE id < 15 ORDER BY id`,
+  `SELECT tenant, count(*) * 2 + 1 AS n FROM items GROUP BY tenant ORDER BY tenant`,
+  `SELECT * FROM items ORDER BY 1 LIMIT 2`,
+  // Joins of distributed tables, and with a table that is not distributed.
+  `SELECT a.id, b.id FROM items a JOIN items b ON a.id = b.id + 1 WHERE a.id < 6 ORDER BY 1`,
+  `SELECT i.id, n.body FROM items i JOIN notes n ON n.item_id = i.id ORDER BY 1, 2`,
+  `SELECT i.id, i2.title FROM items i LEFT JOIN items2 i2 ON i2.id = i.id WHERE i.id < 4 ORDER BY 1`,
+  `SELECT count(*) FROM items i, tags t WHERE i.tenant = t.id`,
   // Values with quotes and backslashes survive being put back into the statement.
   `SELECT (SELECT E'back\\\\slash ''quoted'' ' || title FROM items WHERE id = 1) AS t`,
   `SELECT id FROM items WHERE title || E'\\\\' = (SELECT title || E'\\\\' FROM items WHERE id = 5)`,
