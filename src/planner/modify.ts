@@ -14,7 +14,9 @@ import { quoteIdent } from '../sql/quote.ts';
 export function planModify(kind: 'UpdateStmt' | 'DeleteStmt', stmt: Node, table: DistributedTable, params: BoundParams): DistributedPlan | ErrorPlan {
   const ctes = constantCtes(stmt);
   if (stmt.withClause && ctes.size < stmt.withClause.ctes.length) return notSupported('WITH in UPDATE or DELETE');
-  if (stmt.fromClause?.length || stmt.usingClause?.length) return notSupported('UPDATE ... FROM or DELETE ... USING');
+  // Tables in FROM / USING ran first (recursive.ts); what is left are rows that join inside each shard's write.
+  const constant = (n: Node): boolean => (!!n.RangeSubselect && !readsRelations(n.RangeSubselect.subquery, ctes)) || (!!n.RangeVar && n.RangeVar.schemaname === undefined && ctes.has(n.RangeVar.relname)) || (!!n.JoinExpr && constant(n.JoinExpr.larg) && constant(n.JoinExpr.rarg));
+  if (![...(stmt.fromClause ?? []), ...(stmt.usingClause ?? [])].every(constant)) return notSupported('UPDATE ... FROM or DELETE ... USING');
   let sub = false;
   // Subqueries that read tables ran first (recursive.ts); those left read none and run inside each shard.
   walk(stmt.whereClause, (n) => {

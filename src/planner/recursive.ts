@@ -8,7 +8,7 @@ import { quoteLiteral, quoteName } from '../sql/quote.ts';
 import { PgError, notSupported } from '../errors.ts';
 import type { ErrorPlan } from './types.ts';
 import type { Catalog } from '../metadata/catalog.ts';
-import { readsRelations } from './relations.ts';
+import { constantCtes, readsRelations } from './relations.ts';
 
 /** Rows of a query run first: column names and type names (as the home node spells them), values as text. */
 export interface IntermediateResult {
@@ -92,6 +92,11 @@ export function planSubqueries(kind: string, original: Node, maxBytes: number): 
         return false;
       }
     });
+  // UPDATE ... FROM and DELETE ... USING: the other tables' rows come first, and the write joins them on each shard.
+  for (const list of [body.fromClause, body.usingClause]) {
+    if (kind === 'SelectStmt' || !list) continue;
+    for (const item of list as Node[]) wrapTables(item, () => true, ctes);
+  }
   let insertSelect = false;
   if (kind === 'InsertStmt') {
     const sel = body.selectStmt;
@@ -115,6 +120,21 @@ export function planSubqueries(kind: string, original: Node, maxBytes: number): 
   return { kind: 'recursive', stmt, steps, maxBytes, insertSelect };
 }
 
+/** Turns the relations in a FROM item (through its joins) for which `which` holds into subqueries in FROM. */
+function wrapTables(n: Node, which: (rv: Node) => boolean, ctes: Set<string>, where?: { from: Node[]; stmt: Node }): number {
+  if (n.JoinExpr) return wrapTables(n.JoinExpr.larg, which, ctes) + wrapTables(n.JoinExpr.rarg, which, ctes);
+  const rv = n.RangeVar;
+  if (!rv || (rv.schemaname === undefined && ctes.has(rv.relname)) || !which(rv)) return 0;
+  const inner: Node = { targetList: [{ ResTarget: { val: { ColumnRef: { fields: [{ A_Star: {} }] } } } }], fromClause: [{ RangeVar: rv }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' };
+  // A table alone in FROM keeps the WHERE with its rows' query, so the shards filter.
+  if (where && where.from.length === 1 && where.from[0] === n && where.stmt.whereClause) {
+    inner.whereClause = where.stmt.whereClause;
+    delete where.stmt.whereClause;
+  }
+  replace(n, { RangeSubselect: { subquery: { SelectStmt: inner }, alias: rv.alias ?? { aliasname: rv.relname } } });
+  return 1;
+}
+
 /**
  * A SELECT the shards cannot answer as it is (an aggregate that does not split into partial ones, DISTINCT ON,
  * window functions, a join of two distributed tables or with a plain table, ...) runs on the home node over the
@@ -125,24 +145,8 @@ export function pullUp(select: Node, catalog: Catalog, maxBytes: number): Recurs
   if (select.intoClause || select.lockingClause || select.op !== 'SETOP_NONE') return undefined;
   const stmt = structuredClone(select);
   let moved = 0;
-  const wrap = (n: Node): void => {
-    if (n.JoinExpr) {
-      wrap(n.JoinExpr.larg);
-      wrap(n.JoinExpr.rarg);
-      return;
-    }
-    const rv = n.RangeVar;
-    if (!rv || !catalog.get(rv.schemaname ?? 'public', rv.relname)) return;
-    const alone = stmt.fromClause.length === 1 && stmt.fromClause[0] === n;
-    const inner: Node = { targetList: [{ ResTarget: { val: { ColumnRef: { fields: [{ A_Star: {} }] } } } }], fromClause: [{ RangeVar: rv }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' };
-    if (alone && stmt.whereClause) {
-      inner.whereClause = stmt.whereClause;
-      delete stmt.whereClause;
-    }
-    replace(n, { RangeSubselect: { subquery: { SelectStmt: inner }, alias: rv.alias ?? { aliasname: rv.relname } } });
-    moved++;
-  };
-  for (const item of (stmt.fromClause ?? []) as Node[]) wrap(item);
+  const from = (stmt.fromClause ?? []) as Node[];
+  for (const item of from) moved += wrapTables(item, (rv) => !!catalog.get(rv.schemaname ?? 'public', rv.relname), constantCtes(stmt), { from, stmt });
   if (!moved) return undefined;
   return planSubqueries('SelectStmt', { SelectStmt: stmt }, maxBytes);
 }
@@ -153,7 +157,12 @@ function mayNeedSteps(kind: string, stmt: Node): boolean {
   let known = shapes.get(stmt);
   if (known !== undefined) return known;
   const body = stmt[kind];
-  known = !!body.withClause || (kind === 'SelectStmt' && body.op !== 'SETOP_NONE') || (kind === 'InsertStmt' && !!body.selectStmt && !body.selectStmt.SelectStmt?.valuesLists);
+  known =
+    !!body.withClause ||
+    !!body.fromClause?.length && kind !== 'SelectStmt' ||
+    !!body.usingClause?.length ||
+    (kind === 'SelectStmt' && body.op !== 'SETOP_NONE') ||
+    (kind === 'InsertStmt' && !!body.selectStmt && !body.selectStmt.SelectStmt?.valuesLists);
   if (!known) {
     walk(body, (n) => {
       if (known) return false;

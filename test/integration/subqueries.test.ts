@@ -171,6 +171,11 @@ describe('INSERT ... SELECT, and writes with subqueries', () => {
     await same(`UPDATE items2 SET title = 'noted' WHERE id IN (SELECT item_id FROM notes)`);
     await same(`DELETE FROM items2 WHERE id IN (SELECT id FROM items WHERE tenant = 4) AND id < 100`);
     await same('SELECT id, title FROM items2 WHERE id < 200 ORDER BY id');
+    await same(`UPDATE items2 SET title = i.title || ' via from' FROM items i WHERE i.id = items2.id AND i.tenant = 2`);
+    await same(`UPDATE items2 SET tenant = n.item_id::int FROM notes n WHERE n.item_id = items2.id AND n.body = 'x'`);
+    await same(`DELETE FROM items2 USING notes n WHERE n.item_id = items2.id AND n.body = 'y'`);
+    await same(`DELETE FROM items2 USING items i JOIN tags t ON t.id = i.tenant WHERE i.id = items2.id AND t.name = 'three' RETURNING items2.id`);
+    await same('SELECT id, tenant, title FROM items2 ORDER BY id');
     await same(`INSERT INTO notes SELECT id, title FROM items WHERE id < 4`);
     await same('SELECT * FROM notes ORDER BY item_id, body');
   });
