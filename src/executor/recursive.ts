@@ -14,7 +14,7 @@ import { runTasks } from './shard-tasks.ts';
 import { typeNames } from './type-names.ts';
 import { runPlan, type RunOptions } from './run.ts';
 
-export async function runRecursive(plan: RecursivePlan, ctx: RunContext, sink: Sink, o: RunOptions): Promise<void> {
+export async function runRecursive(plan: RecursivePlan, ctx: RunContext, sink: Sink, o: RunOptions, depth = 0): Promise<void> {
   let emptyInsert = false;
   for (const step of plan.steps) {
     const ir = await intermediateResult(step, plan.maxBytes, ctx, sink, o.params);
@@ -24,7 +24,12 @@ export async function runRecursive(plan: RecursivePlan, ctx: RunContext, sink: S
   const raw = { stmt: plan.stmt };
   const text = deparse(plan.stmt);
   const outer: StatementPlan = emptyInsert ? { kind: 'passthrough' } : await ctx.plan(raw, text, o.params);
-  if (outer.kind === 'recursive') throw new PgError({ severity: 'ERROR', code: 'XX000', message: 'vecshard: a statement still had subqueries to run after they had run' });
+  // Planned again, the statement may need another round (a shape the shards cannot answer, pulled up to the home
+  // node); each round removes what it ran, so a few rounds are enough.
+  if (outer.kind === 'recursive') {
+    if (depth >= 8) throw new PgError({ severity: 'ERROR', code: '54001', message: 'vecshard: the statement needed more than 8 rounds of subqueries run first' });
+    return runRecursive(outer, ctx, sink, { ...o, raw, text }, depth + 1);
+  }
   if (outer.kind === 'passthrough') return runOnHome(outer.sql ?? text, ctx, sink, o);
   const rest = await runPlan(outer, ctx, sink, { ...o, raw, text });
   if (rest !== undefined) await runOnHome(rest, ctx, sink, o);

@@ -1,5 +1,5 @@
 // Small helpers over libpg_query's JSON parse trees.
-import { deparseSync } from 'pgsql-deparser';
+import { Deparser } from 'pgsql-deparser';
 
 export type Node = Record<string, any>;
 
@@ -19,9 +19,22 @@ export function walk(node: unknown, fn: (n: Node, key: string | undefined) => bo
   }
 }
 
+/**
+ * pgsql-deparser writes `ARRAY['a','b'][1]` (a syntax error) for a subscript of an ARRAY[...] constructor or a
+ * constant: the expression under a subscript or field selection is always parenthesised here, which is valid
+ * for every kind of expression.
+ */
+class Deparse extends Deparser {
+  A_Indirection(node: Node, context: unknown): string {
+    const arg = this.visit(node.arg, context as never);
+    const wrapped = node.arg?.ParamRef ? arg : `(${arg})`.replace(/^\(\((.*)\)\)$/s, '($1)');
+    return super.A_Indirection({ ...node, arg: { ParamRef: { number: 0 } } } as never, context as never).replace(/^\$0/, () => wrapped);
+  }
+}
+
 /** Compact SQL for a statement node such as { SelectStmt: {...} }. */
 export function deparse(stmt: Node): string {
-  return deparseSync(stmt as never, { pretty: false } as never);
+  return new Deparse(stmt as never, { pretty: false } as never).deparseQuery();
 }
 
 export const str = (s: string): Node => ({ String: { sval: s } });
