@@ -9,6 +9,7 @@ import { p2 } from './p2.ts';
 import { p4 } from './p4.ts';
 import { p5 } from './p5.ts';
 import { p3 } from './p3.ts';
+import { p6 } from './p6.ts';
 import { lineChart } from './svg.ts';
 import { p1Chart } from './charts.ts';
 
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
   if (scenario === 'p4') return runP4();
   if (scenario === 'p5') return runP5();
   if (scenario === 'p3') return runP3();
+  if (scenario === 'p6') return runP6();
   if (scenario !== 'p1') {
     process.stderr.write(
       'usage: npm run bench -- <scenario> [options]\n' +
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
         '  p2 [--rows 100000] [--dim 128] [--queries 200] [--nodes 2] [--shards 4] [--smoke]   sharded kNN vs one node\n' +
         '  p3 [--synthetic] [--rows N] [--nodes 2] [--shards 8] [--rounds 2] [--copy-only] [--smoke]   COPY + index build through vecshard vs one node\n' +
         '  p5 [--rows 100000] [--queries 4000] [--smoke]   coordinator time per kNN query vs shard time; RSS with 32 clients\n' +
+        '  p6 [--rows 100000] [--queries 500] [--rounds 3] [--smoke]   nearest neighbours of a row (scalar subquery) vs the same kNN with a literal vector\n' +
         '  p4 [--synthetic] [--rows N] [--queries 1000] [--shards 16] [--clients 4] [--smoke]   clustered routing vs hash (GloVe-100)\n',
     );
     process.exit(2);
@@ -139,6 +142,16 @@ async function runP5(): Promise<void> {
     r.cost.map((c) => `| ${c.clients} | ${c.parsePlanMs.toFixed(3)} | ${c.mergeMs.toFixed(3)} | ${c.shardMs.toFixed(3)} | ${c.ratio.toFixed(3)} | ${c.qps.toFixed(0)} |`).join('\n') +
     `\n\nCoordinator RSS (\`vecshard start\` as its own process): ${r.rss.idleMiB.toFixed(0)} MiB after one query, ${r.rss.loadedMiB.toFixed(0)} MiB while ${r.rss.clients} clients run kNN queries (peak ${r.rss.peakMiB.toFixed(0)} MiB).`;
   report('p5', opts, r, 'P5 coordinator cost', `${opts.rows} × ${opts.dim} clustered vectors, ${opts.shards} shards on ${opts.nodes} nodes (HNSW per shard), kNN LIMIT 10; ${opts.queries} queries per row; means per query measured inside the coordinator (parse + plan before sending, merge after the last shard answered, shard wait = wall time of the shard round).`, head + table);
+}
+
+async function runP6(): Promise<void> {
+  const opts = smoke ? { rows: 2000, dim: 16, nodes: 2, shards: 4, queries: 50, rounds: 1 } : { rows: flag('rows', 100_000), dim: flag('dim', 128), nodes: 2, shards: flag('shards', 4), queries: flag('queries', 500), rounds: flag('rounds', 3) };
+  const r = await p6(opts, (s) => process.stderr.write(s + '\n'));
+  const head = '| round | kNN, literal vector ms | nearest neighbours of a row ms | routed lookup ms |\n| --- | --- | --- | --- |\n';
+  const table =
+    r.rounds.map((x, i) => `| ${i + 1} | ${x.literalMs.toFixed(3)} | ${x.subqueryMs.toFixed(3)} | ${x.lookupMs.toFixed(3)} |`).join('\n') +
+    `\n\nMedian latency, nearest neighbours of a row / kNN with a literal vector: ${r.ratio.toFixed(2)}× (${r.subqueryMs.toFixed(3)} vs ${r.literalMs.toFixed(3)} ms; one routed lookup alone ${r.lookupMs.toFixed(3)} ms, so the subquery's cost above the literal kNN is ${((r.subqueryMs - r.literalMs) / r.lookupMs).toFixed(2)} lookups).`;
+  report('p6', opts, r, 'P6 nearest neighbours of a row', `${opts.rows} × ${opts.dim} clustered vectors, ${opts.shards} shards on ${opts.nodes} nodes (one copy, HNSW per shard), kNN LIMIT 10, one client, ${opts.queries} queries per round through the extended protocol; \`SELECT id FROM items WHERE id != $1 ORDER BY embedding <-> (SELECT embedding FROM items WHERE id = $1) LIMIT 10\` against the same query with the row's vector as a parameter.`, head + table);
 }
 
 /** Writes an SVG chart to docs/ (not for smoke runs); returns its path relative to docs/. */
