@@ -2,7 +2,7 @@
 // to vecshard.max_intermediate_result_size) and put back into the statement as constants; then the statement,
 // planned again, on the shards — or on the home node when it no longer names a distributed table.
 import * as be from '../protocol/backend.ts';
-import type { RecursivePlan, SubStep, IntermediateResult } from '../planner/recursive.ts';
+import { pullUpAll, type RecursivePlan, type SubStep, type IntermediateResult } from '../planner/recursive.ts';
 import type { StatementPlan } from '../planner/statement.ts';
 import { subsetParams, type BoundParams } from '../planner/params.ts';
 import { clientFields, PgError } from '../errors.ts';
@@ -15,24 +15,40 @@ import { typeNames } from './type-names.ts';
 import { runPlan, type RunOptions } from './run.ts';
 
 export async function runRecursive(plan: RecursivePlan, ctx: RunContext, sink: Sink, o: RunOptions, depth = 0): Promise<void> {
+  // Data-modifying CTEs: the writes and the statement that reads their rows commit or roll back together.
+  if (plan.writes) return ctx.inOwnTransaction(() => runRecursive({ ...plan, writes: false }, ctx, sink, o, depth));
   let emptyInsert = false;
+  // Scalar results become parameters after the client's own.
+  let params = o.params;
+  const bind = (v: string | null): number => {
+    params = { values: [...params.values, v === null ? null : Buffer.from(v)], formats: [...params.formats, 0], types: [...params.types, 0] };
+    return params.values.length;
+  };
   for (const step of plan.steps) {
-    const ir = await intermediateResult(step, plan.maxBytes, ctx, sink, o.params);
+    let ir: IntermediateResult;
+    try {
+      ir = await intermediateResult(step, plan.maxBytes, ctx, sink, params);
+    } catch (e) {
+      // A correlated subquery: a SELECT runs whole on the home node over its tables' rows instead.
+      const whole = e instanceof Correlated && plan.original?.SelectStmt ? pullUpAll(plan.original.SelectStmt, await ctx.catalog(), plan.maxBytes) : undefined;
+      if (!whole) throw e instanceof Correlated ? e.error : e;
+      return runRecursive(whole, ctx, sink, o, depth + 1);
+    }
     if (plan.insertSelect && step === plan.steps.at(-1) && !ir.rows.length) emptyInsert = true;
-    step.put(ir);
+    step.put(ir, bind);
   }
   const raw = { stmt: plan.stmt };
   const text = deparse(plan.stmt);
-  const outer: StatementPlan = emptyInsert ? { kind: 'passthrough' } : await ctx.plan(raw, text, o.params);
+  const outer: StatementPlan = emptyInsert ? { kind: 'passthrough' } : await ctx.plan(raw, text, params);
   // Planned again, the statement may need another round (a shape the shards cannot answer, pulled up to the home
   // node); each round removes what it ran, so a few rounds are enough.
   if (outer.kind === 'recursive') {
     if (depth >= 8) throw new PgError({ severity: 'ERROR', code: '54001', message: 'vecshard: the statement needed more than 8 rounds of subqueries run first' });
-    return runRecursive(outer, ctx, sink, { ...o, raw, text }, depth + 1);
+    return runRecursive(outer, ctx, sink, { ...o, raw, text, params }, depth + 1);
   }
-  if (outer.kind === 'passthrough') return runOnHome(outer.sql ?? text, ctx, sink, o);
-  const rest = await runPlan(outer, ctx, sink, { ...o, raw, text });
-  if (rest !== undefined) await runOnHome(rest, ctx, sink, o);
+  if (outer.kind === 'passthrough') return runOnHome(outer.sql ?? text, ctx, sink, { ...o, params });
+  const rest = await runPlan(outer, ctx, sink, { ...o, raw, text, params });
+  if (rest !== undefined) await runOnHome(rest, ctx, sink, { ...o, params });
 }
 
 /** A statement on the home node, through the extended protocol so the client's result formats hold. */
@@ -70,7 +86,7 @@ async function intermediateResult(step: SubStep, maxBytes: number, ctx: RunConte
     const f = clientFields(e);
     // Run on its own, a subquery that refers to the outer query's columns cannot find them.
     if (f && (f.code === '42703' || (f.code === '42P01' && /missing FROM-clause/.test(f.message)))) {
-      throw new PgError({
+      throw new Correlated({
         severity: 'ERROR',
         code: '0A000',
         message: `vecshard: ${step.what} that refers to the outer query (a correlated subquery) is not supported on distributed tables yet`,
@@ -80,11 +96,21 @@ async function intermediateResult(step: SubStep, maxBytes: number, ctx: RunConte
     }
     throw e;
   }
-  if (!kept.description) throw new PgError({ severity: 'ERROR', code: '0A000', message: `vecshard: ${step.what} returned no rows description` });
+  // A write without RETURNING has no rows to give.
+  if (!kept.description) return { columns: [], rows: [] };
   const fields = be.readRowDescription(kept.description);
   const home = await ctx.conn(ctx.home);
   const names = await typeNames(home, fields.map((f) => f.typeOid));
   return { columns: fields.map((f) => ({ name: f.name, type: names.get(f.typeOid) ?? 'text' })), rows: kept.rows };
+}
+
+/** A step that could not run on its own because it refers to the outer query; `error` is what the client hears. */
+class Correlated extends Error {
+  readonly error: PgError;
+  constructor(fields: ConstructorParameters<typeof PgError>[0]) {
+    super(fields.message);
+    this.error = new PgError(fields);
+  }
 }
 
 /** Keeps a step's rows as text, within the byte limit; notices go on to the client. */

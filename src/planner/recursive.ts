@@ -21,8 +21,12 @@ export interface SubStep {
   what: string;
   /** The query to run first (with the WITH clause it may refer to). */
   stmt: Node;
-  /** Puts its result into the statement. */
-  put(ir: IntermediateResult): void;
+  /**
+   * Puts its result into the statement. A scalar goes in as a new parameter (`bind` gives its number), so the
+   * statement's text — and its plan, its shard SQL, the statements prepared on the nodes — stays the same from one
+   * run to the next.
+   */
+  put(ir: IntermediateResult, bind: (value: string | null) => number): void;
 }
 
 export interface RecursivePlan {
@@ -34,6 +38,10 @@ export interface RecursivePlan {
   maxBytes: number;
   /** INSERT ... SELECT: when the SELECT returns no row, the INSERT runs on the home node's shell (inserting none). */
   insertSelect: boolean;
+  /** The statement as planned (unchanged), for running it another way when a step turns out to be correlated. */
+  original?: Node;
+  /** Data-modifying CTEs: every step and the statement run in one transaction. */
+  writes?: boolean;
 }
 
 const KINDS = ['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt'];
@@ -42,7 +50,7 @@ const KINDS = ['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt'];
  * The steps a statement needs before it can run on the shards, or undefined when it needs none. `stmt` is
  * copied; the copy is the plan's statement.
  */
-export function planSubqueries(kind: string, original: Node, maxBytes: number): RecursivePlan | ErrorPlan | undefined {
+export function planSubqueries(kind: string, original: Node, maxBytes: number, catalog?: Catalog): RecursivePlan | ErrorPlan | undefined {
   if (!KINDS.includes(kind) || !mayNeedSteps(kind, original)) return undefined;
   const stmt = structuredClone(original);
   const body = stmt[kind];
@@ -55,6 +63,10 @@ export function planSubqueries(kind: string, original: Node, maxBytes: number): 
     const own = select.SelectStmt.withClause;
     return earlier.length ? { SelectStmt: { ...select.SelectStmt, withClause: { ...(own ?? withClause), recursive: false, ctes: [...earlier, ...(own?.ctes ?? [])] } } } : select;
   };
+  if (withClause?.ctes.some((c: Node) => !c.CommonTableExpr.ctequery.SelectStmt)) {
+    if (kind !== 'SelectStmt' || withClause.recursive || !catalog) return notSupported('a data-modifying statement in WITH outside a plain SELECT', 'Run the INSERT, UPDATE or DELETE as a statement of its own, with RETURNING.');
+    return writableCtes(stmt, withClause, catalog, maxBytes);
+  }
   if (withClause) {
     if (withClause.recursive) return notSupported('WITH RECURSIVE');
     for (const c of withClause.ctes as Node[]) {
@@ -75,7 +87,7 @@ export function planSubqueries(kind: string, original: Node, maxBytes: number): 
         const s = n.SubLink;
         if (!readsRelations(s.subselect, ctes)) return false;
         if (s.subLinkType === 'EXPR_SUBLINK') {
-          steps.push({ what: 'a scalar subquery', stmt: withCtes(s.subselect), put: (ir) => replace(n, scalar(ir)) });
+          steps.push({ what: 'a scalar subquery', stmt: withCtes(s.subselect), put: (ir, bind) => replace(n, scalar(ir, bind)) });
         } else if (['ANY_SUBLINK', 'ALL_SUBLINK', 'EXISTS_SUBLINK', 'ARRAY_SUBLINK'].includes(s.subLinkType)) {
           steps.push({ what: 'a subquery', stmt: withCtes(s.subselect), put: (ir) => (s.subselect = valuesSelect(ir)) });
         } else refused = notSupported(`a ${s.subLinkType} subquery`);
@@ -103,7 +115,11 @@ export function planSubqueries(kind: string, original: Node, maxBytes: number): 
     if (sel && !sel.SelectStmt?.valuesLists) {
       // INSERT ... SELECT: the SELECT's rows become the INSERT's VALUES, each routed to its shard.
       insertSelect = true;
-      steps.push({ what: 'the SELECT of INSERT ... SELECT', stmt: withCtes(sel), put: (ir) => (body.selectStmt = ir.rows.length ? valuesList(ir) : valuesSelect(ir)) });
+      steps.push({ what: 'the SELECT of INSERT ... SELECT', stmt: withCtes(sel), put: (ir) => {
+        body.selectStmt = ir.rows.length ? valuesList(ir) : valuesSelect(ir);
+        // The CTEs were for the SELECT, which is rows now.
+        delete body.withClause;
+      } });
     } else visit(sel);
     visit(body.onConflictClause);
     visit(body.returningList);
@@ -117,7 +133,7 @@ export function planSubqueries(kind: string, original: Node, maxBytes: number): 
   }
   if (refused) return refused;
   if (!steps.length) return undefined;
-  return { kind: 'recursive', stmt, steps, maxBytes, insertSelect };
+  return { kind: 'recursive', stmt, steps, maxBytes, insertSelect, original };
 }
 
 /** Turns the relations in a FROM item (through its joins) for which `which` holds into subqueries in FROM. */
@@ -149,6 +165,69 @@ export function pullUp(select: Node, catalog: Catalog, maxBytes: number): Recurs
   for (const item of from) moved += wrapTables(item, (rv) => !!catalog.get(rv.schemaname ?? 'public', rv.relname), constantCtes(stmt), { from, stmt });
   if (!moved) return undefined;
   return planSubqueries('SelectStmt', { SelectStmt: stmt }, maxBytes);
+}
+
+/**
+ * A SELECT with data-modifying CTEs, as Postgres runs it: every table the statement reads is read first (one
+ * snapshot, before any write), then each INSERT / UPDATE / DELETE runs once as a statement of its own, its RETURNING
+ * rows taking the CTE's place, then the SELECT runs on the home node; all of it in one transaction.
+ */
+function writableCtes(stmt: Node, withClause: Node, catalog: Catalog, maxBytes: number): RecursivePlan {
+  const reads = bringRows(stmt.SelectStmt, catalog, (n) => !!n.CommonTableExpr && !n.CommonTableExpr.ctequery.SelectStmt);
+  const writes: SubStep[] = [];
+  const done = new Set<string>();
+  for (const c of withClause.ctes as Node[]) {
+    const cte = c.CommonTableExpr;
+    if (!cte.ctequery.SelectStmt) {
+      const kind = Object.keys(cte.ctequery)[0];
+      // The earlier CTEs it names (an INSERT ... VALUES names none, and planInsert takes no WITH).
+      const named = new Set<string>();
+      walk(cte.ctequery, (n) => {
+        if (n.RangeVar && n.RangeVar.schemaname === undefined) named.add(n.RangeVar.relname);
+      });
+      const earlier = (withClause.ctes as Node[]).filter((x) => done.has(x.CommonTableExpr.ctename) && named.has(x.CommonTableExpr.ctename));
+      const query = earlier.length ? { [kind]: { ...cte.ctequery[kind], withClause: { ctes: earlier } } } : cte.ctequery;
+      writes.push({ what: `CTE ${cte.ctename}`, stmt: query, put: (ir) => (cte.ctequery = ir.columns.length ? valuesSelect(ir) : parseOne('SELECT WHERE false')) });
+    }
+    done.add(cte.ctename);
+  }
+  return { kind: 'recursive', stmt, steps: [...reads, ...writes], maxBytes, insertSelect: false, writes: true };
+}
+
+/**
+ * Turns every distributed table `select` reads (outside subtrees `skip` says to leave) into a subquery in FROM
+ * whose rows a step brings first.
+ */
+function bringRows(select: Node, catalog: Catalog, skip: (n: Node) => boolean = () => false): SubStep[] {
+  const cteNames = new Set<string>();
+  walk(select, (n) => {
+    if (n.CommonTableExpr) cteNames.add(n.CommonTableExpr.ctename);
+  });
+  const steps: SubStep[] = [];
+  walk(select, (n) => {
+    if (skip(n)) return false;
+    const rv = n.RangeVar;
+    if (!rv || (rv.schemaname === undefined && cteNames.has(rv.relname)) || !catalog.get(rv.schemaname ?? 'public', rv.relname)) return;
+    const inner: Node = { SelectStmt: { targetList: [{ ResTarget: { val: { ColumnRef: { fields: [{ A_Star: {} }] } } } }], fromClause: [{ RangeVar: { ...rv, alias: undefined } }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' } };
+    const sub: Node = { subquery: inner, alias: rv.alias ?? { aliasname: rv.relname } };
+    replace(n, { RangeSubselect: sub });
+    steps.push({ what: `the rows of ${rv.relname}`, stmt: inner, put: (ir) => (sub.subquery = valuesSelect(ir)) });
+    return false;
+  });
+  return steps;
+}
+
+/**
+ * The last resort for a SELECT: every distributed table it reads, wherever (in a correlated subquery, a LATERAL
+ * subquery, a recursive CTE), is brought to the home node first, and the whole statement runs there as on one
+ * node. Each table's rows count against vecshard.max_intermediate_result_size.
+ */
+export function pullUpAll(select: Node, catalog: Catalog, maxBytes: number): RecursivePlan | undefined {
+  if (select.intoClause || select.lockingClause) return undefined;
+  const stmt = structuredClone(select);
+  const steps = bringRows(stmt, catalog);
+  if (!steps.length) return undefined;
+  return { kind: 'recursive', stmt: { SelectStmt: stmt }, steps, maxBytes, insertSelect: false };
 }
 
 /** Whether a statement has anything that might run first, found in one pass and kept per parsed statement. */
@@ -189,10 +268,10 @@ function parseOne(sql: string): Node {
 }
 
 /** A scalar subquery's value: its one column of at most one row, as Postgres requires. */
-function scalar(ir: IntermediateResult): Node {
+function scalar(ir: IntermediateResult, bind: (value: string | null) => number): Node {
   if (ir.columns.length !== 1) throw new PgError({ severity: 'ERROR', code: '42601', message: 'subquery must return only one column' });
   if (ir.rows.length > 1) throw new PgError({ severity: 'ERROR', code: '21000', message: 'more than one row returned by a subquery used as an expression' });
-  return parseOne(`SELECT ${typed(ir.rows[0]?.[0] ?? null, ir.columns[0].type)}`).SelectStmt.targetList[0].ResTarget.val;
+  return parseOne(`SELECT CAST($${bind(ir.rows[0]?.[0] ?? null)} AS ${ir.columns[0].type})`).SelectStmt.targetList[0].ResTarget.val;
 }
 
 /** The rows as a query: SELECT * FROM (VALUES ...) AS vecshard_ir(columns), typed even when empty. */

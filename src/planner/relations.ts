@@ -11,15 +11,18 @@ function rangeVar(n: Node): Node | undefined {
 /** Distributed tables named anywhere in the statement (unqualified names are taken as public). */
 export function distributedTables(stmt: Node, catalog: Catalog): DistributedTable[] {
   if (catalog.empty) return [];
-  const found = new Map<string, DistributedTable>();
+  const found = new Map<string, { table: DistributedTable; bare: string | undefined }>();
+  // A CTE of the same name hides a table (taken as hiding it anywhere in the statement).
+  let ctes: Set<string> | undefined;
   walk(stmt, (n) => {
+    if (n.CommonTableExpr) (ctes ??= new Set()).add(n.CommonTableExpr.ctename);
     const rv = rangeVar(n);
-    if (rv) {
-      const t = catalog.get(rv.schemaname ?? 'public', rv.relname);
-      if (t) found.set(`${t.schema}.${t.name}`, t);
-    }
+    if (!rv) return;
+    const t = catalog.get(rv.schemaname ?? 'public', rv.relname);
+    const key = t && `${t.schema}.${t.name}`;
+    if (t && !(found.has(key!) && found.get(key!)!.bare === undefined)) found.set(key!, { table: t, bare: rv.schemaname === undefined ? rv.relname : undefined });
   });
-  return [...found.values()];
+  return [...found.values()].filter((f) => !(f.bare !== undefined && ctes?.has(f.bare))).map((f) => f.table);
 }
 
 /** A copy of the statement in which `table` is its shard, aliased to the table's name so column references hold. */

@@ -21,7 +21,7 @@ import { type DdlPlan, type DistributedPlan, type ErrorPlan } from './types.ts';
 import { NO_PARAMS } from './params.ts';
 import { explainOptions, type ExplainOptions } from './explain.ts';
 import { notSupported } from '../errors.ts';
-import { intermediateLimit, planSubqueries, pullUp, type RecursivePlan } from './recursive.ts';
+import { intermediateLimit, planSubqueries, pullUp, pullUpAll, type RecursivePlan } from './recursive.ts';
 import { quoteLiteral } from '../sql/quote.ts';
 
 const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance', 'add_node', 'remove_node', 'recluster'];
@@ -248,7 +248,9 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   if (!tables.length) return { kind: 'passthrough' };
   const limit = intermediateLimit(setting(ctx, ['vecshard.max_intermediate_result_size']));
   if (typeof limit !== 'number') return limit;
-  const recursive = planSubqueries(kind, stmt, limit);
+  const recursive = planSubqueries(kind, stmt, limit, ctx.catalog);
+  // WITH RECURSIVE, LATERAL: the whole SELECT on the home node over its tables' rows.
+  if (recursive?.kind === 'error' && kind === 'SelectStmt') return pullUpAll(stmt.SelectStmt, ctx.catalog, limit) ?? recursive;
   if (recursive) return recursive;
   const n = stmt[kind];
   const one = tables.length === 1 ? tables[0] : undefined;

@@ -136,6 +136,17 @@ const CORPUS: Array<[sql: string, ordered: boolean]> = [
   ['SELECT grp FROM {T} WHERE id < 10 UNION ALL SELECT grp FROM plain', false],
   ['SELECT grp FROM {T} INTERSECT SELECT grp FROM plain', false],
   ['SELECT grp FROM {T} EXCEPT SELECT grp FROM plain', false],
+  // Correlated subqueries, LATERAL, recursive CTEs: the whole statement on the home node over the rows.
+  ['SELECT id FROM {T} x WHERE EXISTS (SELECT 1 FROM plain p WHERE p.grp = x.grp AND p.label > \'f\') AND id < 30 ORDER BY id', true],
+  ['SELECT id, (SELECT max(y.id) FROM {T} y WHERE y.grp = x.grp AND y.id < x.id) FROM {T} x WHERE id < 12 ORDER BY id', true],
+  ['SELECT t.name, x.id FROM tags t, LATERAL (SELECT id FROM {T} WHERE grp = t.id ORDER BY id LIMIT 2) x ORDER BY t.name, x.id', true],
+  ['WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 4) SELECT n, (SELECT count(*) FROM {T} WHERE grp = n) FROM r ORDER BY n', true],
+  // pgvector's hybrid search: a kNN and a full-text search, fused by reciprocal rank.
+  [`WITH semantic AS (SELECT id, RANK () OVER (ORDER BY embedding <=> '[1,0,0]') AS rank FROM {T} ORDER BY embedding <=> '[1,0,0]' LIMIT 20),
+    keyword AS (SELECT id, RANK () OVER (ORDER BY ts_rank_cd(to_tsvector('simple', cat), query) DESC) AS rank FROM {T}, plainto_tsquery('simple', 'green') query
+      WHERE to_tsvector('simple', cat) @@ query ORDER BY ts_rank_cd(to_tsvector('simple', cat), query) DESC, id LIMIT 20)
+    SELECT COALESCE(semantic.id, keyword.id) AS id, COALESCE(1.0 / (60 + semantic.rank), 0.0) + COALESCE(1.0 / (60 + keyword.rank), 0.0) AS score
+    FROM semantic FULL OUTER JOIN keyword ON semantic.id = keyword.id ORDER BY score DESC, id LIMIT 5`, true],
   // Joins.
   ['SELECT x.id, t.name FROM {T} x JOIN tags t ON t.id = x.grp WHERE x.id < 12 ORDER BY x.id', true],
   ['SELECT t.name, count(*) FROM {T} x JOIN tags t ON t.id = x.grp GROUP BY t.name ORDER BY t.name', true],

@@ -137,8 +137,10 @@ describe('subqueries and CTEs equal one node', () => {
     expect(got).toEqual(want);
   });
 
-  it('refuses a correlated subquery with 0A000 and says why', async () => {
-    await expect(vs.query('SELECT id FROM items i WHERE EXISTS (SELECT 1 FROM notes n WHERE n.item_id = i.id)')).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(/correlated/) });
+  it('runs a correlated subquery whole on the home node; refuses it in a write, saying why', async () => {
+    await same('SELECT id FROM items i WHERE EXISTS (SELECT 1 FROM notes n WHERE n.item_id = i.id) ORDER BY id');
+    await same('SELECT id, (SELECT count(*) FROM notes n WHERE n.item_id = i.id) AS n FROM items i WHERE id < 10 ORDER BY id');
+    await expect(vs.query('DELETE FROM items2 WHERE EXISTS (SELECT 1 FROM notes n WHERE n.item_id = items2.id)')).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(/correlated/) });
   });
 
   it('caps an intermediate result with vecshard.max_intermediate_result_size', async () => {
@@ -178,5 +180,16 @@ describe('INSERT ... SELECT, and writes with subqueries', () => {
     await same('SELECT id, tenant, title FROM items2 ORDER BY id');
     await same(`INSERT INTO notes SELECT id, title FROM items WHERE id < 4`);
     await same('SELECT * FROM notes ORDER BY item_id, body');
+  });
+
+  it('runs data-modifying CTEs once, the SELECT seeing the tables as before the writes, all in one transaction', async () => {
+    await same(`WITH gone AS (DELETE FROM items2 WHERE id > 600 AND id < 700 RETURNING id) SELECT (SELECT count(*) FROM gone) AS deleted, (SELECT count(*) FROM items2 WHERE id > 600 AND id < 700) AS before`);
+    await same(`WITH moved AS (DELETE FROM items2 WHERE id BETWEEN 500 AND 520 RETURNING *), ins AS (INSERT INTO items2 SELECT id + 10000, tenant, title, embedding FROM moved RETURNING id) SELECT count(*) FROM ins`);
+    await same(`WITH up AS (UPDATE items2 SET title = 'cte' WHERE id < 8 RETURNING id, title) SELECT * FROM up ORDER BY id`);
+    await same(`WITH w AS (INSERT INTO items2 VALUES (20000, 1, 'w', '[1,1,1]')) SELECT count(*) FROM items2 WHERE id = 20000`);
+    await same('SELECT id, tenant, title FROM items2 ORDER BY id');
+    // A write that fails leaves nothing of the others.
+    await same(`WITH a AS (DELETE FROM items2 WHERE id < 100 RETURNING id), b AS (INSERT INTO items2 VALUES (20000, 1, 'dup', '[0,0,0]') RETURNING id) SELECT * FROM a, b`);
+    await same('SELECT count(*) FROM items2 WHERE id < 100');
   });
 });
