@@ -2,7 +2,7 @@
 // to vecshard.max_intermediate_result_size) and put back into the statement as constants; then the statement,
 // planned again, on the shards — or on the home node when it no longer names a distributed table.
 import * as be from '../protocol/backend.ts';
-import { pullUpAll, type RecursivePlan, type SubStep, type IntermediateResult } from '../planner/recursive.ts';
+import { bringSubqueryTables, type RecursivePlan, type SubStep, type IntermediateResult } from '../planner/recursive.ts';
 import type { StatementPlan } from '../planner/statement.ts';
 import { subsetParams, type BoundParams } from '../planner/params.ts';
 import { clientFields, PgError } from '../errors.ts';
@@ -27,12 +27,14 @@ export async function runRecursive(plan: RecursivePlan, ctx: RunContext, sink: S
   for (const step of plan.steps) {
     let ir: IntermediateResult;
     try {
-      ir = await intermediateResult(step, plan.maxBytes, ctx, sink, params);
+      ir = await intermediateResult(step, plan.maxBytes, ctx, sink, params, depth);
     } catch (e) {
-      // A correlated subquery: a SELECT runs whole on the home node over its tables' rows instead.
-      const whole = e instanceof Correlated && plan.original?.SelectStmt ? pullUpAll(plan.original.SelectStmt, await ctx.catalog(), plan.maxBytes) : undefined;
-      if (!whole) throw e instanceof Correlated ? e.error : e;
-      return runRecursive(whole, ctx, sink, o, depth + 1);
+      // A correlated subquery: the tables it reads come first, as rows, and it runs inside each shard's statement
+      // next to the outer rows it refers to (its own plan has no `original`, so this happens once).
+      if (!(e instanceof Correlated) || !plan.original) throw e;
+      const another = bringSubqueryTables(plan.original, plan.maxBytes);
+      if (!another) throw e.error;
+      return runRecursive(another, ctx, sink, o, depth + 1);
     }
     if (plan.insertSelect && step === plan.steps.at(-1) && !ir.rows.length) emptyInsert = true;
     step.put(ir, bind);
@@ -69,7 +71,8 @@ export async function runOnHome(sql: string, ctx: RunContext, sink: Sink, o: Pic
 }
 
 /** Runs one step and reads its rows as text, with the type names the home node gives them. */
-async function intermediateResult(step: SubStep, maxBytes: number, ctx: RunContext, sink: Sink, params: BoundParams): Promise<IntermediateResult> {
+async function intermediateResult(step: SubStep, maxBytes: number, ctx: RunContext, sink: Sink, params: BoundParams, depth: number): Promise<IntermediateResult> {
+  if (depth >= 16) throw new PgError({ severity: 'ERROR', code: '54001', message: `vecshard: ${step.what} is nested too deeply in subqueries that run first` });
   const raw = { stmt: step.stmt };
   const text = deparse(step.stmt);
   const kept = new ResultSink(sink, maxBytes, step.what);
@@ -77,7 +80,7 @@ async function intermediateResult(step: SubStep, maxBytes: number, ctx: RunConte
   try {
     const plan = await ctx.plan(raw, text, params);
     if (plan.kind === 'passthrough') await runOnHome(plan.sql ?? text, ctx, kept, o);
-    else if (plan.kind === 'recursive') await runRecursive(plan, ctx, kept, o);
+    else if (plan.kind === 'recursive') await runRecursive(plan, ctx, kept, o, depth + 1);
     else {
       const rest = await runPlan(plan, ctx, kept, o);
       if (rest !== undefined) await runOnHome(rest, ctx, kept, o);

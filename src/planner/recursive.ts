@@ -198,7 +198,7 @@ function writableCtes(stmt: Node, withClause: Node, catalog: Catalog, maxBytes: 
  * Turns every distributed table `select` reads (outside subtrees `skip` says to leave) into a subquery in FROM
  * whose rows a step brings first.
  */
-function bringRows(select: Node, catalog: Catalog, skip: (n: Node) => boolean = () => false): SubStep[] {
+function bringRows(select: Node, catalog: Catalog | undefined, skip: (n: Node) => boolean = () => false): SubStep[] {
   const cteNames = new Set<string>();
   walk(select, (n) => {
     if (n.CommonTableExpr) cteNames.add(n.CommonTableExpr.ctename);
@@ -207,7 +207,8 @@ function bringRows(select: Node, catalog: Catalog, skip: (n: Node) => boolean = 
   walk(select, (n) => {
     if (skip(n)) return false;
     const rv = n.RangeVar;
-    if (!rv || (rv.schemaname === undefined && cteNames.has(rv.relname)) || !catalog.get(rv.schemaname ?? 'public', rv.relname)) return;
+    // Without a catalog: every relation (a plain table's rows must reach the shards too).
+    if (!rv || (rv.schemaname === undefined && cteNames.has(rv.relname)) || (catalog && !catalog.get(rv.schemaname ?? 'public', rv.relname))) return;
     const inner: Node = { SelectStmt: { targetList: [{ ResTarget: { val: { ColumnRef: { fields: [{ A_Star: {} }] } } } }], fromClause: [{ RangeVar: { ...rv, alias: undefined } }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' } };
     const sub: Node = { subquery: inner, alias: rv.alias ?? { aliasname: rv.relname } };
     replace(n, { RangeSubselect: sub });
@@ -215,6 +216,21 @@ function bringRows(select: Node, catalog: Catalog, skip: (n: Node) => boolean = 
     return false;
   });
   return steps;
+}
+
+/**
+ * A correlated subquery: the tables it reads come first, as rows; the subquery, now over constants, then runs inside
+ * each shard's statement next to the outer rows it refers to. Undefined when no subquery reads a table.
+ */
+export function bringSubqueryTables(original: Node, maxBytes: number): RecursivePlan | undefined {
+  const stmt = structuredClone(original);
+  const steps: SubStep[] = [];
+  walk(stmt, (n) => {
+    if (!n.SubLink) return;
+    steps.push(...bringRows(n.SubLink.subselect, undefined));
+    return false;
+  });
+  return steps.length ? { kind: 'recursive', stmt, steps, maxBytes, insertSelect: false } : undefined;
 }
 
 /**

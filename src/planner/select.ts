@@ -54,9 +54,18 @@ function shapeOf(stmt: Node): { subLink: boolean; window: boolean; aggregate: bo
   shape = { subLink: false, window: false, aggregate: false };
   const sh = shape;
   const ctes = constantCtes(stmt);
-  walk(stmt, (n) => {
+  walk(stmt, (n, key) => {
+    // The shape of this query level: what subqueries and CTEs compute inside them is theirs.
+    if (key === 'withClause' || n.RangeSubselect) return false;
     // A subquery that reads no table (literal rows, or an intermediate result put back) runs inside each shard.
-    if (n.SubLink && readsRelations(n.SubLink.subselect, ctes)) sh.subLink = true;
+    if (n.SubLink) {
+      if (readsRelations(n.SubLink.subselect, ctes)) sh.subLink = true;
+      walk(n.SubLink.testexpr, (m) => {
+        if (m.SubLink) return false;
+        if (m.FuncCall?.over) sh.window = true;
+      });
+      return false;
+    }
     const f = n.FuncCall;
     if (f?.over) sh.window = true;
     // WITHIN GROUP, FILTER, DISTINCT and ORDER BY inside the call are only allowed on aggregates.

@@ -137,10 +137,11 @@ describe('subqueries and CTEs equal one node', () => {
     expect(got).toEqual(want);
   });
 
-  it('runs a correlated subquery whole on the home node; refuses it in a write, saying why', async () => {
+  it('runs correlated subqueries inside each shard, over the rows of the tables they read', async () => {
     await same('SELECT id FROM items i WHERE EXISTS (SELECT 1 FROM notes n WHERE n.item_id = i.id) ORDER BY id');
     await same('SELECT id, (SELECT count(*) FROM notes n WHERE n.item_id = i.id) AS n FROM items i WHERE id < 10 ORDER BY id');
-    await expect(vs.query('DELETE FROM items2 WHERE EXISTS (SELECT 1 FROM notes n WHERE n.item_id = items2.id)')).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(/correlated/) });
+    await same("SELECT id FROM items i WHERE id < 60 AND tenant = (SELECT max(tenant) FROM items j WHERE j.id = i.id + 1) ORDER BY embedding <-> '[1,0,0]' LIMIT 5");
+    await same('SELECT id FROM items i WHERE id IN (SELECT item_id FROM notes n WHERE EXISTS (SELECT 1 FROM items k WHERE k.id = n.item_id AND k.tenant = 2)) ORDER BY id');
   });
 
   it('caps an intermediate result with vecshard.max_intermediate_result_size', async () => {
@@ -177,6 +178,9 @@ describe('INSERT ... SELECT, and writes with subqueries', () => {
     await same(`UPDATE items2 SET tenant = n.item_id::int FROM notes n WHERE n.item_id = items2.id AND n.body = 'x'`);
     await same(`DELETE FROM items2 USING notes n WHERE n.item_id = items2.id AND n.body = 'y'`);
     await same(`DELETE FROM items2 USING items i JOIN tags t ON t.id = i.tenant WHERE i.id = items2.id AND t.name = 'three' RETURNING items2.id`);
+    // Correlated subqueries in writes: their tables' rows first, then the write on each shard.
+    await same(`UPDATE items2 SET title = (SELECT max(body) FROM notes n WHERE n.item_id = items2.id) WHERE id < 10`);
+    await same(`DELETE FROM items2 WHERE EXISTS (SELECT 1 FROM notes n WHERE n.item_id = items2.id AND n.body = 'z')`);
     await same('SELECT id, tenant, title FROM items2 ORDER BY id');
     await same(`INSERT INTO notes SELECT id, title FROM items WHERE id < 4`);
     await same('SELECT * FROM notes ORDER BY item_id, body');
