@@ -5,14 +5,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { freePort, startPgServers } from '../test/helpers/pg-nodes.ts';
 import { startTestCoordinator } from '../test/helpers/coordinator.ts';
 import { clustered, toSql } from './data.ts';
-import { connectAll, spread } from './clients.ts';
+import { connectAll, loadItems, spread } from './clients.ts';
 
 export interface P5Options {
   rows: number;
@@ -45,12 +42,7 @@ export async function p5(o: P5Options, log: (s: string) => void = () => {}): Pro
   const c = await startTestCoordinator(pgs, { pool: { size: Math.max(o.rssClients, ...o.clients) + 4 } });
   try {
     const [db] = await connectAll(1, c.options());
-    await db.query(`CREATE TABLE items (id bigint, embedding vector(${o.dim}))`);
-    await db.query(`SELECT create_distributed_table('items', 'id', shard_count => ${o.shards}, replication_factor => 1)`);
-    await pipeline(Readable.from((function* () {
-      for (let i = 0; i < data.rows.length; i++) yield `${i}\t${toSql(data.rows[i])}\n`;
-    })()), db.query(copyFrom('COPY items (id, embedding) FROM STDIN')));
-    await db.query('CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)');
+    await loadItems(db, data.rows, o.shards);
     await db.end();
     const cost: P5Result['cost'] = [];
     for (const clients of o.clients) {

@@ -1,14 +1,11 @@
 // P6 the SQL applications write: the pgvector README's "nearest neighbours of a row" (a scalar subquery, run first
 // as an intermediate result) against the same kNN with the row's vector written as a literal, same table, same
 // rows, interleaved rounds. The goal: at most one extra round trip, so the ratio of latencies stays near 1.
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { startPgServers } from '../test/helpers/pg-nodes.ts';
 import { startTestCoordinator } from '../test/helpers/coordinator.ts';
 import { clustered, toSql } from './data.ts';
-import { connectAll } from './clients.ts';
+import { connectAll, loadItems } from './clients.ts';
 
 export interface P6Options {
   rows: number;
@@ -42,12 +39,7 @@ export async function p6(o: P6Options, log: (s: string) => void = () => {}): Pro
   const c = await startTestCoordinator(pgs);
   try {
     const [db] = await connectAll(1, c.options());
-    await db.query(`CREATE TABLE items (id bigint, embedding vector(${o.dim}))`);
-    await db.query(`SELECT create_distributed_table('items', 'id', shard_count => ${o.shards}, replication_factor => 1)`);
-    await pipeline(Readable.from((function* () {
-      for (let i = 0; i < data.rows.length; i++) yield `${i}\t${toSql(data.rows[i])}\n`;
-    })()), db.query(copyFrom('COPY items (id, embedding) FROM STDIN')));
-    await db.query('CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WITH (m = 16, ef_construction = 64)');
+    await loadItems(db, data.rows, o.shards);
     const id = (i: number) => (i * 7919) % o.rows;
     const literal = (i: number) => db.query('SELECT id FROM items WHERE id != $1 ORDER BY embedding <-> $2 LIMIT 10', [id(i), toSql(data.rows[id(i)])]);
     const subquery = (i: number) => db.query('SELECT id FROM items WHERE id != $1 ORDER BY embedding <-> (SELECT embedding FROM items WHERE id = $1) LIMIT 10', [id(i)]);

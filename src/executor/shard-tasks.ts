@@ -1,7 +1,7 @@
 // Runs shard tasks: all tasks for one node go in one pipelined write ending in Sync; nodes run in parallel.
 import { createHash } from 'node:crypto';
 import * as fe from '../protocol/frontend.ts';
-import { readCommandTag, readErrorFields, type PgErrorFields } from '../protocol/backend.ts';
+import { readCommandTag, readErrorFields } from '../protocol/backend.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import type { ShardTask } from '../planner/types.ts';
 import { ShardError } from '../errors.ts';

@@ -1,8 +1,8 @@
 // SELECT on a distributed table: one shard when the WHERE clause pins the distribution column, else every shard,
 // with kNN (ORDER BY a vector distance LIMIT k) merged by distance.
-import { columnName, deparse, walk, intConst, type Node } from '../sql/ast.ts';
+import { columnName, walk, intConst, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../metadata/catalog.ts';
-import { paramOrder, pickParams, type BoundParams } from './params.ts';
+import type { BoundParams } from './params.ts';
 import { pinnedValue, shardForValue, valueText, vectorValue } from './router.ts';
 import { OPERATOR_METRIC, distance } from '../index/distance.ts';
 import { lowerBound } from '../index/bounds.ts';
@@ -11,9 +11,8 @@ import { constantCtes, readsRelations } from './relations.ts';
 import { tasksFor } from './shard-sql.ts';
 import { planAggregate, type AggregatePlan } from './aggregate.ts';
 import { planSorted } from './sort.ts';
-import { type DistributedPlan, type ErrorPlan, type PruneSpec, type ShardTask } from './types.ts';
+import { type DistributedPlan, type ErrorPlan, type PruneSpec } from './types.ts';
 import { notSupported } from '../errors.ts';
-import { quoteIdent } from '../sql/quote.ts';
 
 export const VECTOR_OPERATORS = new Set(['<->', '<#>', '<=>', '<+>', '<~>', '<%>']);
 /** PostgreSQL's built-in aggregates (a name missing here would be scattered as if it were a plain function). */

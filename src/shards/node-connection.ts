@@ -1,6 +1,6 @@
 // One backend session on one node. The coordinator speaks the PostgreSQL protocol to it in raw frames, whether the
 // node is a PostgreSQL server over TCP or a PGlite in a worker thread.
-import { readParameterStatus, readyStatus, type PgErrorFields } from '../protocol/backend.ts';
+import { readParameterStatus, readyStatus } from '../protocol/backend.ts';
 
 export type TxStatus = 'I' | 'T' | 'E';
 

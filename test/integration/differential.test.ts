@@ -4,13 +4,11 @@
 // be replayed with VECSHARD_DIFF_SEED). Each answer must equal one node's: as a multiset, in order where the query
 // orders by a unique key; kNN in exact mode.
 import fc from 'fast-check';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPgServers } from '../helpers/pg-nodes.ts';
-import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { compare as compareOn, startDifferential, type Differential } from '../helpers/differential.ts';
 
-let pgs: Awaited<ReturnType<typeof startPgServers>>;
-let c: TestCoordinator;
+let d: Differential;
 let vs: pg.Client;
 let one: pg.Client;
 
@@ -21,12 +19,8 @@ const ROWS = `SELECT g, g % 7, (ARRAY['red','green','blue','teal'])[1 + g % 4] |
   ('[' || round(cos(g)::numeric, 5) || ',' || round(sin(g)::numeric, 5) || ',' || round((g / 150.0)::numeric, 5) || ']')::vector FROM generate_series(1, 150) g`;
 
 beforeAll(async () => {
-  pgs = await startPgServers(3);
-  c = await startTestCoordinator({ servers: pgs.servers.slice(0, 2) });
-  vs = new pg.Client(c.options());
-  await vs.connect();
-  one = new pg.Client({ connectionString: pgs.servers[2].url + '/postgres' });
-  await one.connect();
+  d = await startDifferential();
+  ({ vs, one } = d);
   for (const cl of [vs, one]) {
     for (const k of KINDS) await cl.query(`CREATE TABLE ${k} ${COLUMNS}`);
     await cl.query('CREATE TABLE tags (id int PRIMARY KEY, name text)');
@@ -45,30 +39,9 @@ beforeAll(async () => {
   }
   await vs.query('SET vecshard.exact = on');
 }, 180_000);
-afterAll(async () => {
-  await vs?.end();
-  await one?.end();
-  await c?.close();
-  pgs?.stopAll();
-});
+afterAll(() => d?.close());
 
-type Answer = { rows: string[] } | { error: string };
-
-async function answer(cl: pg.Client, sql: string): Promise<Answer> {
-  try {
-    const r = await cl.query({ text: sql, rowMode: 'array' });
-    return { rows: r.rows.map((row) => JSON.stringify(row)) };
-  } catch (e) {
-    return { error: (e as { code?: string }).code ?? String(e) };
-  }
-}
-
-/** Both answers, the multiset compared unless `ordered`. */
-async function compare(sql: string, ordered: boolean): Promise<{ got: Answer; want: Answer }> {
-  const [got, want] = [await answer(vs, sql), await answer(one, sql)];
-  const norm = (a: Answer) => ('rows' in a && !ordered ? { rows: [...a.rows].sort() } : a);
-  return { got: norm(got), want: norm(want) };
-}
+const compare = (sql: string, ordered: boolean) => compareOn(d, sql, ordered);
 
 // {T} is each kind of table in turn. A query "ordered" ends its top-level ORDER BY in a unique key (id).
 const CORPUS: Array<[sql: string, ordered: boolean]> = [

@@ -1,12 +1,10 @@
 // Subqueries, CTEs, set operations and INSERT ... SELECT on distributed tables, run first as intermediate results
 // (recursive planning), each answer compared with the same statement on one plain PostgreSQL server.
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startPgServers } from '../helpers/pg-nodes.ts';
-import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { compare, startDifferential, type Differential } from '../helpers/differential.ts';
 
-let pgs: Awaited<ReturnType<typeof startPgServers>>;
-let c: TestCoordinator;
+let d: Differential;
 let vs: pg.Client;
 let one: pg.Client;
 
@@ -24,12 +22,8 @@ const ROWS = [
 ];
 
 beforeAll(async () => {
-  pgs = await startPgServers(3);
-  c = await startTestCoordinator({ servers: pgs.servers.slice(0, 2) });
-  vs = new pg.Client(c.options());
-  await vs.connect();
-  one = new pg.Client({ connectionString: pgs.servers[2].url + '/postgres' });
-  await one.connect();
+  d = await startDifferential();
+  ({ vs, one } = d);
   for (const s of SCHEMA) {
     await vs.query(s);
     await one.query(s);
@@ -43,27 +37,12 @@ beforeAll(async () => {
   }
   await vs.query('SET vecshard.exact = on');
 }, 180_000);
-afterAll(async () => {
-  await vs?.end();
-  await one?.end();
-  await c?.close();
-  pgs?.stopAll();
-});
+afterAll(() => d?.close());
 
 /** Runs `sql` on both; the answers (or the SQLSTATEs) must be equal, in order when `ordered`. */
-async function same(sql: string, ordered = /\border by\b[^)]*$/i.test(sql)): Promise<unknown[]> {
-  const run = async (cl: pg.Client) => {
-    try {
-      const r = await cl.query({ text: sql, rowMode: 'array' });
-      return { rows: r.rows.map((row) => JSON.stringify(row)), count: r.rowCount };
-    } catch (e) {
-      return { error: (e as { code?: string }).code ?? String(e) };
-    }
-  };
-  const [got, want] = [await run(vs), await run(one)];
-  const norm = (x: typeof got) => ('rows' in x && !ordered ? { ...x, rows: [...x.rows!].sort() } : x);
-  expect(norm(got), sql).toEqual(norm(want));
-  return 'rows' in got ? got.rows! : [];
+async function same(sql: string, ordered = /\border by\b[^)]*$/i.test(sql)): Promise<void> {
+  const { got, want } = await compare(d, sql, ordered);
+  expect(got, sql).toEqual(want);
 }
 
 const CORPUS = [
