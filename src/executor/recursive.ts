@@ -17,9 +17,30 @@ import { runPlan, type RunOptions } from './run.ts';
 export async function runRecursive(plan: RecursivePlan, ctx: RunContext, sink: Sink, o: RunOptions, depth = 0): Promise<void> {
   // Data-modifying CTEs: the writes and the statement that reads their rows commit or roll back together.
   if (plan.writes) return ctx.inOwnTransaction(() => runRecursive({ ...plan, writes: false }, ctx, sink, o, depth));
+  const r = await resolve(plan, ctx, sink, o.params, depth);
+  if (r.outer.kind === 'passthrough') return runOnHome(r.outer.sql ?? r.text, ctx, sink, { ...o, params: r.params });
+  const rest = await runPlan(r.outer, ctx, sink, { ...o, raw: r.raw, text: r.text, params: r.params });
+  if (rest !== undefined) await runOnHome(rest, ctx, sink, { ...o, params: r.params });
+}
+
+export interface Resolved {
+  /** The statement's plan once no step is left, and the statement and parameters it was planned from. */
+  outer: Exclude<StatementPlan, RecursivePlan>;
+  raw: RawStmt;
+  text: string;
+  params: BoundParams;
+}
+
+/**
+ * Runs a plan's steps, puts their rows into the statement and plans it again — another round when that plan has
+ * steps of its own (a shape the shards cannot answer, pulled up to the home node); each round removes what it ran.
+ */
+export async function resolve(plan: RecursivePlan, ctx: RunContext, sink: Sink, clientParams: BoundParams, depth = 0): Promise<Resolved> {
+  // Rounds and nesting both count: no real statement needs 16, and a planner bug must not loop.
+  if (depth >= 16) throw new PgError({ severity: 'ERROR', code: '54001', message: 'vecshard: the statement needed more than 16 rounds or levels of subqueries run first' });
   let emptyInsert = false;
   // Scalar results become parameters after the client's own.
-  let params = o.params;
+  let params = clientParams;
   const bind = (v: string | null): number => {
     params = { values: [...params.values, v === null ? null : Buffer.from(v)], formats: [...params.formats, 0], types: [...params.types, 0] };
     return params.values.length;
@@ -34,7 +55,7 @@ export async function runRecursive(plan: RecursivePlan, ctx: RunContext, sink: S
       if (!(e instanceof Correlated) || !plan.original) throw e;
       const another = bringSubqueryTables(plan.original, plan.maxBytes);
       if (!another) throw e.error;
-      return runRecursive(another, ctx, sink, o, depth + 1);
+      return resolve(another, ctx, sink, clientParams, depth + 1);
     }
     if (plan.insertSelect && step === plan.steps.at(-1) && !ir.rows.length) emptyInsert = true;
     step.put(ir, bind);
@@ -42,15 +63,8 @@ export async function runRecursive(plan: RecursivePlan, ctx: RunContext, sink: S
   const raw = { stmt: plan.stmt };
   const text = deparse(plan.stmt);
   const outer: StatementPlan = emptyInsert ? { kind: 'passthrough' } : await ctx.plan(raw, text, params);
-  // Planned again, the statement may need another round (a shape the shards cannot answer, pulled up to the home
-  // node); each round removes what it ran, so a few rounds are enough.
-  if (outer.kind === 'recursive') {
-    if (depth >= 8) throw new PgError({ severity: 'ERROR', code: '54001', message: 'vecshard: the statement needed more than 8 rounds of subqueries run first' });
-    return runRecursive(outer, ctx, sink, { ...o, raw, text, params }, depth + 1);
-  }
-  if (outer.kind === 'passthrough') return runOnHome(outer.sql ?? text, ctx, sink, { ...o, params });
-  const rest = await runPlan(outer, ctx, sink, { ...o, raw, text, params });
-  if (rest !== undefined) await runOnHome(rest, ctx, sink, { ...o, params });
+  if (outer.kind === 'recursive') return resolve(outer, ctx, sink, params, depth + 1);
+  return { outer, raw, text, params };
 }
 
 /** A statement on the home node, through the extended protocol so the client's result formats hold. */
@@ -72,7 +86,6 @@ export async function runOnHome(sql: string, ctx: RunContext, sink: Sink, o: Pic
 
 /** Runs one step and reads its rows as text, with the type names the home node gives them. */
 async function intermediateResult(step: SubStep, maxBytes: number, ctx: RunContext, sink: Sink, params: BoundParams, depth: number): Promise<IntermediateResult> {
-  if (depth >= 16) throw new PgError({ severity: 'ERROR', code: '54001', message: `vecshard: ${step.what} is nested too deeply in subqueries that run first` });
   const raw = { stmt: step.stmt };
   const text = deparse(step.stmt);
   const kept = new ResultSink(sink, maxBytes, step.what);

@@ -75,7 +75,7 @@ export async function runPlan(plan: Exclude<StatementPlan, { kind: 'passthrough'
       await runAggregate(plan, ctx, sink, o.resultFormats, o.describe);
       return;
     case 'explain':
-      await runExplain(plan.inner, plan.options, ctx, sink, o.describe);
+      await runExplain(plan.inner, plan.options, ctx, sink, o.describe, o.params);
       return;
     case 'ddl':
       await runDdl(plan, o.text, ctx, sink);

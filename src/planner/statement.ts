@@ -57,7 +57,7 @@ export type StatementPlan =
   | { kind: 'notice'; tag: string; message: string }
   /** vecshard.repair(), vecshard.move_shard_placement(shard, from, to), vecshard.rebalance() */
   | { kind: 'admin'; name: string; args: Array<string | null | undefined> }
-  | { kind: 'explain'; inner: DistributedPlan | AggregatePlan; options: ExplainOptions }
+  | { kind: 'explain'; inner: DistributedPlan | AggregatePlan | RecursivePlan; options: ExplainOptions }
   /** DROP INDEX while distributed tables exist: which table each index is on is asked of the home node. */
   | { kind: 'drop-index'; stmt: Node; indexes: Array<{ schema: string | undefined; name: string }> }
   /** COPY (SELECT …) TO STDOUT over distributed tables: the SELECT's rows, written as COPY data. */
@@ -315,6 +315,10 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
       const innerKind = Object.keys(n.query)[0];
       const inner = await planStatement({ stmt: n.query }, text, ctx);
       if (inner.kind === 'distributed' || inner.kind === 'aggregate') return { kind: 'explain', inner, options };
+      if (inner.kind === 'recursive') {
+        if (inner.writes && options.analyze) return notSupported('EXPLAIN ANALYZE of a statement with data-modifying CTEs', 'EXPLAIN without ANALYZE shows what runs first.');
+        return { kind: 'explain', inner, options };
+      }
       if (inner.kind === 'error') return inner;
       return notSupported(`EXPLAIN of ${innerKind.replace(/Stmt$/, '')} on a distributed table`);
     }

@@ -123,6 +123,19 @@ describe('subqueries and CTEs equal one node', () => {
     await same('SELECT id FROM items i WHERE id IN (SELECT item_id FROM notes n WHERE EXISTS (SELECT 1 FROM items k WHERE k.id = n.item_id AND k.tenant = 2)) ORDER BY id');
   });
 
+  it('EXPLAIN shows what runs first; EXPLAIN ANALYZE runs it and explains the statement after', async () => {
+    const explain = async (sql: string) => (await vs.query(sql)).rows.map((r) => r['QUERY PLAN'] as string).join('\n');
+    const knn = 'SELECT id FROM items WHERE id != 1 ORDER BY embedding <-> (SELECT embedding FROM items WHERE id = 1) LIMIT 5';
+    const plain = await explain(`EXPLAIN ${knn}`);
+    expect(plain).toMatch(/recursive planning\n.*\n {4}1\. a scalar subquery: SELECT embedding FROM items WHERE id = 1\n {2}Then: the statement planned again/);
+    const analyzed = await explain(`EXPLAIN ANALYZE ${knn}`);
+    expect(analyzed).toMatch(/Steps ran in [\d.]+ ms; then:\n {2}Custom Scan \(vecshard\)  table: public\.items\n {2}Strategy: knn scatter-gather/);
+    expect(analyzed).toMatch(/Task 1: node \d, shard vecshard_shards\.items_000\d \(time=/);
+    const home = await explain('EXPLAIN ANALYZE SELECT count(*) FROM (SELECT id FROM items ORDER BY id LIMIT 10) s');
+    expect(home).toMatch(/On the home node:\n {4}Aggregate/);
+    await expect(vs.query('EXPLAIN ANALYZE WITH d AS (DELETE FROM items2 WHERE id = -5 RETURNING id) SELECT * FROM d')).rejects.toMatchObject({ code: '0A000' });
+  });
+
   it('caps an intermediate result with vecshard.max_intermediate_result_size', async () => {
     await vs.query(`SET vecshard.max_intermediate_result_size = '1kB'`);
     try {
