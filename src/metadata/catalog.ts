@@ -46,6 +46,11 @@ export interface DistributedTable {
    * own node, and only nodes holding an active copy of every one of them serve it.
    */
   joined?: DistributedTable[];
+  /**
+   * For one statement only: a hash table co-located with this one (same shard count and hash ranges) and joined on
+   * the distribution columns: shard i of each meets only shard i of the other, on a node that holds both.
+   */
+  colocated?: DistributedTable;
 }
 
 export const SHARD_SCHEMA = 'vecshard_shards';

@@ -30,6 +30,7 @@ export function toShard(stmt: Node, table: DistributedTable, shardName: string):
   const copy = structuredClone(stmt);
   // Joined reference tables become their one shard, whose copy is on every node that serves this query.
   const names = new Map([[`${table.schema}.${table.name}`, shardName], ...(table.joined ?? []).map((r) => [`${r.schema}.${r.name}`, r.shards[0].name] as [string, string])]);
+  if (table.colocated) names.set(`${table.colocated.schema}.${table.colocated.name}`, colocatedShard(shardName));
   walk(copy, (n) => {
     const rv = rangeVar(n);
     const to = rv && names.get(`${rv.schemaname ?? 'public'}.${rv.relname}`);
@@ -62,6 +63,60 @@ export function readsRelations(n: Node | undefined, ctes: Set<string>): boolean 
     if (x.RangeVar && !(x.RangeVar.schemaname === undefined && ctes.has(x.RangeVar.relname))) found = true;
   });
   return found;
+}
+
+/** The co-located table's shard stands in the statement under the first table's shard name and this suffix. */
+export const colocatedShard = (shardName: string) => `${shardName}_colocated`;
+
+/**
+ * A join of two hash tables with the same shard count and hash ranges, on their distribution columns (an equality
+ * in WHERE or ON): shard i of one can only match shard i of the other, so each pair joins on a node that holds a
+ * copy of both. The first table as the plan uses it, with the second as its `colocated` partner; undefined when the
+ * statement is not such a join (it then runs as any join does: on the home node over the rows).
+ */
+export function colocatedTable(stmt: Node, tables: DistributedTable[]): DistributedTable | undefined {
+  if (tables.length !== 2 || tables.some((t) => t.method !== 'hash')) return undefined;
+  const [a, b] = tables;
+  if (a.distType !== b.distType || a.shards.length !== b.shards.length) return undefined;
+  if (a.shards.some((s, i) => s.minHash !== b.shards[i].minHash || s.maxHash !== b.shards[i].maxHash)) return undefined;
+  const ctes = constantCtes(stmt);
+  const byName = new Map<string, DistributedTable>();
+  let others = false;
+  let seen = 0;
+  walk(stmt, (n) => {
+    const rv = n.RangeVar;
+    if (!rv || (rv.schemaname === undefined && ctes.has(rv.relname))) return;
+    const t = tables.find((x) => x.name === rv.relname && x.schema === (rv.schemaname ?? 'public'));
+    if (!t) others = true;
+    else {
+      seen++;
+      byName.set(rv.alias?.aliasname ?? rv.relname, t);
+    }
+  });
+  if (others || seen !== 2 || byName.size !== 2) return undefined;
+  const conds: Node[] = [];
+  const and = (e: Node | undefined): void => {
+    if (e?.BoolExpr?.boolop === 'AND_EXPR') e.BoolExpr.args.forEach(and);
+    else if (e) conds.push(e);
+  };
+  and(stmt.whereClause);
+  walk(stmt.fromClause, (n) => {
+    if (n.JoinExpr) and(n.JoinExpr.quals);
+  });
+  const side = (c: Node | undefined) => {
+    const f = c?.ColumnRef?.fields;
+    const t = f?.length === 2 ? byName.get(f[0].String?.sval) : undefined;
+    return t && f![1].String?.sval === t.distColumn ? t : undefined;
+  };
+  const onKeys = conds.some((c) => {
+    const e = c.A_Expr;
+    if (e?.kind !== 'AEXPR_OP' || e.name?.at(-1)?.String?.sval !== '=') return false;
+    const [l, r] = [side(e.lexpr), side(e.rexpr)];
+    return !!l && !!r && l !== r;
+  });
+  if (!onKeys) return undefined;
+  const shards = a.shards.map((s, i) => ({ ...s, nodes: s.nodes.filter((n) => b.shards[i].nodes.includes(n)) }));
+  return shards.every((s) => s.nodes.length) ? { ...a, colocated: b, shards } : undefined;
 }
 
 /**

@@ -36,6 +36,16 @@ it('asks every shard for k × vecshard.overfetch rows, and exact mode turns the 
   expect(exact.tasks[0].sql).toMatch(/ORDER BY \(?embedding <-> '\[1,0\]'\)? \+ 0/);
 });
 
+it('joins co-located tables shard by shard, on their distribution columns', async () => {
+  const p = await plan('SELECT i.id, o.title FROM items i JOIN orders o ON o.id = i.id WHERE i.tenant = 3');
+  if (p.kind !== 'distributed') throw new Error(p.kind);
+  expect(p.tasks.map((t) => t.sql)).toEqual(
+    [0, 1, 2, 3].map((n) => `SELECT i.id, o.title FROM vecshard_shards.items_000${n} AS i JOIN vecshard_shards.orders_000${n} AS o ON o.id = i.id WHERE i.tenant = 3`),
+  );
+  // Not on the distribution columns: the rows go to the home node instead.
+  expect(await plan('SELECT i.id FROM items i JOIN orders o ON o.tenant = i.tenant')).toMatchObject({ kind: 'recursive' });
+});
+
 it('reads a reference table from one copy', async () => {
   const p = await plan('SELECT name FROM tags');
   expect(p).toMatchObject({ kind: 'distributed', strategy: 'reference table: one copy' });

@@ -86,7 +86,7 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
   if (!from.length || !from.every(plainJoin)) return notSupported('a subquery or function in FROM with a distributed table');
   if (from.length > 1 || !from[0].RangeVar) {
     const onlyConstants = from.filter((n) => !constant(n)).length === 1 && !!from.find((n) => !constant(n))?.RangeVar;
-    if (!table.joined?.length && !onlyConstants) return notSupported('a join or subquery in FROM with a distributed table');
+    if (!table.joined?.length && !table.colocated && !onlyConstants) return notSupported('a join or subquery in FROM with a distributed table');
   }
   const { subLink, window, aggregate } = shapeOf(stmt);
   if (subLink) return notSupported('a subquery in a query on a distributed table');

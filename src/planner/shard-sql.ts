@@ -3,7 +3,7 @@
 import { deparse, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../metadata/catalog.ts';
 import { paramOrder, pickParams, type BoundParams } from './params.ts';
-import { toShard } from './relations.ts';
+import { colocatedShard, toShard } from './relations.ts';
 import type { ShardTask } from './types.ts';
 import { quoteIdent } from '../sql/quote.ts';
 
@@ -21,7 +21,7 @@ const shardSqlCache = new WeakMap<Node, Map<string, { sql: string; order: number
  * is made once per statement text and reused.
  */
 export function tasksFor(stmt: Node, table: DistributedTable, shardIndexes: number[], params: BoundParams, kind: string, cache?: { parsed: Node; key: string }): ShardTask[] {
-  const key = cache && `${table.schema}.${table.name}|${cache.key}`;
+  const key = cache && `${table.schema}.${table.name}|${table.colocated?.name ?? ''}|${cache.key}`;
   const known = cache && shardSqlCache.get(cache.parsed);
   let made = key ? known?.get(key) : undefined;
   if (!made) {
@@ -36,6 +36,9 @@ export function tasksFor(stmt: Node, table: DistributedTable, shardIndexes: numb
   const p = pickParams(params, made.order);
   return shardIndexes.map((i) => {
     const shard = table.shards[i];
-    return { nodeId: shard.nodes[0], shard: shard.name, shardIndex: i, sql: sql.split(SHARD_PLACEHOLDER).join(quoteIdent(shard.name)), params: p };
+    let text = sql;
+    // The co-located table's shard i first: its placeholder contains the table's.
+    if (table.colocated) text = text.split(colocatedShard(SHARD_PLACEHOLDER)).join(quoteIdent(table.colocated.shards[i].name));
+    return { nodeId: shard.nodes[0], shard: shard.name, shardIndex: i, sql: text.split(SHARD_PLACEHOLDER).join(quoteIdent(shard.name)), params: p };
   });
 }

@@ -10,7 +10,7 @@ import type { CopyTask } from '../shards/cluster.ts';
 import type { Metric } from '../index/distance.ts';
 import type { DistributeRequest } from '../operations/distribute.ts';
 import type { BoundParams } from './params.ts';
-import { distributedTables, joinedTable, toShard } from './relations.ts';
+import { colocatedTable, distributedTables, joinedTable, toShard } from './relations.ts';
 import { planSelect } from './select.ts';
 import { valueText } from './router.ts';
 import type { AggregatePlan } from './aggregate.ts';
@@ -259,7 +259,7 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   switch (kind) {
     case 'SelectStmt': {
       const single = n.fromClause?.length === 1 && n.fromClause[0].RangeVar;
-      const target = one && single ? one : joinedTable(n, tables);
+      const target = one && single ? one : (colocatedTable(n, tables) ?? joinedTable(n, tables));
       // What cannot run on the shards runs on the home node over the tables' rows, brought there first.
       if (typeof target === 'string') return pullUp(n, ctx.catalog, limit) ?? notSupported(target);
       const probesText = setting(ctx, ['vecshard.probes']);

@@ -8,18 +8,21 @@ export { loadParser };
 
 const column = (name: string, type: string) => ({ name, type, default: null, sequenceDefault: null }) as unknown as DistributedTable['columns'][number];
 
-/** `items` (hash by id, 4 shards on 2 nodes), `tags` (reference, one shard on every node). */
+const hashTable = (name: string, firstId: number): DistributedTable => ({
+  schema: 'public',
+  name,
+  columns: [column('id', 'int8'), column('tenant', 'int4'), column('title', 'text'), column('embedding', 'vector')],
+  method: 'hash',
+  distColumn: 'id',
+  distType: 'int8',
+  shards: Array.from({ length: 4 }, (_, i) => ({ id: firstId + i, index: i, name: `${name}_000${i}`, minHash: -(2 ** 31) + i * 2 ** 30, maxHash: -(2 ** 31) + (i + 1) * 2 ** 30 - 1, nodes: [i % 2, (i + 1) % 2] })),
+});
+
+/** `items` and `orders` (hash by id, 4 shards on 2 nodes, co-located), `tags` (reference, on every node). */
 export function testCatalog(): Catalog {
   const catalog = new Catalog();
-  catalog.tables.set('public.items', {
-    schema: 'public',
-    name: 'items',
-    columns: [column('id', 'int8'), column('tenant', 'int4'), column('title', 'text'), column('embedding', 'vector')],
-    method: 'hash',
-    distColumn: 'id',
-    distType: 'int8',
-    shards: Array.from({ length: 4 }, (_, i) => ({ id: i + 1, index: i, name: `items_000${i}`, minHash: -(2 ** 31) + i * 2 ** 30, maxHash: -(2 ** 31) + (i + 1) * 2 ** 30 - 1, nodes: [i % 2, (i + 1) % 2] })),
-  } as DistributedTable);
+  catalog.tables.set('public.items', hashTable('items', 1));
+  catalog.tables.set('public.orders', hashTable('orders', 20));
   catalog.tables.set('public.tags', {
     schema: 'public',
     name: 'tags',

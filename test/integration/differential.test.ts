@@ -22,18 +22,20 @@ beforeAll(async () => {
   d = await startDifferential();
   ({ vs, one } = d);
   for (const cl of [vs, one]) {
-    for (const k of KINDS) await cl.query(`CREATE TABLE ${k} ${COLUMNS}`);
+    for (const k of [...KINDS, 'h2']) await cl.query(`CREATE TABLE ${k} ${COLUMNS}`);
     await cl.query('CREATE TABLE tags (id int PRIMARY KEY, name text)');
     await cl.query('CREATE TABLE plain (grp int, label text)');
   }
   await vs.query(`SELECT create_distributed_table('h', 'id', shard_count => 4)`);
+  await vs.query(`SELECT create_distributed_table('h2', 'id', shard_count => 4)`);
   await vs.query(`SELECT create_reference_table('r')`);
   // Clustered tables are placed by their vectors: rows first, so the centroids come from them.
   await vs.query(`INSERT INTO c ${ROWS}`);
   await vs.query(`SELECT create_distributed_table('c', 'embedding', distribution => 'clustered', shard_count => 4)`);
   await vs.query(`SELECT create_reference_table('tags')`);
   for (const cl of [vs, one]) {
-    for (const k of KINDS) if (!(cl === vs && k === 'c')) await cl.query(`INSERT INTO ${k} ${ROWS}`);
+    for (const k of [...KINDS, 'h2']) if (!(cl === vs && k === 'c')) await cl.query(`INSERT INTO ${k} ${ROWS}`);
+    await cl.query('DELETE FROM h2 WHERE id % 3 = 0');
     await cl.query(`INSERT INTO tags SELECT g, 'tag' || g FROM generate_series(0, 6) g`);
     await cl.query(`INSERT INTO plain VALUES (1, 'one'), (3, 'three'), (3, 'drei'), (5, 'five'), (8, 'none')`);
   }
@@ -178,6 +180,24 @@ const query = fc
       wrap === 'subquery' ? `SELECT * FROM (${inner}) s` : wrap === 'cte' ? `WITH s AS (${inner}) SELECT * FROM s` : wrap === 'union' ? `${inner} UNION ALL ${inner}` : `${inner}${shape.order}`;
     return { sql, ordered: wrap === 'none' && shape.ordered };
   });
+
+describe('co-located joins run shard by shard and equal one node', () => {
+  const JOINS = [
+    'SELECT a.id, b.cat FROM h a JOIN h2 b ON a.id = b.id WHERE a.id < 25 ORDER BY a.id',
+    'SELECT a.id, b.id FROM h a LEFT JOIN h2 b ON b.id = a.id WHERE a.id < 12 ORDER BY a.id',
+    'SELECT coalesce(a.id, b.id) FROM h a FULL JOIN h2 b ON a.id = b.id AND b.grp = 2 WHERE coalesce(a.id, b.id) < 15 ORDER BY 1',
+    'SELECT a.grp, count(*), sum(b.score) FROM h a, h2 b WHERE a.id = b.id GROUP BY a.grp ORDER BY a.grp',
+    "SELECT a.id FROM h a JOIN h2 b ON a.id = b.id ORDER BY a.embedding <-> '[1,0,0]' LIMIT 5",
+    'SELECT a.id FROM h a JOIN h2 b ON a.id = b.id WHERE a.id = 40',
+  ];
+  it.each(JOINS)('%s', async (sql) => {
+    const { got, want } = await compare(sql, /ORDER BY/.test(sql));
+    expect(got, sql).toEqual(want);
+    const plan = (await vs.query(`EXPLAIN ${sql}`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan, 'shard by shard, no rows moved').not.toMatch(/recursive planning/);
+    expect(plan).toMatch(/vecshard_shards\.h_000\d/);
+  });
+});
 
 describe('random SELECTs equal one node', () => {
   it('holds for generated statements', async () => {
