@@ -51,7 +51,8 @@ it('runs WITH RECURSIVE and LATERAL whole on the home node over the tables rows;
   const w = await recursive('WITH d AS (DELETE FROM items WHERE tenant = 1 RETURNING id) SELECT count(*) FROM items, d');
   expect(w.writes).toBe(true);
   expect(w.steps.map((s) => s.what)).toEqual(['the rows of items', 'CTE d']);
-  expect(await plan('WITH d AS (DELETE FROM items RETURNING id) UPDATE items SET title = $1', ['x'])).toMatchObject({ kind: 'error', error: { code: '0A000' } });
+  expect(await plan('WITH d AS (DELETE FROM items WHERE id = 1 RETURNING *) INSERT INTO orders SELECT * FROM d')).toMatchObject({ kind: 'recursive', writes: true });
+  expect(await plan('WITH RECURSIVE d AS (DELETE FROM items RETURNING id) SELECT 1')).toMatchObject({ kind: 'error', error: { code: '0A000' } });
 });
 
 it('rejects a subquery with two columns or two rows as Postgres does', async () => {

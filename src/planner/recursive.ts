@@ -64,8 +64,8 @@ export function planSubqueries(kind: string, original: Node, maxBytes: number, c
     return earlier.length ? { SelectStmt: { ...select.SelectStmt, withClause: { ...(own ?? withClause), recursive: false, ctes: [...earlier, ...(own?.ctes ?? [])] } } } : select;
   };
   if (withClause?.ctes.some((c: Node) => !c.CommonTableExpr.ctequery.SelectStmt)) {
-    if (kind !== 'SelectStmt' || withClause.recursive || !catalog) return notSupported('a data-modifying statement in WITH outside a plain SELECT', 'Run the INSERT, UPDATE or DELETE as a statement of its own, with RETURNING.');
-    return writableCtes(stmt, withClause, catalog, maxBytes);
+    if (withClause.recursive || !catalog) return notSupported('a data-modifying statement in WITH RECURSIVE', 'Run the INSERT, UPDATE or DELETE as a statement of its own, with RETURNING.');
+    return writableCtes(stmt, kind, withClause, catalog, maxBytes);
   }
   if (withClause) {
     if (withClause.recursive) return notSupported('WITH RECURSIVE');
@@ -168,12 +168,13 @@ export function pullUp(select: Node, catalog: Catalog, maxBytes: number): Recurs
 }
 
 /**
- * A SELECT with data-modifying CTEs, as Postgres runs it: every table the statement reads is read first (one
- * snapshot, before any write), then each INSERT / UPDATE / DELETE runs once as a statement of its own, its RETURNING
- * rows taking the CTE's place, then the SELECT runs on the home node; all of it in one transaction.
+ * A statement with data-modifying CTEs, as Postgres runs it: every table it reads is read first (one snapshot,
+ * before any write; the target of a main INSERT, UPDATE or DELETE is not read), then each CTE's INSERT / UPDATE /
+ * DELETE runs once as a statement of its own, its RETURNING rows taking the CTE's place, then the statement itself
+ * (`WITH moved AS (DELETE … RETURNING *) INSERT INTO other SELECT * FROM moved`); all of it in one transaction.
  */
-function writableCtes(stmt: Node, withClause: Node, catalog: Catalog, maxBytes: number): RecursivePlan {
-  const reads = bringRows(stmt.SelectStmt, catalog, (n) => !!n.CommonTableExpr && !n.CommonTableExpr.ctequery.SelectStmt);
+function writableCtes(stmt: Node, kind: string, withClause: Node, catalog: Catalog, maxBytes: number): RecursivePlan {
+  const reads = bringRows(stmt[kind], catalog, (n) => !!n.CommonTableExpr && !n.CommonTableExpr.ctequery.SelectStmt);
   const writes: SubStep[] = [];
   const done = new Set<string>();
   for (const c of withClause.ctes as Node[]) {

@@ -183,6 +183,10 @@ describe('INSERT ... SELECT, and writes with subqueries', () => {
     await same(`WITH moved AS (DELETE FROM items2 WHERE id BETWEEN 500 AND 520 RETURNING *), ins AS (INSERT INTO items2 SELECT id + 10000, tenant, title, embedding FROM moved RETURNING id) SELECT count(*) FROM ins`);
     await same(`WITH up AS (UPDATE items2 SET title = 'cte' WHERE id < 8 RETURNING id, title) SELECT * FROM up ORDER BY id`);
     await same(`WITH w AS (INSERT INTO items2 VALUES (20000, 1, 'w', '[1,1,1]')) SELECT count(*) FROM items2 WHERE id = 20000`);
+    // Rows moved from one table to another in one statement.
+    await same(`WITH moved AS (DELETE FROM items2 WHERE id BETWEEN 300 AND 310 RETURNING id, title) INSERT INTO notes SELECT id, title FROM moved`);
+    await same(`WITH n AS (SELECT item_id FROM notes WHERE body LIKE 'gen 30%'), up AS (UPDATE items2 SET tenant = 9 WHERE id IN (SELECT item_id + 10000 FROM n) RETURNING id) DELETE FROM notes WHERE item_id IN (SELECT id - 10000 FROM up)`);
+    await same('SELECT * FROM notes ORDER BY item_id, body');
     await same('SELECT id, tenant, title FROM items2 ORDER BY id');
     // A write that fails leaves nothing of the others.
     await same(`WITH a AS (DELETE FROM items2 WHERE id < 100 RETURNING id), b AS (INSERT INTO items2 VALUES (20000, 1, 'dup', '[0,0,0]') RETURNING id) SELECT * FROM a, b`);
