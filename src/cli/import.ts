@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { toTextField } from '../executor/copy-rows.ts';
 import { ImportError, openSource, type Format } from './sources.ts';
-import { quoteIdent } from '../sql/quote.ts';
+import { parseQualifiedName, quoteIdent } from '../sql/quote.ts';
 
 export interface ImportOptions {
   table: string;
@@ -36,7 +36,12 @@ export interface ImportProgress {
   resumedFrom: number;
 }
 
-const qualified = (t: string) => t.split('.').map(quoteIdent).join('.');
+/** The --table argument as SQL: read as Postgres reads a table name ('app.items', '"My.Table"'). */
+function qualified(t: string): string {
+  const q = parseQualifiedName(t);
+  if (!q) throw new ImportError(`--table "${t}" is not a table name`);
+  return q.schema === undefined ? quoteIdent(q.name) : `${quoteIdent(q.schema)}.${quoteIdent(q.name)}`;
+}
 
 /** Which import this is: the table, the file's name, size and first 64 KiB (a changed file starts over). */
 function importKey(file: string, table: string): string {

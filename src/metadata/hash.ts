@@ -1,5 +1,6 @@
 // PostgreSQL's own hash functions (src/common/hashfn.c, Bob Jenkins' lookup3), so a distribution value lands in the
 // same hash range here as in Postgres's hash partitioning, Citus and PgDog. Results are signed int32, like hashint8().
+import { PgError } from '../errors.ts';
 
 const rot = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
 
@@ -75,8 +76,16 @@ export function hashText(s: string): number {
   return hashBytes(Buffer.from(s, 'utf8'));
 }
 
+/**
+ * A uuid in any form Postgres accepts ('{…}', upper case, hyphens after any group of four digits or none) hashes as
+ * its 16 bytes; anything else is 22P02, as Postgres says.
+ */
 export function hashUuid(s: string): number {
-  return hashBytes(Buffer.from(s.replace(/-/g, ''), 'hex'));
+  const m = /^\s*(\{)?([0-9a-f]{4}-?){7}[0-9a-f]{4}(\})?\s*$/i.exec(s);
+  if (!m || !!m[1] !== !!m[3] || /--|^\s*\{?-|-\}?\s*$/.test(s)) {
+    throw new PgError({ severity: 'ERROR', code: '22P02', message: `invalid input syntax for type uuid: "${s}"` });
+  }
+  return hashBytes(Buffer.from(s.replace(/[^0-9a-f]/gi, ''), 'hex'));
 }
 
 /** Distribution column types vecshard can hash, by pg_type name, to the hash of a value in text form. */

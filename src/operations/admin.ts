@@ -2,6 +2,7 @@
 // membership and shard moves. Each returns a count the client gets as its one row.
 import path from 'node:path';
 import { PgError } from '../errors.ts';
+import { parseQualifiedName } from '../sql/quote.ts';
 import type { RunContext } from '../executor/context.ts';
 import { parseNodeUrl } from '../shards/pg-node.ts';
 import type { Cluster, NodeSpec } from '../shards/cluster.ts';
@@ -23,8 +24,8 @@ export async function runAdmin(call: AdminCall, ctx: RunContext): Promise<number
       return rebalance(cluster, database, log);
     case 'recluster': {
       const rel = call.args[0];
-      const [schema, name] = rel?.includes('.') ? rel.split('.', 2) : ['public', rel];
-      const table = name ? (await ctx.catalog()).get(schema, name) : undefined;
+      const q = rel ? parseQualifiedName(rel) : undefined;
+      const table = q ? (await ctx.catalog()).get(q.schema ?? 'public', q.name) : undefined;
       if (!table) throw new PgError({ severity: 'ERROR', code: '42P01', message: `vecshard.recluster: "${rel ?? ''}" is not a distributed table` });
       return recluster(cluster, database, table, log);
     }

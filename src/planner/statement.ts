@@ -22,7 +22,7 @@ import { NO_PARAMS } from './params.ts';
 import { explainOptions, type ExplainOptions } from './explain.ts';
 import { notSupported } from '../errors.ts';
 import { intermediateLimit, planSubqueries, pullUp, pullUpAll, type RecursivePlan } from './recursive.ts';
-import { quoteLiteral } from '../sql/quote.ts';
+import { parseQualifiedName, quoteLiteral } from '../sql/quote.ts';
 
 const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance', 'add_node', 'remove_node', 'recluster'];
 
@@ -109,8 +109,10 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
   if (ADMIN_FUNCTIONS.includes(fn.name)) return { kind: 'admin', name: fn.name, args: fn.args.map((a) => valueText(a, ctx.params)) };
   const rel = positional[0] ?? named.get('table_name');
   if (!rel) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `${fn.name}: the first argument must name a table` } };
-  const [schema, name] = rel.includes('.') ? rel.split('.', 2) : ['public', rel];
-  if (fn.name === 'create_reference_table') return { kind: 'distribute', req: { schema, name: name.replace(/^"|"$/g, ''), column: null, shardCount: 1, replicationFactor: ctx.nodeCount, method: 'reference' } };
+  const qualified = parseQualifiedName(rel);
+  if (!qualified) return { kind: 'error', error: { severity: 'ERROR', code: '42602', message: `invalid name syntax: "${rel}"` } };
+  const { schema = 'public', name } = qualified;
+  if (fn.name === 'create_reference_table') return { kind: 'distribute', req: { schema, name, column: null, shardCount: 1, replicationFactor: ctx.nodeCount, method: 'reference' } };
   const column = positional[1] ?? named.get('distribution_column');
   if (!column) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: 'create_distributed_table: the second argument must name the distribution column' } };
   const method = named.get('distribution_type') ?? named.get('distribution') ?? 'hash';
@@ -145,7 +147,7 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
   }
   return {
     kind: 'distribute',
-    req: { schema, name: name.replace(/^"|"$/g, ''), column, shardCount, replicationFactor, method, ...(metric ? { metric: metric as Metric } : {}), ...(centroids ? { centroids } : {}) },
+    req: { schema, name, column, shardCount, replicationFactor, method, ...(metric ? { metric: metric as Metric } : {}), ...(centroids ? { centroids } : {}) },
   };
 }
 

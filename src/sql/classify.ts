@@ -94,7 +94,46 @@ function classifyOne(sql: string, s: RawStmt, q: ClassifiedQuery): StatementClas
  * vecshard quotes it ('all') before parsing, so the documented form works.
  */
 export function quoteProbesAll(sql: string): string {
-  return /vecshard\.probes/i.test(sql) ? sql.replace(/(\bset\s+(?:session\s+|local\s+)?vecshard\.probes\s*(?:=|to)\s*)all\b/gi, "$1'all'") : sql;
+  if (!/vecshard\.probes/i.test(sql)) return sql;
+  // Only at the start of a statement: the same words inside a string, an identifier or a comment stay as they are.
+  const setAll = /\s*(set\s+(?:session\s+|local\s+)?vecshard\.probes\s*(?:=|to)\s*)all\b/iy;
+  let out = '';
+  let from = 0;
+  for (const start of statementStarts(sql)) {
+    setAll.lastIndex = start;
+    const m = setAll.exec(sql);
+    if (!m) continue;
+    out += sql.slice(from, start) + m[0].slice(0, -3) + "'all'";
+    from = start + m[0].length;
+  }
+  return from ? out + sql.slice(from) : sql;
+}
+
+/** Where each statement of a query string begins: 0, and after each `;` outside strings, identifiers and comments. */
+function statementStarts(sql: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i];
+    if (c === ';') starts.push(i + 1);
+    else if (c === "'" || c === '"') {
+      // 'it''s', "a""b", and E'\'' (a backslash escapes the quote in an E'' string).
+      const escapes = c === "'" && /[eE]/.test(sql[i - 1] ?? '') && !/[a-zA-Z0-9_]/.test(sql[i - 2] ?? '');
+      for (i++; i < sql.length; i++) {
+        if (escapes && sql[i] === '\\') i++;
+        else if (sql[i] === c && sql[i + 1] === c) i++;
+        else if (sql[i] === c) break;
+      }
+    } else if (c === '-' && sql[i + 1] === '-') i = sql.indexOf('\n', i) < 0 ? sql.length : sql.indexOf('\n', i);
+    else if (c === '/' && sql[i + 1] === '*') i = sql.indexOf('*/', i + 2) < 0 ? sql.length : sql.indexOf('*/', i + 2) + 1;
+    else if (c === '$') {
+      const tag = /^\$(?:[a-zA-Z_][a-zA-Z0-9_]*)?\$/.exec(sql.slice(i));
+      if (tag) {
+        const end = sql.indexOf(tag[0], i + tag[0].length);
+        i = end < 0 ? sql.length : end + tag[0].length - 1;
+      }
+    }
+  }
+  return starts;
 }
 
 // One plain SELECT/INSERT/UPDATE/DELETE (optionally with a trailing semicolon) whose text holds none of the words
@@ -123,7 +162,9 @@ export function mayName(sql: string, catalog: object, names: () => string[]): bo
   let re = namePatterns.get(catalog);
   if (re === undefined) {
     const list = names();
-    re = list.length ? new RegExp(`(?:^|[^a-z0-9_$])(?:${list.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?![a-z0-9_$])`, 'i') : null;
+    // A name with a double quote in it appears in SQL with the quote doubled ("items""x").
+    const spellings = [...new Set(list.flatMap((n) => [n, n.replace(/"/g, '""')]))];
+    re = spellings.length ? new RegExp(`(?:^|[^a-z0-9_$])(?:${spellings.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})(?![a-z0-9_$])`, 'i') : null;
     namePatterns.set(catalog, re);
   }
   return re !== null && re.test(sql);

@@ -19,3 +19,37 @@ export function quoteIdent(s: string): string {
 export function quoteName(s: string): string {
   return `"${s.replace(/"/g, '""')}"`;
 }
+
+/**
+ * A table name as text ('items', 'app.items', '"My.Table"'), read as Postgres reads a regclass: dots outside double
+ * quotes separate schema and name, quoted parts keep their case and dots (`""` is a quote), others are lowercased.
+ * Undefined when it is not one or two such parts.
+ */
+export function parseQualifiedName(text: string): { schema: string | undefined; name: string } | undefined {
+  const parts: string[] = [];
+  let i = 0;
+  while (i <= text.length) {
+    let part = '';
+    if (text[i] === '"') {
+      for (i++; i < text.length; i++) {
+        if (text[i] === '"' && text[i + 1] === '"') (part += '"'), i++;
+        else if (text[i] === '"') break;
+        else part += text[i];
+      }
+      if (text[i] !== '"' || !part) return undefined;
+      i++;
+    } else {
+      const end = text.indexOf('.', i);
+      part = text.slice(i, end < 0 ? text.length : end).trim().toLowerCase();
+      if (!part || part.includes('"')) return undefined;
+      i = end < 0 ? text.length : end;
+    }
+    parts.push(part);
+    if (i >= text.length) break;
+    if (text[i] !== '.') return undefined;
+    i++;
+  }
+  if (parts.length === 1) return { schema: undefined, name: parts[0] };
+  if (parts.length === 2) return { schema: parts[0], name: parts[1] };
+  return undefined;
+}

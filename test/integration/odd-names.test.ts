@@ -1,0 +1,63 @@
+// Odd names and odd spellings never give a wrong answer: a table whose name has a double quote or a dot in it, a
+// uuid written with braces or in capitals, a string that looks like vecshard's own SET (issue 17, finding 4).
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { queryNode, startPgServers } from '../helpers/pg-nodes.ts';
+import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+
+let pgs: Awaited<ReturnType<typeof startPgServers>>;
+let c: TestCoordinator;
+let db: pg.Client;
+
+beforeAll(async () => {
+  pgs = await startPgServers(2);
+  c = await startTestCoordinator(pgs);
+  db = new pg.Client(c.options());
+  await db.connect();
+});
+afterAll(async () => {
+  await db?.end();
+  await c?.close();
+  pgs?.stopAll();
+});
+
+it('a table named with a doubled quote: rows go to its shards, not to the empty shell on node 0', async () => {
+  await db.query(`CREATE TABLE "items""x" (id int, v text)`);
+  await db.query(`SELECT create_distributed_table('"items""x"', 'id', shard_count => 4)`);
+  // A plain statement that names no distributed table skips parsing: this one does name one.
+  await db.query(`INSERT INTO "items""x" VALUES (1, 'a'), (2, 'b'), (3, 'c')`);
+  expect((await db.query(`SELECT count(*)::int AS n FROM "items""x"`)).rows).toEqual([{ n: 3 }]);
+  expect((await db.query(`SELECT v FROM "items""x" WHERE id = 2`)).rows).toEqual([{ v: 'b' }]);
+  expect(await queryNode(pgs.servers[0], `SELECT count(*)::int AS n FROM public."items""x"`)).toEqual([{ n: 0 }]);
+});
+
+it('a quoted table name with a dot in it is one name, not a schema and a table', async () => {
+  await db.query(`CREATE TABLE "my.table" (id int, v text)`);
+  await db.query(`SELECT create_distributed_table('"my.table"', 'id', shard_count => 2)`);
+  await db.query(`INSERT INTO "my.table" VALUES (1, 'one'), (2, 'two')`);
+  expect((await db.query(`SELECT v FROM "my.table" ORDER BY id`)).rows).toEqual([{ v: 'one' }, { v: 'two' }]);
+  expect((await db.query(`SELECT table_name FROM vecshard.tables WHERE table_name = 'my.table'`)).rows).toEqual([{ table_name: 'my.table' }]);
+  await expect(db.query(`SELECT create_distributed_table('a.b.c', 'id')`)).rejects.toMatchObject({ code: '42602' });
+});
+
+it('a uuid in braces, capitals or without hyphens routes to the same shard as its canonical form', async () => {
+  await db.query('CREATE TABLE u (id uuid PRIMARY KEY, v int)');
+  await db.query(`SELECT create_distributed_table('u', 'id', shard_count => 8)`);
+  const id = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11';
+  await db.query(`INSERT INTO u VALUES ('{${id}}', 1)`);
+  await db.query(`INSERT INTO u VALUES ($1, 2)`, ['{b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}']);
+  for (const spelling of [id, id.toUpperCase(), `{${id}}`, id.replace(/-/g, ''), 'a0eebc999c0b4ef8bb6d6bb9bd380a11'.replace(/(.{4})/g, '$1-').slice(0, -1)]) {
+    expect((await db.query('SELECT v FROM u WHERE id = $1', [spelling])).rows, spelling).toEqual([{ v: 1 }]);
+    expect((await db.query(`SELECT v FROM u WHERE id = '${spelling}'`)).rows, spelling).toEqual([{ v: 1 }]);
+  }
+  expect((await db.query(`SELECT v FROM u WHERE id = 'b0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'`)).rows).toEqual([{ v: 2 }]);
+  await expect(db.query(`INSERT INTO u VALUES ('{${id}', 3)`)).rejects.toMatchObject({ code: '22P02' });
+  expect((await db.query('SELECT count(*)::int AS n FROM u')).rows).toEqual([{ n: 2 }]);
+});
+
+it('a string that reads like SET vecshard.probes = all is left as it is', async () => {
+  expect((await db.query(`SELECT 'SET vecshard.probes = all' AS s`)).rows).toEqual([{ s: 'SET vecshard.probes = all' }]);
+  expect((await db.query(`SELECT $$x; SET vecshard.probes = all$$ AS s`)).rows).toEqual([{ s: 'x; SET vecshard.probes = all' }]);
+  await db.query('SET vecshard.probes = all');
+  expect((await db.query('SHOW vecshard.probes')).rows).toEqual([{ 'vecshard.probes': 'all' }]);
+});
