@@ -35,7 +35,7 @@ export async function copyCatalog(src: NodeConnection, dst: NodeConnection): Pro
     const ddl = await tableDdl(src, schema!, name!, true);
     await runQuery(
       dst,
-      [...exts.rows.map(([e]) => `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e!)}`), `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema!)}`, ...ddl(schema!, name!, '')].join('; '),
+      [...exts.rows.map(([e]) => `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e!)}`), `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema!)}`, ...ddl(schema!, name!)].join('; '),
     );
   }
   const sql = ['BEGIN', ...[...CATALOG_TABLES].reverse().map((t) => `DELETE FROM vecshard.${t}`)];

@@ -16,6 +16,7 @@ import { readErrorFields } from '../protocol/backend.ts';
 import { LineSplitter, textField } from '../executor/copy-rows.ts';
 import { PgError } from '../errors.ts';
 import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
+import { shardObjectName } from '../metadata/names.ts';
 
 export interface DistributeRequest {
   schema: string;
@@ -35,18 +36,18 @@ const err = (code: string, message: string, hint?: string) => new PgError({ seve
 /** `items` shard 7 -> items_0007 (schema-qualified names other than public keep their schema in the name). */
 export function shardName(schema: string, name: string, index: number): string {
   const base = schema === 'public' ? name : `${schema}_${name}`;
-  return `${base.slice(0, 58)}_${String(index).padStart(4, '0')}`;
+  return shardObjectName(base, index);
 }
 
 /** CREATE statements that make shard `shard` of the shell `schema.name`, read from `home`'s catalog. */
 export async function shardDdl(home: NodeConnection, schema: string, name: string): Promise<(shard: string, index: number) => string[]> {
   const make = await tableDdl(home, schema, name);
-  return (shard, index) => make(SHARD_SCHEMA, shard, `_${String(index).padStart(4, '0')}`);
+  return (shard, index) => make(SHARD_SCHEMA, shard, index);
 }
 
 /**
  * CREATE statements for a table like `schema.name` (columns, constraints, indexes) under another name, with
- * `suffix` on constraint and index names. Sequence defaults are left out of shards (the coordinator assigns those
+ * the shard's number on constraint and index names (none for the shell). Sequence defaults are left out of shards (the coordinator assigns those
  * values); a `shell` keeps them, with sequences of its own, so the catalog read from any node knows the column
  * draws from a sequence.
  */
@@ -55,7 +56,7 @@ export async function tableDdl(
   schema: string,
   name: string,
   shell = false,
-): Promise<(toSchema: string, toName: string, suffix: string) => string[]> {
+): Promise<(toSchema: string, toName: string, shardIndex?: number) => string[]> {
   const rel = quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(name)}`);
   const cols = await runQuery(
     home,
@@ -69,8 +70,8 @@ export async function tableDdl(
     `SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = ${rel}::regclass
         AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY i.indexrelid`,
   );
-  return (toSchema, toName, suffix) => {
-    const rename = (n: string) => (suffix ? n.slice(0, 58) + suffix : n);
+  return (toSchema, toName, shardIndex) => {
+    const rename = (n: string) => (shardIndex === undefined ? n : shardObjectName(n, shardIndex));
     const sequences: string[] = [];
     const defs = cols.rows.map(([col, type, notnull, def, generated, identity]) => {
       let s = `${quoteIdent(col!)} ${type}`;
@@ -196,7 +197,7 @@ export async function distributeTable(
     const all = await Promise.all(members.map((n) => conn(n)));
     if (inTransaction) {
       for (const c of all) {
-        const own = c === home ? [`TRUNCATE ${rel}`] : [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(req.schema)}`, ...shell(req.schema, req.name, '')];
+        const own = c === home ? [`TRUNCATE ${rel}`] : [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(req.schema)}`, ...shell(req.schema, req.name)];
         await runQuery(c, [...own, registerTableSql(table), BUMP_VERSION].join(';\n'));
       }
       return table;
@@ -204,7 +205,7 @@ export async function distributeTable(
     try {
       for (const c of all) {
         await migrate(c);
-        const own = c === home ? [`TRUNCATE ${rel}`] : [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(req.schema)}`, ...shell(req.schema, req.name, '')];
+        const own = c === home ? [`TRUNCATE ${rel}`] : [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(req.schema)}`, ...shell(req.schema, req.name)];
         await runQuery(c, ['BEGIN', ...own, registerTableSql(table), BUMP_VERSION].join(';\n'));
       }
       await commit!(home, all.filter((c) => c !== home));

@@ -6,8 +6,9 @@ import { toShard } from './relations.ts';
 import { type DdlPlan, type ErrorPlan, type ShardTask } from './types.ts';
 import { notSupported } from '../errors.ts';
 import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
+import { shardObjectName } from '../metadata/names.ts';
 
-const suffix = (i: number) => `_${String(i).padStart(4, '0')}`;
+
 
 function perShard(table: DistributedTable, make: (shardName: string, index: number) => string): ShardTask[] {
   return table.shards.flatMap((s) => s.nodes.map((nodeId) => ({ nodeId, shard: s.name, shardIndex: s.index, sql: make(s.name, s.index), params: NO_PARAMS })));
@@ -22,7 +23,7 @@ export function planIndex(stmt: Node, text: string, table: DistributedTable): Dd
     transactional: !stmt.concurrent,
     catalog: [],
     tasks: perShard(table, (name, i) => {
-      const s = toShard({ IndexStmt: { ...stmt, idxname: stmt.idxname ? stmt.idxname.slice(0, 58) + suffix(i) : undefined } }, table, name);
+      const s = toShard({ IndexStmt: { ...stmt, idxname: stmt.idxname ? shardObjectName(stmt.idxname, i) : undefined } }, table, name);
       delete s.IndexStmt.relation.alias;
       return deparse(s);
     }),
@@ -103,7 +104,7 @@ export function planAlterTable(stmt: Node, text: string, table: DistributedTable
       delete s.AlterTableStmt.relation.alias;
       for (const c of s.AlterTableStmt.cmds) {
         const con = c.AlterTableCmd?.def?.Constraint;
-        if (con?.conname) con.conname = con.conname.slice(0, 58) + suffix(i);
+        if (con?.conname) con.conname = shardObjectName(con.conname, i);
       }
       return deparse(s);
     }),
@@ -125,9 +126,9 @@ export function planRename(stmt: Node, text: string, table: DistributedTable): D
       transactional: true,
       catalog: [
         `UPDATE vecshard.tables SET table_name = ${quoteLiteral(stmt.newname)} WHERE ${catalogKey(table)}`,
-        `UPDATE vecshard.shards SET shard_name = ${quoteLiteral(base.slice(0, 58))} || '_' || lpad(shard_index::text, 4, '0') WHERE schema_name = ${quoteLiteral(table.schema)} AND table_name = ${quoteLiteral(stmt.newname)}`,
+        ...table.shards.map((s) => `UPDATE vecshard.shards SET shard_name = ${quoteLiteral(shardObjectName(base, s.index))} WHERE shard_id = ${s.id}`),
       ],
-      tasks: perShard(table, (name, i) => `ALTER TABLE ${SHARD_SCHEMA}.${quoteIdent(name)} RENAME TO ${quoteIdent(base.slice(0, 58) + suffix(i))}`),
+      tasks: perShard(table, (name, i) => `ALTER TABLE ${SHARD_SCHEMA}.${quoteIdent(name)} RENAME TO ${quoteIdent(shardObjectName(base, i))}`),
     };
   }
   return notSupported(`renaming this kind of object (${stmt.renameType})`);

@@ -61,3 +61,17 @@ it('a string that reads like SET vecshard.probes = all is left as it is', async 
   await db.query('SET vecshard.probes = all');
   expect((await db.query('SHOW vecshard.probes')).rows).toEqual([{ 'vecshard.probes': 'all' }]);
 });
+
+it('tables whose long names share their first 58 characters get shards, indexes and constraints of their own', async () => {
+  const base = 'long_'.repeat(11) + 'abc'; // 58 characters
+  for (const [t, k] of [[`${base}_one`, 1], [`${base}_two`, 2]] as const) {
+    await db.query(`CREATE TABLE ${t} (id int, v text, CONSTRAINT ${base}_p${k} PRIMARY KEY (id))`);
+    await db.query(`SELECT create_distributed_table('${t}', 'id', shard_count => 4)`);
+    await db.query(`CREATE INDEX ${base}_i${k} ON ${t} (v)`);
+    await db.query(`INSERT INTO ${t} VALUES (1, '${t}'), (2, 'x')`);
+  }
+  for (const t of [`${base}_one`, `${base}_two`]) expect((await db.query(`SELECT v FROM ${t} WHERE id = 1`)).rows).toEqual([{ v: t }]);
+  const names = await queryNode(pgs.servers[0], `SELECT count(*)::int AS n, count(DISTINCT relname)::int AS d FROM pg_class WHERE relnamespace = 'vecshard_shards'::regnamespace AND relname LIKE 'long_long%'`);
+  expect(names[0].n).toBe(names[0].d);
+  expect(names[0].n).toBeGreaterThanOrEqual(12);
+});
