@@ -42,6 +42,8 @@ export abstract class NodeConnection {
   status: TxStatus = 'I';
   /** The node's last message was ReadyForQuery and nothing was written since: a Sync now would only repeat it. */
   atRest = false;
+  /** A COPY FROM STDIN is open on the node (its CopyInResponse came, its ReadyForQuery not yet). */
+  copying = false;
   /** What the node's backend session holds for whoever uses this connection (statements, settings). */
   readonly backend = new BackendState();
   broken = false;
@@ -111,6 +113,7 @@ export abstract class NodeConnection {
     } else if (t === 0x5a) {
       this.status = readyStatus(frame);
       this.atRest = true;
+      this.copying = false;
     } else if (deallocatesAll(frame)) {
       // A client's DISCARD ALL or DEALLOCATE ALL removed every prepared statement on this session.
       this.backend.forgetStatements();

@@ -158,6 +158,7 @@ export class PgNodeConnection extends NodeConnection {
     for (;;) {
       const f = await this.read();
       out.push(f);
+      if (f[0] === 0x47 /* G */) this.copying = true;
       if (f[0] === 0x47 /* G */ || f[0] === 0x5a /* Z */) return out;
     }
   }

@@ -153,6 +153,7 @@ export class PgliteConnection extends NodeConnection {
     const g = frames.find((f) => f[0] === 0x47);
     if (g) {
       this.#copy = [query];
+      this.copying = true;
       return [g];
     }
     // The COPY itself fails: run it for real so the error and transaction state are the node's own.

@@ -118,9 +118,17 @@ export class NodePool {
 
   async #reset(conn: NodeConnection): Promise<void> {
     try {
+      // A client gone in the middle of a COPY: the node ignores Sync until the COPY ends, so end it first.
+      if (conn.copying) {
+        conn.write(fe.copyFail('vecshard: the client went away during COPY'));
+        await conn.readUntilReady(() => {});
+      }
       conn.write(fe.sync());
       await conn.readUntilReady(() => {});
-      await runQuery(conn, conn.status === 'I' ? 'DISCARD ALL' : 'ROLLBACK; DISCARD ALL');
+      // Separately: DISCARD ALL cannot run in the implicit transaction of a multi-statement query, and when it
+      // fails an embedded node's one backend keeps the last client's settings for the next.
+      if (conn.status !== 'I') await runQuery(conn, 'ROLLBACK');
+      await runQuery(conn, 'DISCARD ALL');
       conn.backend.reset();
     } catch {
       conn.close();
