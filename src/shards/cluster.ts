@@ -222,10 +222,16 @@ export class Cluster {
     return c;
   }
 
+  /** An embedded database's folder, strictly inside the node's: "." and ".." are encoded too (%2E). */
   #instanceDir(nodeId: number, database: string): string {
     const spec = this.nodes[nodeId];
     if (spec.kind !== 'pglite') throw new Error('not an embedded node');
-    return path.join(spec.dataDir, encodeURIComponent(database));
+    const folder = encodeURIComponent(database).replace(/^\.*$/, (dots) => dots.replace(/\./g, '%2E'));
+    const dir = path.join(spec.dataDir, folder);
+    if (!folder || path.dirname(dir) !== path.resolve(spec.dataDir)) {
+      throw new PgError({ severity: 'ERROR', code: '42602', message: `invalid database name for an embedded node: "${database}"` });
+    }
+    return dir;
   }
 
   #instance(nodeId: number, database: string, create: boolean): PgliteInstance {
@@ -341,7 +347,7 @@ export class Cluster {
     }
     if (name === MAINTENANCE_DB) throw new PgError({ severity: 'ERROR', code: '55006', message: `cannot drop the embedded node's "${name}" database` });
     const dir = this.#instanceDir(id, name);
-    if (!fs.existsSync(dir)) throw databaseMissing(name);
+    if (!fs.existsSync(dir)) throw databaseMissing(name, 'ERROR');
     await this.#pglite.get(key)?.stop();
     this.#pglite.delete(key);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -388,6 +394,7 @@ export class Cluster {
   }
 }
 
-function databaseMissing(name: string): PgError {
-  return new PgError({ severity: 'FATAL', code: '3D000', message: `database "${name}" does not exist` });
+/** FATAL at startup; ERROR for DROP DATABASE, as Postgres says it. */
+function databaseMissing(name: string, severity: 'FATAL' | 'ERROR' = 'FATAL'): PgError {
+  return new PgError({ severity, code: '3D000', message: `database "${name}" does not exist` });
 }

@@ -1,6 +1,8 @@
 // Embedded nodes (one PGlite backend per node, shared by every pooled connection): a client that goes away in the
 // middle of a transaction or a COPY leaves nothing behind for the next one (issue 17, findings 1 and 2).
+import fs from 'node:fs';
 import type net from 'node:net';
+import path from 'node:path';
 import pg from 'pg';
 import { serialize } from 'pg-protocol';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -93,3 +95,21 @@ it('a client gone in the middle of a COPY into a plain table does not lock the n
   }
 }, 60_000);
 
+
+it('DROP DATABASE "." or ".." drops no folder but its own (it emptied the node\'s data folder)', async () => {
+  const cl = new pg.Client(c.options());
+  await cl.connect();
+  try {
+    await cl.query(`INSERT INTO plain_t VALUES (42)`);
+    for (const name of ['.', '..', '../..']) {
+      await expect(cl.query(`DROP DATABASE "${name}"`), name).rejects.toMatchObject({ code: '3D000' });
+    }
+    await cl.query('CREATE DATABASE "."');
+    expect(fs.existsSync(path.join(c.dataDir!, 'node-0', '%2E'))).toBe(true);
+    await cl.query('DROP DATABASE "."');
+    expect(fs.existsSync(path.join(c.dataDir!, 'node-0', '%2E'))).toBe(false);
+    expect((await cl.query('SELECT count(*)::int AS n FROM plain_t WHERE id = 42')).rows).toEqual([{ n: 1 }]);
+  } finally {
+    await cl.end();
+  }
+});
