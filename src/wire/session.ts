@@ -13,6 +13,7 @@ import { clientFields, PgError, standInRefusal } from '../errors.ts';
 import { deallocatesAll, type NodeConnection, type TxStatus } from '../shards/node-connection.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import { Session } from '../session/session.ts';
+import { redactSql } from '../observe/redact.ts';
 import { simpleQuery } from './simple-query.ts';
 import { ExtendedProtocol } from './extended.ts';
 import { relay } from './fast-lane.ts';
@@ -186,9 +187,11 @@ export class ClientSession {
     if (ms < slow) return;
     const detail =
       plan.kind === 'distributed' || plan.kind === 'aggregate'
-        ? { strategy: 'strategy' in plan ? plan.strategy : 'aggregate across shards, combined on the home node', shards: plan.tasks.map((t) => `${t.shard}@node${t.nodeId}`), shardSql: plan.tasks[0]?.sql }
+        ? { strategy: 'strategy' in plan ? plan.strategy : 'aggregate across shards, combined on the home node', shards: plan.tasks.map((t) => `${t.shard}@node${t.nodeId}`), shardSql: plan.tasks[0] && redactSql(plan.tasks[0].sql) }
         : {};
-    this.ctx.log.warn({ ms: Math.round(ms * 10) / 10, kind, sql: text.length > 2000 ? text.slice(0, 2000) + '…' : text, ...detail }, 'slow query');
+    // Cut after redacting, so a password is never half in the text.
+    const sql = redactSql(text);
+    this.ctx.log.warn({ ms: Math.round(ms * 10) / 10, kind, sql: sql.length > 2000 ? sql.slice(0, 2000) + '…' : sql, ...detail }, 'slow query');
   }
 
   /**

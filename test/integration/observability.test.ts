@@ -109,6 +109,8 @@ it('logs slow statements with their distributed plan (vecshard start, slowQueryM
     const cl = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
     await cl.connect();
     await cl.query("SELECT id FROM docs ORDER BY embedding <-> '[1,0]' LIMIT 3");
+    // A statement with a password in it is logged without it.
+    await cl.query("SELECT vecshard.add_node('postgres://someone:hunter2-secret@127.0.0.1:1')").catch(() => {});
     await cl.end();
     await expect.poll(() => w.stderr.includes('slow query'), { timeout: 5000 }).toBe(true);
     const entry = w.stderr.split('\n').filter((l) => l.includes('slow query')).map((l) => JSON.parse(l)).find((e) => e.kind === 'knn');
@@ -117,6 +119,9 @@ it('logs slow statements with their distributed plan (vecshard start, slowQueryM
     expect(entry.shards).toHaveLength(4);
     expect(entry.shardSql).toMatch(/vecshard_shards/);
     expect(entry.ms).toBeGreaterThanOrEqual(0);
+    await expect.poll(() => w.stderr.includes('vecshard.add_node'), { timeout: 5000 }).toBe(true);
+    expect(w.stderr).toContain('postgres://someone:***@127.0.0.1:1');
+    expect(w.stderr).not.toContain('hunter2');
   } finally {
     w.child.kill('SIGKILL');
     await waitForExit(w, 10_000);
