@@ -13,6 +13,13 @@ export interface ExplainOptions {
   shardOptions: string;
 }
 
+/** EXPLAIN's boolean options, as the shards' EXPLAIN is given them (FORMAT is TEXT or refused). */
+const BOOLEAN_OPTIONS = new Set(['analyze', 'verbose', 'costs', 'settings', 'generic_plan', 'buffers', 'wal', 'timing', 'summary', 'memory']);
+
+/**
+ * The options, and the same options for each shard's EXPLAIN — written again from what was parsed, never copied as
+ * text: a name or value is only ever one of Postgres's own (a quoted "option" could otherwise carry SQL).
+ */
 export function explainOptions(stmt: Node): ExplainOptions | ErrorPlan {
   const opts: string[] = [];
   let analyze = false;
@@ -20,10 +27,17 @@ export function explainOptions(stmt: Node): ExplainOptions | ErrorPlan {
   for (const o of (stmt.options ?? []) as Node[]) {
     const d = o.DefElem;
     const v = d.arg === undefined ? 'true' : String(constText(d.arg) ?? d.arg?.String?.sval ?? d.arg?.Boolean?.boolval ?? 'true').toLowerCase();
-    if (d.defname === 'format' && v !== 'text') return notSupported(`EXPLAIN (FORMAT ${v.toUpperCase()}) of a distributed statement`);
-    if (d.defname === 'analyze') analyze = v !== 'false' && v !== 'off';
-    if (d.defname === 'verbose') verbose = v !== 'false' && v !== 'off';
-    opts.push(`${d.defname.toUpperCase()}${d.arg === undefined ? '' : ` ${v}`}`);
+    const name = String(d.defname);
+    if (name === 'format') {
+      if (v !== 'text') return notSupported(`EXPLAIN (FORMAT ${v.toUpperCase()}) of a distributed statement`);
+      continue;
+    }
+    if (!BOOLEAN_OPTIONS.has(name)) return { kind: 'error', error: { severity: 'ERROR', code: '42601', message: `unrecognized EXPLAIN option "${name}"` } };
+    const on = ['true', 'on', '1', 'yes'].includes(v) ? true : ['false', 'off', '0', 'no'].includes(v) ? false : undefined;
+    if (on === undefined) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `EXPLAIN option "${name}" requires a Boolean value` } };
+    if (name === 'analyze') analyze = on;
+    if (name === 'verbose') verbose = on;
+    opts.push(`${name.toUpperCase()} ${on}`);
   }
   return { analyze, verbose, shardOptions: opts.join(', ') };
 }

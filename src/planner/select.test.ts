@@ -69,3 +69,10 @@ it('runs what the shards cannot answer on the home node, over the rows it brings
   expect(win.steps[0].stmt).toMatchObject({ SelectStmt: { whereClause: expect.anything() } });
   expect(await plan('SELECT id INTO copy_of_items FROM items ORDER BY id LIMIT 1 OFFSET $1', ['1'])).toMatchObject({ kind: 'error', error: { code: '0A000' } });
 });
+
+it('writes EXPLAIN options for the shards from what was parsed, never the client\'s text', async () => {
+  const injected = await plan('EXPLAIN ("costs) SELECT 12345 --" true) SELECT id FROM items');
+  expect(injected).toMatchObject({ kind: 'error', error: { code: '42601', message: 'unrecognized EXPLAIN option "costs) SELECT 12345 --"' } });
+  const p = await plan('EXPLAIN (ANALYZE, costs off, BUFFERS 1) SELECT id FROM items');
+  expect(p).toMatchObject({ kind: 'explain', options: { analyze: true, shardOptions: 'ANALYZE true, COSTS false, BUFFERS true' } });
+});
