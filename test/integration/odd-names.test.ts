@@ -75,3 +75,19 @@ it('tables whose long names share their first 58 characters get shards, indexes 
   expect(names[0].n).toBe(names[0].d);
   expect(names[0].n).toBeGreaterThanOrEqual(12);
 });
+
+it("a client's settings are quoted safely whatever the previous client left standard_conforming_strings at", async () => {
+  const a = new pg.Client(c.options());
+  await a.connect();
+  await a.query('SET standard_conforming_strings = off');
+  await a.end();
+  const evil = "x\\'); CREATE TABLE pwned (); --";
+  const b = new pg.Client({ ...c.options(), application_name: evil });
+  await b.connect();
+  try {
+    expect((await b.query('SHOW application_name')).rows[0].application_name).toBe(evil);
+    expect(await queryNode(pgs.servers[0], `SELECT to_regclass('public.pwned') IS NULL AS safe`)).toEqual([{ safe: true }]);
+  } finally {
+    await b.end();
+  }
+});
