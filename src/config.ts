@@ -24,6 +24,10 @@ const schema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(6480),
+        // Host names a browser may use to reach it besides localhost and `host` (against DNS rebinding).
+        allowedHosts: z.array(z.string().min(1)).default([]),
+        // When set, /metrics and /api/status want "Authorization: Bearer <token>".
+        token: z.string().min(16, 'http.token must be at least 16 characters').optional(),
       })
       .strict()
       .nullable()
@@ -76,7 +80,7 @@ export interface Config {
   healthCheckIntervalMs: number;
   logLevel: string;
   /** Where the HTTP port (metrics, health, status page) listens; null when off. */
-  http: { host: string; port: number } | null;
+  http: { host: string; port: number; allowedHosts: string[]; token?: string } | null;
   /** Where embedded nodes keep their data, when the nodes are embedded. */
   embeddedDir?: string;
   /** The file the config came from: nodes added or removed at run time are written back to it. */

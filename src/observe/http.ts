@@ -4,10 +4,26 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 import type { Cluster } from '../shards/cluster.ts';
 import { STATUS_PAGE } from './status-page.ts';
+import crypto from 'node:crypto';
 
 export interface HttpOptions {
   host: string;
   port: number;
+  /** Host names served besides localhost and `host`. */
+  allowedHosts?: string[];
+  /** Bearer token for /metrics and /api/status. */
+  token?: string;
+}
+
+/**
+ * Whether a request's Host header names this server: a page on another site that rebinds its name to 127.0.0.1
+ * sends its own name, and is refused (else it could read node addresses and table names from /api/status).
+ */
+function hostAllowed(header: string | undefined, options: HttpOptions): boolean {
+  if (!header) return false;
+  const name = header.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  const own = ['localhost', '127.0.0.1', '::1', ...(['0.0.0.0', '::'].includes(options.host) ? [] : [options.host.toLowerCase()])];
+  return own.includes(name) || name.endsWith('.localhost') || (options.allowedHosts ?? []).some((h) => h.toLowerCase() === name);
 }
 
 export interface StatusSnapshot {
@@ -47,6 +63,12 @@ export function statusSnapshot(cluster: Cluster, clients: number): StatusSnapsho
   };
 }
 
+function tokenMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(/^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '');
+  const want = Buffer.from(token);
+  return given.length === want.length && crypto.timingSafeEqual(given, want);
+}
+
 export async function startHttp(options: HttpOptions, cluster: Cluster, clients: () => number, log: Logger): Promise<{ port: number; close(): Promise<void> }> {
   cluster.metrics.gauges = {
     pools: () => cluster.poolStats(),
@@ -67,6 +89,12 @@ export async function startHttp(options: HttpOptions, cluster: Cluster, clients:
       res.end(body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return reply(405, 'text/plain', 'method not allowed\n');
+    if (!hostAllowed(req.headers.host, options)) return reply(403, 'text/plain', 'host not allowed: add it to http.allowedHosts in the config\n');
+    const guarded = url.pathname === '/metrics' || url.pathname === '/api/status';
+    if (guarded && options.token && !tokenMatches(req.headers.authorization, options.token)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return reply(401, 'text/plain', 'a bearer token is needed (http.token in the config)\n');
+    }
     switch (url.pathname) {
       case '/metrics':
         cluster.metrics.text().then(

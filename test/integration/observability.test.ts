@@ -1,6 +1,7 @@
 // The HTTP port: Prometheus metrics, /healthz, and the status page drawn in a real headless Chromium; and the
 // slow-query log with the distributed plan, read from a real `vecshard start` process.
 import fs from 'node:fs';
+import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -126,5 +127,35 @@ it('logs slow statements with their distributed plan (vecshard start, slowQueryM
     w.child.kill('SIGKILL');
     await waitForExit(w, 10_000);
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** A GET with the Host header (and Authorization) a client chose: fetch() will not send another Host. */
+function get(port: number, p: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: p, headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error(`GET ${p} timed out`)));
+    req.end();
+  });
+}
+
+it('answers only its own host names (no DNS rebinding), and wants the bearer token when one is set', async () => {
+  const port = c.httpPort!;
+  expect(await get(port, '/api/status', { host: 'evil.example' })).toBe(403);
+  expect(await get(port, '/metrics', { host: `rebound.example:${port}` })).toBe(403);
+  expect(await get(port, '/api/status', { host: `localhost:${port}` })).toBe(200);
+  const guarded = await startTestCoordinator(pgs, { http: { token: 'a-long-enough-secret-token', allowedHosts: ['vecshard.internal'] } });
+  try {
+    const p = guarded.httpPort!;
+    expect(await get(p, '/metrics', { host: '127.0.0.1' })).toBe(401);
+    expect(await get(p, '/api/status', { host: 'vecshard.internal', authorization: 'Bearer wrong-token-of-some-length' })).toBe(401);
+    expect(await get(p, '/api/status', { host: 'vecshard.internal', authorization: 'Bearer a-long-enough-secret-token' })).toBe(200);
+    expect(await get(p, '/healthz', { host: '127.0.0.1' })).toBe(200);
+  } finally {
+    await guarded.close();
   }
 });
