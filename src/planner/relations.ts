@@ -26,11 +26,11 @@ export function distributedTables(stmt: Node, catalog: Catalog): DistributedTabl
 }
 
 /** A copy of the statement in which `table` is its shard, aliased to the table's name so column references hold. */
-export function toShard(stmt: Node, table: DistributedTable, shardName: string): Node {
+export function toShard(stmt: Node, table: DistributedTable, shardName: string, colocatedName = colocatedShard(shardName)): Node {
   const copy = structuredClone(stmt);
   // Joined reference tables become their one shard, whose copy is on every node that serves this query.
   const names = new Map([[`${table.schema}.${table.name}`, shardName], ...(table.joined ?? []).map((r) => [`${r.schema}.${r.name}`, r.shards[0].name] as [string, string])]);
-  if (table.colocated) names.set(`${table.colocated.schema}.${table.colocated.name}`, colocatedShard(shardName));
+  if (table.colocated) names.set(`${table.colocated.schema}.${table.colocated.name}`, colocatedName);
   walk(copy, (n) => {
     const rv = rangeVar(n);
     const to = rv && names.get(`${rv.schemaname ?? 'public'}.${rv.relname}`);

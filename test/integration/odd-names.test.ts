@@ -91,3 +91,13 @@ it("a client's settings are quoted safely whatever the previous client left stan
     await b.end();
   }
 });
+
+it('a string equal to the placeholder vecshard names shards with is left as it is', async () => {
+  await db.query('CREATE TABLE ph (id int, title text)');
+  await db.query(`SELECT create_distributed_table('ph', 'id', shard_count => 3)`);
+  const odd = 'vecshard_shard_placeholder';
+  await db.query('INSERT INTO ph VALUES (1, $1), (2, $2)', [odd, `vecshard_shards.${odd}`]);
+  expect((await db.query(`SELECT id FROM ph WHERE title = '${odd}'`)).rows).toEqual([{ id: 1 }]);
+  expect((await db.query(`SELECT id, title FROM ph WHERE title LIKE '%${odd}' ORDER BY id`)).rows).toEqual([{ id: 1, title: odd }, { id: 2, title: `vecshard_shards.${odd}` }]);
+  expect((await db.query(`SELECT count(*)::int AS n FROM ph WHERE title <> '${odd}'`)).rows).toEqual([{ n: 1 }]);
+});
