@@ -5,7 +5,7 @@ import type { TaskResult } from './shard-tasks.ts';
 
 /** Byte offsets of each column cell in a DataRow (start of its length word). */
 function cellOffsets(row: Buffer): number[] {
-  const n = row.readInt16BE(5);
+  const n = row.readUInt16BE(5);
   const offs: number[] = [];
   let o = 7;
   for (let i = 0; i < n; i++) {

@@ -123,7 +123,7 @@ export function rowDescription(fields: FieldDescription[]): Buffer {
 
 export function readRowDescription(frame: Buffer): FieldDescription[] {
   const r = new Reader(body(frame));
-  const n = r.int16();
+  const n = r.count();
   const out: FieldDescription[] = [];
   for (let i = 0; i < n; i++) {
     out.push({
@@ -155,7 +155,7 @@ export function dataRow(values: Array<string | Buffer | null>): Buffer {
 /** The raw column values of a DataRow (null for SQL NULL). */
 export function readDataRow(frame: Buffer): Array<Buffer | null> {
   const r = new Reader(body(frame));
-  const n = r.int16();
+  const n = r.count();
   const out: Array<Buffer | null> = [];
   for (let i = 0; i < n; i++) {
     const len = r.int32();

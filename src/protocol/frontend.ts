@@ -11,7 +11,7 @@ export function readParse(frame: Buffer): ParseMessage {
   const r = new Reader(body(frame));
   const name = r.cstring();
   const sql = r.cstring();
-  const n = r.int16();
+  const n = r.count();
   const paramTypes: number[] = [];
   for (let i = 0; i < n; i++) paramTypes.push(r.int32());
   return { name, sql, paramTypes };
@@ -47,16 +47,16 @@ export interface BindValues {
 
 export function readBindValues(rest: Buffer): BindValues {
   const r = new Reader(rest);
-  const nf = r.int16();
+  const nf = r.count();
   const paramFormats: number[] = [];
   for (let i = 0; i < nf; i++) paramFormats.push(r.int16());
-  const nv = r.int16();
+  const nv = r.count();
   const values: Array<Buffer | null> = [];
   for (let i = 0; i < nv; i++) {
     const len = r.int32();
     values.push(len < 0 ? null : r.bytes(len));
   }
-  const nr = r.int16();
+  const nr = r.count();
   const resultFormats: number[] = [];
   for (let i = 0; i < nr; i++) resultFormats.push(r.int16());
   return { paramFormats, values, resultFormats };
