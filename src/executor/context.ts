@@ -13,6 +13,8 @@ export interface RunContext {
   readonly cluster: Cluster;
   readonly database: string;
   readonly log: Logger;
+  /** The role the client logged in as (what privileges are checked against). */
+  readonly user: string;
   /** The node with the session's ordinary tables and its transaction bookkeeping (node 0 unless it is down). */
   readonly home: number;
   /** The client has a transaction open: writes join it instead of committing on their own. */

@@ -9,7 +9,7 @@ import { runRecursive } from './recursive.ts';
 import { isLost, PgError } from '../errors.ts';
 import { requireAllNodes, writeCatalog } from '../metadata/catalog-copies.ts';
 import { distributeTable } from '../operations/distribute.ts';
-import { runAdmin } from '../operations/admin.ts';
+import { requireOwner, runAdmin } from '../operations/admin.ts';
 import type { RunContext } from './context.ts';
 import type { Sink } from './sink.ts';
 import { CopyOutSink } from './sink.ts';
@@ -49,7 +49,9 @@ export async function runPlan(plan: Exclude<StatementPlan, { kind: 'passthrough'
     case 'error':
       throw new PgError(plan.error);
     case 'distribute': {
-      requireAllNodes(ctx.cluster, ctx.database, plan.req.method === 'reference' ? 'create_reference_table' : 'create_distributed_table');
+      const fn = plan.req.method === 'reference' ? 'create_reference_table' : 'create_distributed_table';
+      requireAllNodes(ctx.cluster, ctx.database, fn);
+      await requireOwner(ctx, plan.req.schema, plan.req.name, fn);
       // In a transaction block (migration tools run each migration in one) every node's part waits for COMMIT.
       const inTx = ctx.inTransaction;
       await distributeTable(plan.req, ctx.cluster.members(), ctx.home, ctx.conn, inTx ? undefined : (home, others) => commitDistributed(home, others, true));

@@ -2,7 +2,8 @@
 // membership and shard moves. Each returns a count the client gets as its one row.
 import path from 'node:path';
 import { PgError } from '../errors.ts';
-import { parseQualifiedName } from '../sql/quote.ts';
+import { parseQualifiedName, quoteIdent, quoteLiteral } from '../sql/quote.ts';
+import { runQuery } from '../shards/internal-query.ts';
 import type { RunContext } from '../executor/context.ts';
 import { parseNodeUrl } from '../shards/pg-node.ts';
 import type { Cluster, NodeSpec } from '../shards/cluster.ts';
@@ -15,8 +16,45 @@ export interface AdminCall {
   args: Array<string | null | undefined>;
 }
 
+/**
+ * What Citus asks too: the admin functions (membership, rebalance, moves, repair, recluster) are for superusers and
+ * members of vecshard_admin, as the home node knows the client's role; 42501 otherwise.
+ */
+async function requireAdmin(name: string, ctx: RunContext): Promise<void> {
+  const sql = `SELECT r.rolsuper OR (EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'vecshard_admin') AND pg_has_role(r.oid, 'vecshard_admin', 'MEMBER'))
+       FROM pg_roles r WHERE r.rolname = ${quoteLiteral(ctx.user)}`;
+  // Not on a connection the session keeps: the function itself needs the home node's connections (an embedded
+  // node has one), so one is borrowed for this question and given back.
+  const held = ctx.held(ctx.home);
+  const pool = ctx.cluster.pool(ctx.home, ctx.database);
+  const conn = held ?? (await pool.acquire());
+  let r;
+  try {
+    r = await runQuery(conn, sql);
+  } finally {
+    if (!held) await pool.release(conn, conn.status === 'I');
+  }
+  if (r.rows[0]?.[0] !== 't') {
+    throw new PgError({ severity: 'ERROR', code: '42501', message: `permission denied for function vecshard.${name}`, hint: `Run it as a superuser, or GRANT vecshard_admin TO ${quoteIdent(ctx.user)} (CREATE ROLE vecshard_admin first) on the nodes.` });
+  }
+}
+
+/** create_distributed_table and its kin, like ALTER TABLE: for the table's owner (or a member of its role). */
+export async function requireOwner(ctx: RunContext, schema: string, name: string, fn: string): Promise<void> {
+  const r = await runQuery(
+    await ctx.conn(ctx.home),
+    `SELECT pg_has_role(r.oid, c.relowner, 'USAGE') FROM pg_class c, pg_roles r
+      WHERE c.oid = to_regclass(${quoteLiteral(`${quoteIdent(schema)}.${quoteIdent(name)}`)}) AND r.rolname = ${quoteLiteral(ctx.user)}`,
+  );
+  if (r.rows.length && r.rows[0][0] !== 't') throw new PgError({ severity: 'ERROR', code: '42501', message: `${fn}: must be owner of table ${name}` });
+  if (!r.rows.length && (await runQuery(await ctx.conn(ctx.home), `SELECT 1 FROM pg_roles WHERE rolname = ${quoteLiteral(ctx.user)}`)).rows.length === 0) {
+    throw new PgError({ severity: 'ERROR', code: '42501', message: `${fn}: role "${ctx.user}" does not exist on the nodes, so it owns no table` });
+  }
+}
+
 export async function runAdmin(call: AdminCall, ctx: RunContext): Promise<number> {
   const { cluster, database, log } = ctx;
+  await requireAdmin(call.name, ctx);
   switch (call.name) {
     case 'repair':
       return repairDatabase(cluster, database, log);

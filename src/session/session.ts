@@ -34,6 +34,8 @@ export class Session implements RunContext {
   readonly cluster: Cluster;
   readonly database: string;
   readonly log: Logger;
+  /** The role the client logged in as. */
+  readonly user: string;
   readonly timing = { parseMs: 0, planMs: 0, shardMs: 0 };
   /** The client's prepared statements, by the client's names. */
   readonly statements = new Map<string, PreparedStatement>();
@@ -70,6 +72,7 @@ export class Session implements RunContext {
     this.cluster = o.cluster;
     this.database = o.database;
     this.log = o.log;
+    this.user = o.user;
     this.#settings = startupSettings(o.startupParams);
     this.#settingsKey = settingsKey(this.#settings);
   }

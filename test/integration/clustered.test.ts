@@ -219,6 +219,8 @@ it('recluster: new centroids from the data, rows moved to their nearest, exact a
   await check();
   // A reader runs exact queries while the rows move.
   let stop = false;
+  let answered!: () => void;
+  const firstAnswer = new Promise<void>((r) => (answered = r));
   const reader = (async () => {
     const r = new pg.Client(c.options());
     await r.connect();
@@ -227,10 +229,13 @@ it('recluster: new centroids from the data, rows moved to their nearest, exact a
     while (!stop) {
       expect((await r.query(`SELECT id FROM d ORDER BY embedding <-> '[20,0,0]' LIMIT 3`)).rows.length).toBe(3);
       n++;
+      answered();
     }
     await r.end();
     return n;
   })();
+  // The reader is running before the rows start to move (a fast recluster could otherwise finish first).
+  await within('the reader to answer once', Promise.race([firstAnswer, reader]), 30_000);
   const moved = Number((await db.query(`SELECT vecshard.recluster('d')`)).rows[0].recluster);
   stop = true;
   expect(await within('the reader to stop', reader, 30_000)).toBeGreaterThan(0);
