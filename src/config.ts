@@ -16,6 +16,8 @@ const schema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(6432),
+        // Listening beyond this machine with auth.method "trust" lets anyone in; it must be asked for by name.
+        allowTrust: z.boolean().default(false),
       })
       .strict()
       .default({}),
@@ -124,6 +126,13 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const c = r.data;
+  const loopback = ['localhost', '127.0.0.1', '::1'].includes(c.listen.host) || c.listen.host.startsWith('127.');
+  if (c.auth.method === 'trust' && !loopback && !c.listen.allowTrust) {
+    throw new ConfigError(
+      `invalid configuration:\n  listen.host: "${c.listen.host}" reaches beyond this machine and auth.method is "trust", so anyone who can connect is let in` +
+        '\n  use auth.method "scram-sha-256" with auth.users, or set listen.allowTrust to true if that is what you want',
+    );
+  }
   if (c.tls) {
     for (const f of ['certFile', 'keyFile'] as const) {
       const file = path.resolve(baseDir, c.tls[f]);

@@ -1,5 +1,6 @@
 // Frontend (client -> server) messages: decoders for what clients send, encoders for what vecshard sends to nodes.
 import { Reader, Writer, body } from './frames.ts';
+import { PgError } from '../errors.ts';
 
 export interface ParseMessage {
   name: string;
@@ -72,7 +73,8 @@ export function readTarget(frame: Buffer): Target {
   const r = new Reader(body(frame));
   const kind = String.fromCharCode(r.buf[0]);
   r.off = 1;
-  if (kind !== 'S' && kind !== 'P') throw new Error(`invalid target type "${kind}"`);
+  // A client's mistake, not vecshard's: 08P01 like Postgres, not an internal error in the log.
+  if (kind !== 'S' && kind !== 'P') throw new PgError({ severity: 'ERROR', code: '08P01', message: `invalid DESCRIBE message subtype ${r.buf[0] ?? 0}` });
   return { kind, name: r.cstring() };
 }
 

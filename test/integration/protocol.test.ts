@@ -264,6 +264,18 @@ describe('bad input', () => {
     healthy.end();
   });
 
+  it('a Describe of neither a statement nor a portal gets 08P01, not an internal error, and the session goes on', async () => {
+    const cl = await RawClient.connect(c.port);
+    const describeX = Buffer.from([0x44, 0, 0, 0, 6, 0x58, 0]); // 'D', length 6, kind 'X', empty name
+    cl.write([describeX, serialize.sync()]);
+    const got = await cl.until('readyForQuery');
+    expect(names(got)).toEqual(['error', 'readyForQuery']);
+    expect(got[0]).toMatchObject({ code: '08P01', message: 'invalid DESCRIBE message subtype 88' });
+    cl.write(serialize.query('SELECT 1'));
+    expect(names(await cl.until('readyForQuery'))).toEqual(['rowDescription', 'dataRow', 'commandComplete', 'readyForQuery']);
+    cl.end();
+  });
+
   it('an unknown message type gets 08P01; an oversized length is refused', async () => {
     const a = await RawClient.connect(c.port);
     a.write(Buffer.from([0x7a, 0, 0, 0, 4]));

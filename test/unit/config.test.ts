@@ -50,6 +50,10 @@ describe('parseConfig', () => {
     expect(bad({ nodes: [] })).toMatch(/nodes: must name at least one node/);
     expect(bad({ auth: { method: 'scram-sha-256', users: {} } })).toMatch(/auth\.users: must name at least one user/);
     expect(bad({ auth: { method: 'ldap' } })).toMatch(/auth\.method: Invalid discriminator value/);
+    // Beyond loopback with trust: refused unless asked for by name.
+    expect(bad({ listen: { host: '0.0.0.0' } })).toMatch(/listen\.host: "0\.0\.0\.0" reaches beyond this machine and auth\.method is "trust"/);
+    expect(parseConfig({ listen: { host: '0.0.0.0', allowTrust: true } }).server.host).toBe('0.0.0.0');
+    expect(parseConfig({ listen: { host: '0.0.0.0' }, auth: { method: 'scram-sha-256', users: { app: 'pw' } } }).server.host).toBe('0.0.0.0');
     expect(bad({ pool: { size: 0 } })).toMatch(/pool\.size: Number must be greater than or equal to 1/);
     expect(bad({ lisen: {} })).toMatch(/Unrecognized key\(s\) in object: 'lisen'/);
     expect(bad({ tls: { certFile: '/nope/cert.pem', keyFile: '/nope/key.pem' } })).toMatch(/tls\.certFile: file \/nope\/cert\.pem does not exist/);
