@@ -129,6 +129,7 @@ export class Session implements RunContext {
     let conn = pool.takeIdle();
     if (conn && conn.backend.settingsKey === this.#settingsKey && (nodeId === this.home || this.status === 'I')) {
       this.#conns.set(nodeId, conn);
+      pool.holdBy(conn, this.#who);
       return conn;
     }
     try {
@@ -158,7 +159,14 @@ export class Session implements RunContext {
       throw e;
     }
     this.#conns.set(nodeId, conn);
+    pool.holdBy(conn, this.#who);
     return conn;
+  }
+
+  /** How another client reads of this session when it waits for the same embedded node. */
+  get #who(): string {
+    const app = this.#settings.get('application_name');
+    return `session ${this.pid} (user ${this.user}${app ? `, application ${app}` : ''})`;
   }
 
   /** Returns idle connections to their pools (the home node's stays when session state pins it). */

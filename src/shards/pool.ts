@@ -46,6 +46,14 @@ export class NodePool {
     }
   }
 
+  /** Who holds each connection handed out, for the message a waiter gets (see acquire). */
+  #holders = new Map<NodeConnection, string>();
+
+  /** Says who holds `conn` (a session, described for another client to read). */
+  holdBy(conn: NodeConnection, who: string): void {
+    this.#holders.set(conn, who);
+  }
+
   async acquire(): Promise<NodeConnection> {
     if (this.#closed) throw new PgError({ severity: 'ERROR', code: '57P01', message: 'vecshard is shutting down' });
     const idle = this.takeIdle();
@@ -59,6 +67,17 @@ export class NodePool {
         this.#wakeNext();
         throw e;
       }
+    }
+    // An embedded node has one backend: while a client sits idle in a transaction on it, nobody else can have it
+    // until that client ends the transaction. Say so at once, naming the holder, instead of after a long wait.
+    const idleInTx = this.options.max === 1 && !this.options.disposable ? [...this.#holders].find(([c]) => c.status !== 'I' && c.quiet && !c.broken) : undefined;
+    if (idleInTx) {
+      throw new PgError({
+        severity: 'ERROR',
+        code: '55P03',
+        message: `vecshard: embedded node ${this.nodeId} runs one transaction at a time, and ${idleInTx[1]} holds it idle in a transaction`,
+        hint: 'End that transaction (COMMIT or ROLLBACK) and try again; PostgreSQL nodes serve transactions side by side.',
+      });
     }
     return new Promise<NodeConnection>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -83,6 +102,7 @@ export class NodePool {
   /** Takes back a connection whose session left nothing behind, without a promise; false if release() must. */
   releaseClean(conn: NodeConnection): boolean {
     if (!conn.quiet || conn.broken || conn.status !== 'I' || this.#closed) return false;
+    this.#holders.delete(conn);
     const w = this.#waiters.shift();
     if (w) {
       clearTimeout(w.timer);
@@ -92,6 +112,7 @@ export class NodePool {
   }
 
   async release(conn: NodeConnection, clean: boolean): Promise<void> {
+    this.#holders.delete(conn);
     // Unread answers (or a read still going on) would reach the next session: such a connection is not reused.
     if (!conn.quiet && !conn.broken) {
       conn.close();

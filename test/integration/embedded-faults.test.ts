@@ -113,3 +113,24 @@ it('DROP DATABASE "." or ".." drops no folder but its own (it emptied the node\'
     await cl.end();
   }
 });
+
+it('a client waiting for an embedded node that another client holds idle in a transaction is told at once, by whom', async () => {
+  const a = new pg.Client({ ...c.options(), application_name: 'a-holder' });
+  await a.connect();
+  const b = await fresh();
+  try {
+    await a.query('BEGIN');
+    await a.query('SELECT count(*) FROM plain_t');
+    const t0 = Date.now();
+    await expect(within('the refusal', b.query('SELECT count(*) FROM plain_t'), 10_000)).rejects.toMatchObject({
+      code: '55P03',
+      message: expect.stringMatching(/embedded node 0 runs one transaction at a time, and session \d+ \(user postgres, application a-holder\) holds it idle in a transaction/),
+    });
+    expect(Date.now() - t0).toBeLessThan(5000); // not the pool's 30 s wait
+    await a.query('COMMIT');
+    expect((await b.query('SELECT 1 AS x')).rows).toEqual([{ x: 1 }]);
+  } finally {
+    await a.end();
+    await b.end();
+  }
+});
