@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RunContext } from '../executor/context.ts';
 import { applySettings, readSettings, settingsKey, startupSettings, type Settings } from '../executor/settings.ts';
-import { beginEach, endTransaction } from '../executor/transaction.ts';
+import { endTransaction } from '../executor/transaction.ts';
 import { isConnectionFailure, PgError } from '../errors.ts';
 import { loadCatalog, type Catalog } from '../metadata/catalog.ts';
 import { openCatalog } from '../metadata/catalog-copies.ts';
@@ -251,11 +251,6 @@ export class Session implements RunContext {
       if (!commit) this.status = 'I';
       this.txEnded();
     }
-  }
-
-  /** BEGIN on several nodes for a write of the session's own; a node that cannot begin is reported, not thrown. */
-  beginOn(nodes: number[]): Promise<Map<number, Error>> {
-    return beginEach(nodes, this.conn);
   }
 
   /** Puts an open transaction into the failed state, as an error inside it would on Postgres. */
