@@ -42,7 +42,12 @@ const schema = z
         z
           .object({
             method: z.literal('scram-sha-256'),
-            users: z.record(z.string().min(1), z.string().min(1, 'must be a non-empty password')).refine((u) => Object.keys(u).length > 0, 'must name at least one user'),
+            // Fixed users, by password; they work on the nodes as the role of the same name.
+            users: z.record(z.string().min(1), z.string().min(1, 'must be a non-empty password')).default({}),
+            // Any role of the nodes, by its own password: its SCRAM verifier is read from the nodes (authQuery,
+            // $1 the role name) and vecshard logs in to every node as that role.
+            passthrough: z.boolean().default(false),
+            authQuery: z.string().min(1).includes('$1', { message: 'must use $1 for the role name' }).optional(),
           })
           .strict(),
       ])
@@ -132,6 +137,9 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
       `invalid configuration:\n  listen.host: "${c.listen.host}" reaches beyond this machine and auth.method is "trust", so anyone who can connect is let in` +
         '\n  use auth.method "scram-sha-256" with auth.users, or set listen.allowTrust to true if that is what you want',
     );
+  }
+  if (c.auth.method === 'scram-sha-256' && !c.auth.passthrough && !Object.keys(c.auth.users).length) {
+    throw new ConfigError('invalid configuration:\n  auth.users: must name at least one user (or set auth.passthrough to true)');
   }
   if (c.tls) {
     for (const f of ['certFile', 'keyFile'] as const) {

@@ -12,11 +12,16 @@ export class PgError extends Error {
 
 /** A node's error in one shard task: the fields the client sees, and which task it came from. */
 export class ShardError extends Error {
+  readonly fields: PgErrorFields;
   constructor(
-    readonly fields: PgErrorFields,
+    fields: PgErrorFields,
     readonly task: ShardTask,
   ) {
+    // The client named the table, not its shard ("permission denied for table docs", not docs_0002).
+    const suffix = `_${String(task.shardIndex).padStart(4, '0')}`;
+    if (task.shard?.endsWith(suffix) && fields.message.includes(task.shard)) fields = { ...fields, message: fields.message.replaceAll(task.shard, task.shard.slice(0, -suffix.length)) };
     super(fields.message);
+    this.fields = fields;
   }
 }
 

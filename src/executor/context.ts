@@ -5,6 +5,7 @@ import type { Catalog } from '../metadata/catalog.ts';
 import type { StatementPlan } from '../planner/statement.ts';
 import type { BoundParams } from '../planner/params.ts';
 import type { RawStmt } from '../sql/parse.ts';
+import type { Login } from '../shards/login.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import type { RoundTrip } from './shard-tasks.ts';
@@ -15,6 +16,8 @@ export interface RunContext {
   readonly log: Logger;
   /** The role the client logged in as (what privileges are checked against). */
   readonly user: string;
+  /** Who the client's statements run as on the nodes. */
+  readonly login: Login;
   /** The node with the session's ordinary tables and its transaction bookkeeping (node 0 unless it is down). */
   readonly home: number;
   /** The client has a transaction open: writes join it instead of committing on their own. */

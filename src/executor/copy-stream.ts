@@ -6,6 +6,7 @@ import * as fe from '../protocol/frontend.ts';
 import { readErrorFields } from '../protocol/backend.ts';
 import { type NodeConnection } from '../shards/node-connection.ts';
 import { runQuery } from '../shards/internal-query.ts';
+import type { Login } from '../shards/login.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import type { DistCopyIn } from './copy.ts';
 import { commitDistributed, rollbackAll } from './transaction.ts';
@@ -29,6 +30,8 @@ export class CopyStreams {
     readonly cluster: Cluster,
     readonly database: string,
     readonly copy: DistCopyIn,
+    /** The client's role: the rows are written as it, under its privileges. */
+    readonly login: Login,
   ) {}
 
   /**
@@ -68,7 +71,7 @@ export class CopyStreams {
     let s = this.#streams.get(key);
     if (!s) {
       s = (async () => {
-        const conn = await this.cluster.pool(node, this.database).acquire();
+        const conn = await this.cluster.pool(node, this.database, this.login).acquire(this.login.role);
         const stream: Stream = { conn };
         await runQuery(conn, 'BEGIN');
         const first = await conn.startCopyIn(fe.query(this.copy.copySql(index)));
@@ -114,7 +117,7 @@ export class CopyStreams {
       await rollbackAll(open.map((s) => s.conn));
       throw e;
     } finally {
-      for (const s of open) await this.cluster.pool(s.conn.nodeId, s.conn.database).release(s.conn, s.conn.status === 'I' && s.conn.quiet);
+      for (const s of open) await this.cluster.pool(s.conn.nodeId, s.conn.database, this.login).release(s.conn, s.conn.status === 'I' && s.conn.quiet);
     }
   }
 }

@@ -47,9 +47,10 @@ async function changeEverywhere(plan: DdlPlan, text: string, ctx: RunContext, si
     });
     for (const n of notices) sink.send(n);
     if (error) throw new PgError(error);
+    const there = plan.elsewhere === undefined ? sql : [plan.elsewhere, ...(plan.transactional ? catalog : [])].join(';\n');
     for (const n of everywhere) {
       if (n === home.nodeId) continue;
-      await runQuery(await ctx.conn(n), sql);
+      await runQuery(await ctx.conn(n), there);
     }
     if (!plan.transactional && catalog.length) {
       for (const n of everywhere) await runQuery(await ctx.conn(n), catalog.join(';\n'));

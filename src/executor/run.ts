@@ -7,7 +7,8 @@ import type { RawStmt } from '../sql/parse.ts';
 import type { BoundParams } from '../planner/params.ts';
 import { runRecursive } from './recursive.ts';
 import { isLost, PgError } from '../errors.ts';
-import { requireAllNodes, writeCatalog } from '../metadata/catalog-copies.ts';
+import { asService } from './as-service.ts';
+import { migrateCatalogs, requireAllNodes, writeCatalog } from '../metadata/catalog-copies.ts';
 import { distributeTable } from '../operations/distribute.ts';
 import { requireOwner, runAdmin } from '../operations/admin.ts';
 import type { RunContext } from './context.ts';
@@ -54,7 +55,8 @@ export async function runPlan(plan: Exclude<StatementPlan, { kind: 'passthrough'
       await requireOwner(ctx, plan.req.schema, plan.req.name, fn);
       // In a transaction block (migration tools run each migration in one) every node's part waits for COMMIT.
       const inTx = ctx.inTransaction;
-      await distributeTable(plan.req, ctx.cluster.members(), ctx.home, ctx.conn, inTx ? undefined : (home, others) => commitDistributed(home, others, true));
+      if (ctx.login.scram) await migrateCatalogs(ctx.cluster, ctx.database);
+      await asService(ctx.conn, (conn) => distributeTable(plan.req, ctx.cluster.members(), ctx.home, conn, inTx ? undefined : (home, others) => commitDistributed(home, others, true)));
       await ctx.catalogChanged();
       if (o.describe) sink.send(be.rowDescription([{ name: o.raw.stmt.SelectStmt.targetList[0].ResTarget.name ?? 'create_distributed_table', typeOid: 2278, typeSize: 4 }]));
       sink.send(be.dataRow(['']));

@@ -109,6 +109,23 @@ export function openCatalog(cluster: Cluster, database: string, log: Logger, hel
   });
 }
 
+/**
+ * Creates or upgrades the catalog on every PostgreSQL node as vecshard's own user, in transactions of its own: a
+ * client logged in as its role (pass-through) may not, and would do so inside its transaction.
+ */
+export async function migrateCatalogs(cluster: Cluster, database: string): Promise<void> {
+  for (const n of cluster.members()) {
+    if (cluster.nodes[n].kind !== 'postgres' || !cluster.isUp(n)) continue;
+    const pool = cluster.pool(n, database);
+    const c = await pool.acquire();
+    try {
+      await migrate(c);
+    } finally {
+      await pool.release(c, c.status === 'I');
+    }
+  }
+}
+
 /** Brings the copies on nodes that are up but not current (back from being down) up to date. */
 export async function refreshStaleCopies(cluster: Cluster, database: string): Promise<number[]> {
   const unlock = await cluster.catalogLock(database).exclusive();

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import { runQuery } from '../shards/internal-query.ts';
+import { PgError } from '../errors.ts';
 import type { ShardGeometry } from '../index/bounds.ts';
 import type { Metric } from '../index/distance.ts';
 import { formatVector, parseVector } from '../index/vector.ts';
@@ -89,7 +90,15 @@ export async function migrate(conn: NodeConnection, inTransaction = false): Prom
   const files = fs.readdirSync(MIGRATIONS_DIR).filter((f) => /^\d+_.*\.sql$/.test(f)).sort();
   const todo = files.filter((f) => !done.has(parseInt(f, 10)));
   if (!todo.length) return;
-  const sql = todo.map((f) => fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')).join('\n');
+  let sql = todo.map((f) => fs.readFileSync(path.join(MIGRATIONS_DIR, f), 'utf8')).join('\n');
+  const role = conn.backend.role;
+  if (role !== undefined) {
+    // The catalog belongs to vecshard's own user, not to the client's role this connection acts as.
+    if (!conn.serviceUser) {
+      throw new PgError({ severity: 'ERROR', code: '42501', message: `vecshard: the catalog of this database needs an upgrade, which role "${role}" may not make`, hint: 'Run the statement again outside a transaction block (vecshard then upgrades it as its own user).' });
+    }
+    sql = `SET SESSION AUTHORIZATION ${quoteIdent(conn.serviceUser)}; ${sql}; SET SESSION AUTHORIZATION ${quoteIdent(role)}`;
+  }
   if (inTransaction) return void (await runQuery(conn, sql));
   await runQuery(conn, `BEGIN; ${sql}; COMMIT`).catch(async (e) => {
     await runQuery(conn, 'ROLLBACK').catch(() => {});
@@ -103,7 +112,7 @@ export async function loadCatalog(conn: NodeConnection): Promise<Catalog> {
   const exists = await runQuery(conn, `SELECT to_regclass('vecshard.tables') IS NOT NULL`);
   if (exists.rows[0][0] !== 't') return cat;
   // Upgrades run in a transaction of their own, so not from inside a client's.
-  if (conn.status === 'I') await migrate(conn);
+  if (conn.status === 'I' && conn.backend.role === undefined) await migrate(conn);
   const tables = await runQuery(conn, 'SELECT schema_name, table_name, method, dist_column, dist_type, metric FROM vecshard.tables');
   for (const [schema, name, method, col, type, metric] of tables.rows) {
     cat.tables.set(Catalog.key(schema!, name!), {
@@ -150,8 +159,9 @@ export function registerTableSql(t: DistributedTable): string {
   for (const s of t.shards) {
     const g = s.geometry;
     parts.push(
-      `WITH s AS (INSERT INTO vecshard.shards (shard_id, schema_name, table_name, shard_index, shard_name, min_hash, max_hash, centroid, radius_l2, radius_angle) VALUES (${s.id}, ${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)}, ${s.index}, ${quoteLiteral(s.name)}, ${s.minHash}, ${s.maxHash}, ${lit(g && formatVector(g.centroid))}, ${g ? g.radiusL2 : 'NULL'}, ${g ? g.radiusAngle : 'NULL'}) RETURNING shard_id)
-       INSERT INTO vecshard.placements (shard_id, node_id) SELECT shard_id, n FROM s, unnest(ARRAY[${s.nodes.join(',')}]::int[]) n`,
+      `INSERT INTO vecshard.shards (shard_id, schema_name, table_name, shard_index, shard_name, min_hash, max_hash, centroid, radius_l2, radius_angle) VALUES (${s.id}, ${quoteLiteral(t.schema)}, ${quoteLiteral(t.name)}, ${s.index}, ${quoteLiteral(s.name)}, ${s.minHash}, ${s.maxHash}, ${lit(g && formatVector(g.centroid))}, ${g ? g.radiusL2 : 'NULL'}, ${g ? g.radiusAngle : 'NULL'})`,
+      // Two statements: the placements' row-level security policy must see the shard's row (migrations/004).
+      `INSERT INTO vecshard.placements (shard_id, node_id) SELECT ${s.id}, n FROM unnest(ARRAY[${s.nodes.join(',')}]::int[]) n`,
     );
   }
   parts.push(`SELECT setval(pg_get_serial_sequence('vecshard.shards', 'shard_id'), ${Math.max(...t.shards.map((s) => s.id))})`);

@@ -52,6 +52,20 @@ export async function requireOwner(ctx: RunContext, schema: string, name: string
   }
 }
 
+/**
+ * CREATE DATABASE and DROP DATABASE run on every node as vecshard's own user (a database is made on each node),
+ * so the client's role is checked first, as Postgres checks it: CREATEDB to create, ownership to drop.
+ */
+export async function requireDatabaseRight(ctx: RunContext, what: 'create' | 'drop', name: string): Promise<void> {
+  const sql =
+    what === 'create'
+      ? `SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user`
+      : `SELECT r.rolsuper OR pg_has_role(d.datdba, 'USAGE') FROM pg_roles r LEFT JOIN pg_database d ON d.datname = ${quoteLiteral(name)} WHERE r.rolname = current_user`;
+  const r = await runQuery(await ctx.conn(ctx.home), sql);
+  if (r.rows[0]?.[0] === 't') return;
+  throw new PgError({ severity: 'ERROR', code: '42501', message: what === 'create' ? 'permission denied to create database' : `must be owner of database ${name}` });
+}
+
 export async function runAdmin(call: AdminCall, ctx: RunContext): Promise<number> {
   const { cluster, database, log } = ctx;
   await requireAdmin(call.name, ctx);

@@ -4,6 +4,7 @@ import { parseSql } from '../sql/parse.ts';
 import { deparse } from '../sql/ast.ts';
 import { type NodeConnection } from '../shards/node-connection.ts';
 import { runQuery } from '../shards/internal-query.ts';
+import { tableAccess } from './access.ts';
 import { BUMP_VERSION, migrate, readColumns, registerTableSql, SHARD_SCHEMA, type DistributedTable, type Shard } from '../metadata/catalog.ts';
 import { HASHERS, hashRange } from '../metadata/hash.ts';
 import { nearestShard, shardIndexFor, vectorOf } from '../metadata/route.ts';
@@ -40,6 +41,14 @@ export function shardName(schema: string, name: string, index: number): string {
 }
 
 /** CREATE statements that make shard `shard` of the shell `schema.name`, read from `home`'s catalog. */
+/**
+ * CREATE SCHEMA when the schema is missing. Not CREATE SCHEMA IF NOT EXISTS: that needs the CREATE privilege on the
+ * database even when the schema exists, which a table's owner need not have.
+ */
+export function schemaIfMissing(schema: string): string {
+  return `DO $vecshard$ BEGIN IF to_regnamespace(${quoteLiteral(quoteIdent(schema))}) IS NULL THEN CREATE SCHEMA ${quoteIdent(schema)}; END IF; END $vecshard$`;
+}
+
 export async function shardDdl(home: NodeConnection, schema: string, name: string): Promise<(shard: string, index: number) => string[]> {
   const make = await tableDdl(home, schema, name);
   return (shard, index) => make(SHARD_SCHEMA, shard, index);
@@ -70,6 +79,7 @@ export async function tableDdl(
     `SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = ${rel}::regclass
         AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY i.indexrelid`,
   );
+  const access = await tableAccess(home, schema, name);
   return (toSchema, toName, shardIndex) => {
     const rename = (n: string) => (shardIndex === undefined ? n : shardObjectName(n, shardIndex));
     const sequences: string[] = [];
@@ -95,6 +105,7 @@ export async function tableDdl(
       stmt.IndexStmt.idxname = stmt.IndexStmt.idxname ? rename(stmt.IndexStmt.idxname) : undefined;
       out.push(deparse(stmt));
     }
+    out.push(...access(`${quoteIdent(toSchema)}.${quoteIdent(toName)}`));
     return out;
   };
 }
@@ -178,7 +189,8 @@ export async function distributeTable(
 
   // The extensions the shell's types come from, and the shard schema, on every node.
   const exts = await runQuery(home, `SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`);
-  const prep = [`CREATE SCHEMA IF NOT EXISTS ${SHARD_SCHEMA}`, ...exts.rows.map(([e]) => `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e!)}`)].join('; ');
+  // (The shard schema came with the catalog.)
+  const prep = exts.rows.map(([e]) => `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e!)}`).join('; ') || 'SELECT 1';
   const ddl = await shardDdl(home, req.schema, req.name);
   const created: Array<[number, string]> = [];
   try {
@@ -197,7 +209,7 @@ export async function distributeTable(
     const all = await Promise.all(members.map((n) => conn(n)));
     if (inTransaction) {
       for (const c of all) {
-        const own = c === home ? [`TRUNCATE ${rel}`] : [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(req.schema)}`, ...shell(req.schema, req.name)];
+        const own = c === home ? [`TRUNCATE ${rel}`] : [schemaIfMissing(req.schema), ...shell(req.schema, req.name)];
         await runQuery(c, [...own, registerTableSql(table), BUMP_VERSION].join(';\n'));
       }
       return table;
@@ -205,7 +217,7 @@ export async function distributeTable(
     try {
       for (const c of all) {
         await migrate(c);
-        const own = c === home ? [`TRUNCATE ${rel}`] : [`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(req.schema)}`, ...shell(req.schema, req.name)];
+        const own = c === home ? [`TRUNCATE ${rel}`] : [schemaIfMissing(req.schema), ...shell(req.schema, req.name)];
         await runQuery(c, ['BEGIN', ...own, registerTableSql(table), BUMP_VERSION].join(';\n'));
       }
       await commit!(home, all.filter((c) => c !== home));

@@ -9,6 +9,7 @@ export type QueryPlan = Extract<StatementPlan, { kind: 'passthrough' | 'createdb
 export function planQuery(q: ClassifiedQuery, inTransaction: boolean): QueryPlan {
   const [first] = q.statements;
   for (const s of q.statements) {
+    if (s.kind === 'refused') return { kind: 'error', error: s.error };
     if (s.kind === 'createdb' || s.kind === 'dropdb') {
       if (q.statements.length > 1 || inTransaction) {
         const what = s.kind === 'createdb' ? 'CREATE DATABASE' : 'DROP DATABASE';

@@ -16,6 +16,7 @@ import { valueText } from './router.ts';
 import type { AggregatePlan } from './aggregate.ts';
 import { planInsert, type DefaultEvaluator } from './insert.ts';
 import { planModify } from './modify.ts';
+import { planRoles } from './roles.ts';
 import { planAlterTable, planDropTables, planIndex, planRename, planTruncate } from './ddl.ts';
 import { type DdlPlan, type DistributedPlan, type ErrorPlan } from './types.ts';
 import { NO_PARAMS } from './params.ts';
@@ -227,6 +228,8 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   if (kind === 'CreateExtensionStmt' && stmt.CreateExtensionStmt.extname === 'citus') {
     return { kind: 'notice', tag: 'CREATE EXTENSION', message: 'vecshard provides the Citus API (create_distributed_table and friends); extension "citus" is not installed' };
   }
+  const roles = planRoles(kind, stmt, text, ctx.catalog, ctx.nodeCount);
+  if (roles) return roles;
   // A DDL plan's statement runs on every node (where shells live): that is all these need.
   if (classifyAllNodes(kind, stmt[kind]) && ctx.nodeCount > 1) return { kind: 'ddl', shell: text, transactional: true, catalog: [], tasks: [] };
   const virtual = /vecshard/i.test(text) ? withVirtualTables(stmt, ctx) : undefined;

@@ -68,6 +68,8 @@ export interface DdlPlan {
   transactional: boolean;
   /** Catalog statements to run on node 0 in the same transaction. */
   catalog: string[];
+  /** What nodes other than the home node run in place of `shell`, when that differs. */
+  elsewhere?: string;
 }
 
 export interface ErrorPlan {

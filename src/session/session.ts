@@ -12,6 +12,8 @@ import { loadCatalog, type Catalog } from '../metadata/catalog.ts';
 import { openCatalog } from '../metadata/catalog-copies.ts';
 import { planStatement, type StatementContext, type StatementPlan } from '../planner/statement.ts';
 import type { Cluster } from '../shards/cluster.ts';
+import type { Login } from '../shards/login.ts';
+import type { NodePool } from '../shards/pool.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import type { NodeConnection, TxStatus } from '../shards/node-connection.ts';
 import { constText, type Node } from '../sql/ast.ts';
@@ -24,6 +26,8 @@ export interface SessionOptions {
   cluster: Cluster;
   database: string;
   user: string;
+  /** Who the client's statements run as on the nodes (the role, and its SCRAM key with pass-through). */
+  login?: Login;
   startupParams: Record<string, string>;
   log: Logger;
 }
@@ -36,6 +40,7 @@ export class Session implements RunContext {
   readonly log: Logger;
   /** The role the client logged in as. */
   readonly user: string;
+  readonly login: Login;
   readonly timing = { parseMs: 0, planMs: 0, shardMs: 0 };
   /** The client's prepared statements, by the client's names. */
   readonly statements = new Map<string, PreparedStatement>();
@@ -73,6 +78,7 @@ export class Session implements RunContext {
     this.database = o.database;
     this.log = o.log;
     this.user = o.user;
+    this.login = o.login ?? { role: o.user };
     this.#settings = startupSettings(o.startupParams);
     this.#settingsKey = settingsKey(this.#settings);
   }
@@ -125,15 +131,15 @@ export class Session implements RunContext {
   async acquire(nodeId: number = this.home): Promise<NodeConnection> {
     const held = this.#conns.get(nodeId);
     if (held) return held;
-    const pool = this.cluster.pool(nodeId, this.database);
-    let conn = pool.takeIdle();
+    const pool = this.#pool(nodeId);
+    let conn = pool.takeIdle(this.login.role);
     if (conn && conn.backend.settingsKey === this.#settingsKey && (nodeId === this.home || this.status === 'I')) {
       this.#conns.set(nodeId, conn);
       pool.holdBy(conn, this.#who);
       return conn;
     }
     try {
-      conn ??= await pool.acquire();
+      conn ??= await pool.acquire(this.login.role);
     } catch (e) {
       // A home node found down between transactions: another node stands in for it.
       const rehome = nodeId === this.#homeId && this.status === 'I' && !this.pinned && isConnectionFailure(e);
@@ -163,6 +169,11 @@ export class Session implements RunContext {
     return conn;
   }
 
+  /** The pool of this session's connections to a node (they act as the client's role). */
+  #pool(nodeId: number): NodePool {
+    return this.cluster.pool(nodeId, this.database, this.login);
+  }
+
   /** How another client reads of this session when it waits for the same embedded node. */
   get #who(): string {
     const app = this.#settings.get('application_name');
@@ -175,7 +186,7 @@ export class Session implements RunContext {
       if (nodeId === this.home && this.pinned) continue;
       this.#conns.delete(nodeId);
       conn.backend.localSettings = '';
-      const pool = this.cluster.pool(conn.nodeId, conn.database);
+      const pool = this.#pool(conn.nodeId);
       if (!pool.releaseClean(conn)) await pool.release(conn, conn.status === 'I');
     }
   }
@@ -187,7 +198,7 @@ export class Session implements RunContext {
     this.#conns.delete(nodeId);
     this.#txNodes.delete(nodeId);
     c.close();
-    await this.cluster.pool(c.nodeId, c.database).release(c, false);
+    await this.#pool(c.nodeId).release(c, false);
   }
 
   /** Gives back connections whose node was lost (their sockets are broken); says whether there were any. */
@@ -197,7 +208,7 @@ export class Session implements RunContext {
       if (!c.broken) continue;
       any = true;
       this.#conns.delete(id);
-      await this.cluster.pool(c.nodeId, c.database).release(c, false);
+      await this.#pool(c.nodeId).release(c, false);
     }
     return any;
   }
@@ -206,7 +217,7 @@ export class Session implements RunContext {
   async releaseAll(): Promise<void> {
     for (const [id, conn] of [...this.#conns]) {
       this.#conns.delete(id);
-      await this.cluster.pool(conn.nodeId, conn.database).release(conn, false);
+      await this.#pool(conn.nodeId).release(conn, false);
     }
   }
 

@@ -5,9 +5,10 @@ import { ShardLock } from './shard-lock.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type NodeConnection } from './node-connection.ts';
-import { PgNodeConnection, type PgNodeAddress } from './pg-node.ts';
+import { PgNodeConnection, answers, type PgNodeAddress } from './pg-node.ts';
 import { PgliteConnection, PgliteInstance } from './pglite-node.ts';
 import { NodePool } from './pool.ts';
+import type { Login } from './login.ts';
 import type { Catalog } from '../metadata/catalog.ts';
 import { runQuery, type TextResult } from './internal-query.ts';
 import { PgError, connectionFailure } from '../errors.ts';
@@ -66,15 +67,20 @@ export class Cluster {
     readonly options: ClusterOptions,
   ) {}
 
-  /** The pool for a node and database; a database the node does not have fails on first use with 3D000. */
-  pool(nodeId: number, database: string): NodePool {
-    const key = `${nodeId}/${database}`;
+  /**
+   * The pool for a node, database and role (see login.ts); a database the node does not have fails on first use
+   * with 3D000. A PostgreSQL node has a pool per role; an embedded node's one backend switches roles as it is taken.
+   */
+  pool(nodeId: number, database: string, login?: Login): NodePool {
+    const spec = this.nodes[nodeId];
+    const service = spec.kind === 'postgres' ? spec.user : 'postgres';
+    const as = spec.kind === 'postgres' && login && login.role !== service ? login : undefined;
+    const key = `${nodeId}/${database}${as ? `/${as.role}/${as.scram?.storedKey.toString('base64') ?? ''}` : ''}`;
     let p = this.#pools.get(key);
     if (!p) {
-      const spec = this.nodes[nodeId];
       const max = spec.kind === 'pglite' ? 1 : spec.poolSize;
-      p = new NodePool(nodeId, database, { max, acquireTimeoutMs: this.options.acquireTimeoutMs, disposable: spec.kind === 'postgres' }, () =>
-        this.#open(nodeId, database),
+      p = new NodePool(nodeId, database, { max, acquireTimeoutMs: this.options.acquireTimeoutMs, disposable: spec.kind === 'postgres', serviceUser: service }, () =>
+        this.#open(nodeId, database, as),
       );
       this.#pools.set(key, p);
     }
@@ -135,15 +141,8 @@ export class Cluster {
     const probe = async (id: number) => {
       const spec = this.nodes[id];
       if (spec.kind !== 'postgres' || spec.removed) return;
-      const c = new PgNodeConnection(id, MAINTENANCE_DB, spec);
-      try {
-        await c.connect(this.options.connectTimeoutMs);
-        this.markUp(id);
-      } catch {
-        this.markDown(id);
-      } finally {
-        c.close();
-      }
+      if (await answers(id, MAINTENANCE_DB, spec, this.options.connectTimeoutMs)) this.markUp(id);
+      else this.markDown(id);
     };
     const tick = () => {
       void Promise.all(this.nodes.map((_, i) => probe(i))).finally(() => {
@@ -197,13 +196,16 @@ export class Cluster {
     return l;
   }
 
-  async #open(nodeId: number, database: string): Promise<NodeConnection> {
+  async #open(nodeId: number, database: string, login?: Login): Promise<NodeConnection> {
     const spec = this.nodes[nodeId];
     if (this.#down.has(nodeId)) throw connectionFailure(nodeId, 'the node is down (health checks retry it)');
     if (spec.kind === 'postgres') {
-      const c = new PgNodeConnection(nodeId, database, spec);
+      const c = new PgNodeConnection(nodeId, database, login?.scram ? { ...spec, user: login.role, scram: login.scram } : spec);
       try {
         await c.connect(this.options.connectTimeoutMs);
+        if (login && !login.scram) await runQuery(c, `SET SESSION AUTHORIZATION ${quoteIdent(login.role)}`);
+        c.backend.role = login?.role;
+        c.serviceUser = login?.scram ? undefined : spec.user;
       } catch (e) {
         c.close();
         throw e;
@@ -213,6 +215,7 @@ export class Cluster {
     const inst = this.#instance(nodeId, database, false);
     await inst.start();
     const c = new PgliteConnection(nodeId, database, inst);
+    c.serviceUser = 'postgres';
     // PGlite sends no startup ParameterStatus messages; read the values clients expect from the node itself.
     const r = await runQuery(
       c,
@@ -325,17 +328,15 @@ export class Cluster {
 
   async #dropOn(id: number, name: string, statement: string): Promise<void> {
     const key = `${id}/${name}`;
-    const pool = this.#pools.get(key);
-    if (pool && pool.size > pool.idleCount) {
-      throw new PgError({
-        severity: 'ERROR',
-        code: '55006',
-        message: `database "${name}" is being accessed by other users`,
-        detail: `There are ${pool.size - pool.idleCount} sessions using the database through vecshard.`,
-      });
+    const pools = [...this.#pools].filter(([k]) => k === key || k.startsWith(`${key}/`));
+    const busy = pools.reduce((n, [, p]) => n + p.size - p.idleCount, 0);
+    if (busy) {
+      throw new PgError({ severity: 'ERROR', code: '55006', message: `database "${name}" is being accessed by other users`, detail: `There are ${busy} sessions using the database through vecshard.` });
     }
-    pool?.close();
-    this.#pools.delete(key);
+    for (const [k, p] of pools) {
+      p.close();
+      this.#pools.delete(k);
+    }
     this.#catalogs.delete(name);
     this.#synced.delete(name);
     const spec = this.nodes[id];

@@ -20,6 +20,11 @@ export class BackendState {
   readonly taskStatements = new Set<string>();
   /** Who last parsed the unnamed statement here; a different owner must parse again. */
   unnamedOwner: unknown = undefined;
+  /**
+   * The client role this session acts as (SET SESSION AUTHORIZATION, or the role it logged in as); undefined for
+   * the node's own user. Kept across resets: PGlite's DISCARD ALL leaves the session authorization as it is.
+   */
+  role: string | undefined = undefined;
 
   forgetStatements(): void {
     this.prepared.clear();
@@ -44,6 +49,11 @@ export abstract class NodeConnection {
   atRest = false;
   /** A COPY FROM STDIN is open on the node (its CopyInResponse came, its ReadyForQuery not yet). */
   copying = false;
+  /**
+   * The user this connection logged in as when that is vecshard's own (it can go back to it with SET SESSION
+   * AUTHORIZATION); undefined when it logged in as a client's role (pass-through).
+   */
+  serviceUser: string | undefined;
   /** What the node's backend session holds for whoever uses this connection (statements, settings). */
   readonly backend = new BackendState();
   broken = false;

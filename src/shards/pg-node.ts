@@ -7,6 +7,7 @@ import { readBackendKeyData, readErrorFields } from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
 import { NodeConnection } from './node-connection.ts';
 import { PgError, connectionFailure } from '../errors.ts';
+import { ScramKeyClient, type Login } from './login.ts';
 
 // node-postgres's SCRAM client; reused rather than rewritten.
 const sasl = createRequire(import.meta.url)('pg/lib/crypto/sasl.js') as {
@@ -20,6 +21,8 @@ export interface PgNodeAddress {
   port: number;
   user: string;
   password?: string;
+  /** Log in with a client's SCRAM key instead of a password (pass-through, see login.ts). */
+  scram?: Login['scram'];
 }
 
 /** A node's address from a connection string (postgres://user:password@host:port, no database). */
@@ -38,6 +41,19 @@ export function parseNodeUrl(url: string): PgNodeAddress {
     user: decodeURIComponent(u.username) || 'postgres',
     password: u.password ? decodeURIComponent(u.password) : undefined,
   };
+}
+
+/** Whether a node accepts a connection within the timeout (the health check). */
+export async function answers(nodeId: number, database: string, address: PgNodeAddress, timeoutMs: number): Promise<boolean> {
+  const c = new PgNodeConnection(nodeId, database, address);
+  try {
+    await c.connect(timeoutMs);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    c.close();
+  }
 }
 
 export class PgNodeConnection extends NodeConnection {
@@ -97,6 +113,7 @@ export class PgNodeConnection extends NodeConnection {
 
   async #authenticate(): Promise<void> {
     let scram: object | undefined;
+    const keyed = this.address.scram ? new ScramKeyClient(this.address.scram) : undefined;
     for (;;) {
       const f = await this.read();
       const t = String.fromCharCode(f[0]);
@@ -113,6 +130,23 @@ export class PgNodeConnection extends NodeConnection {
         const inner = createHash('md5').update(password + this.address.user).digest('hex');
         const outer = createHash('md5').update(Buffer.concat([Buffer.from(inner), salt])).digest('hex');
         this.write(fe.passwordMessage('md5' + outer));
+      } else if (code === 10 && keyed) {
+        this.write(saslMessage(keyed.first, true));
+      } else if (code === 11 && keyed) {
+        const final = keyed.final(r.rest().toString('utf8'));
+        if (final === null) {
+          throw new PgError({
+            severity: 'FATAL',
+            code: '28P01',
+            message: `vecshard: role "${this.address.user}" has another password on node ${this.nodeId} than on node 0`,
+            hint: 'Set the password through vecshard (ALTER ROLE ... PASSWORD), which gives every node the same verifier.',
+          });
+        }
+        this.write(saslMessage(final, false));
+      } else if (code === 12 && keyed) {
+        if (!keyed.verify(r.rest().toString('utf8'))) throw new PgError({ severity: 'FATAL', code: '28000', message: `vecshard: node ${this.nodeId} could not prove it knows role "${this.address.user}"'s verifier` });
+      } else if (keyed && (code === 3 || code === 5)) {
+        throw new PgError({ severity: 'FATAL', code: '28000', message: `vecshard: node ${this.nodeId} asks for a password for role "${this.address.user}", and pass-through only works with scram-sha-256` });
       } else if (code === 10) {
         const mechanisms: string[] = [];
         for (let m = r.cstring(); m !== ''; m = r.cstring()) mechanisms.push(m);
@@ -180,4 +214,13 @@ export class PgNodeConnection extends NodeConnection {
     this.broken = true;
     this.#socket.destroy();
   }
+}
+
+/** A SASLInitialResponse (mechanism and length first) or a SASLResponse, in a PasswordMessage frame. */
+function saslMessage(text: string, initial: boolean): Buffer {
+  const data = Buffer.from(text, 'utf8');
+  if (!initial) return fe.passwordMessage(data);
+  const len = Buffer.alloc(4);
+  len.writeInt32BE(data.length);
+  return fe.passwordMessage(Buffer.concat([Buffer.from('SCRAM-SHA-256\0'), len, data]));
 }

@@ -1,6 +1,7 @@
 // A bounded pool of sessions on one node and database.
 import { type NodeConnection } from './node-connection.ts';
 import { runQuery } from './internal-query.ts';
+import { quoteIdent } from '../sql/quote.ts';
 import * as fe from '../protocol/frontend.ts';
 import { PgError } from '../errors.ts';
 
@@ -10,6 +11,8 @@ export interface PoolOptions {
   acquireTimeoutMs: number;
   /** Whether a connection in an unknown state may simply be closed (TCP) or must be reset (PGlite's one session). */
   disposable: boolean;
+  /** The user vecshard logs in as; a connection acting as a client role goes back to it (SET SESSION AUTHORIZATION). */
+  serviceUser: string;
 }
 
 export class NodePool {
@@ -35,14 +38,41 @@ export class NodePool {
     return this.#waiters.length;
   }
 
-  /** An idle connection, if there is one: the common case, without a promise. */
-  takeIdle(): NodeConnection | undefined {
+  /**
+   * An idle connection acting as `role` (undefined: the node's own user), if there is one: the common case, without
+   * a promise. A connection acting as another role is left for acquire(), which switches it.
+   */
+  takeIdle(role?: string): NodeConnection | undefined {
     if (this.#closed) return undefined;
+    const want = this.#role(role);
     for (;;) {
       const c = this.#idle.pop();
       if (!c) return undefined;
-      if (!c.broken) return c;
-      this.#size--;
+      if (c.broken) {
+        this.#size--;
+        continue;
+      }
+      if (c.backend.role === want) return c;
+      this.#idle.push(c);
+      return undefined;
+    }
+  }
+
+  #role(role: string | undefined): string | undefined {
+    return role === this.options.serviceUser ? undefined : role;
+  }
+
+  /** Makes the connection act as `role`: an embedded node's one backend serves every role in turn. */
+  async #actAs(conn: NodeConnection, role: string | undefined): Promise<NodeConnection> {
+    const want = this.#role(role);
+    if (conn.backend.role === want) return conn;
+    try {
+      await runQuery(conn, `SET SESSION AUTHORIZATION ${quoteIdent(want ?? this.options.serviceUser)}`);
+      conn.backend.role = want;
+      return conn;
+    } catch (e) {
+      await this.release(conn, true);
+      throw e;
     }
   }
 
@@ -54,10 +84,17 @@ export class NodePool {
     this.#holders.set(conn, who);
   }
 
-  async acquire(): Promise<NodeConnection> {
+  /** A connection acting as `role` (undefined: the node's own user). */
+  async acquire(role?: string): Promise<NodeConnection> {
+    return this.#actAs(await this.#acquire(), role);
+  }
+
+  async #acquire(): Promise<NodeConnection> {
     if (this.#closed) throw new PgError({ severity: 'ERROR', code: '57P01', message: 'vecshard is shutting down' });
-    const idle = this.takeIdle();
-    if (idle) return idle;
+    for (let c = this.#idle.pop(); c; c = this.#idle.pop()) {
+      if (!c.broken) return c;
+      this.#size--;
+    }
     if (this.#size < this.options.max) {
       this.#size++;
       try {

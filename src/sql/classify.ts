@@ -1,10 +1,13 @@
 // What the coordinator must know about a statement before it runs anywhere.
 import { parseSql, stmtKind, stmtText, type RawStmt } from './parse.ts';
+import type { PgErrorFields } from '../protocol/backend.ts';
 
 export type StatementClass =
   | { kind: 'createdb'; name: string; text: string }
   | { kind: 'dropdb'; name: string; ifExists: boolean; text: string }
   | { kind: 'copy-in'; text: string }
+  /** Refused before it reaches a node (what vecshard cannot let a client do there). */
+  | { kind: 'refused'; error: PgErrorFields; text: string }
   | { kind: 'other'; text: string };
 
 export interface ClassifiedQuery {
@@ -48,6 +51,11 @@ function classifyOne(sql: string, s: RawStmt, q: ClassifiedQuery): StatementClas
   const text = stmtText(sql, s);
   switch (kind) {
     case 'VariableSetStmt':
+      // vecshard takes the client's role on a node with SET SESSION AUTHORIZATION (shards/login.ts); a client that
+      // changed it would act as another role there, and in a later client's session.
+      if (n.name === 'session_authorization') {
+        return { kind: 'refused', text, error: { severity: 'ERROR', code: '0A000', message: 'vecshard: SET SESSION AUTHORIZATION is not supported', hint: 'Log in as that role, or use SET ROLE.' } };
+      }
       if (!n.is_local) q.changesSettings = true;
       if (typeof n.name === 'string' && n.name.includes('.')) q.customSettings.push(n.name.toLowerCase());
       break;
@@ -69,6 +77,16 @@ function classifyOne(sql: string, s: RawStmt, q: ClassifiedQuery): StatementClas
       if (rel?.relpersistence === 't') q.pins = true;
       break;
     }
+    case 'CreateRoleStmt':
+    case 'AlterRoleStmt':
+    case 'DropRoleStmt':
+    case 'GrantRoleStmt':
+    case 'GrantStmt':
+    case 'AlterDefaultPrivilegesStmt':
+    case 'CreateSchemaStmt':
+      // Roles and privileges are per node: every node gets them (planner/roles.ts).
+      q.allNodes = true;
+      break;
     case 'CreateExtensionStmt':
     case 'AlterExtensionStmt':
     case 'AlterDatabaseSetStmt':
@@ -76,7 +94,7 @@ function classifyOne(sql: string, s: RawStmt, q: ClassifiedQuery): StatementClas
       if (n.extname !== 'citus') q.allNodes = true;
       break;
     case 'DropStmt':
-      if (n.removeType === 'OBJECT_EXTENSION') q.allNodes = true;
+      if (n.removeType === 'OBJECT_EXTENSION' || n.removeType === 'OBJECT_POLICY') q.allNodes = true;
       break;
     case 'ListenStmt':
     case 'PrepareStmt':

@@ -53,7 +53,7 @@ export class CopyIn {
     this.#dist = new DistCopyIn(plan, (expr, n) => cs.s.evalDefault(expr, n));
     // Outside a transaction block the rows stream to the shards as they arrive; inside one they must go through
     // the session's own node connections, so they are sent at the end.
-    this.#streams = cs.s.status === 'I' && CopyStreams.possible(cs.s.cluster, this.#dist) ? new CopyStreams(cs.s.cluster, cs.s.database, this.#dist) : undefined;
+    this.#streams = cs.s.status === 'I' && CopyStreams.possible(cs.s.cluster, this.#dist) ? new CopyStreams(cs.s.cluster, cs.s.database, this.#dist, cs.s.login) : undefined;
     this.active = true;
     cs.ctx.send(be.copyInResponse(0, plan.columns.length));
     await cs.ctx.flush();

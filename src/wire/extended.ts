@@ -62,6 +62,8 @@ export class ExtendedProtocol {
     const q = classify(m.sql);
     s.timing.parseMs = performance.now() - t0;
     for (const n of q.customSettings) s.customSettings.add(n);
+    const refused = q.statements.find((x) => x.kind === 'refused');
+    if (refused) return this.error(refused.error, 'parse');
     if (q.statements.some((x) => x.kind === 'copy-in')) {
       return this.error({ severity: 'ERROR', code: '0A000', message: 'vecshard: COPY FROM STDIN is supported in the simple query protocol only' }, 'parse');
     }

@@ -10,12 +10,23 @@ import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE } from '../protocol/frontend.t
 import { ClientSession } from './session.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import { PgError } from '../errors.ts';
+import { MAINTENANCE_DB } from '../shards/cluster.ts';
+import { runQuery } from '../shards/internal-query.ts';
+import { parseVerifier, recoverClientKey, type Login, type ScramVerifier } from '../shards/login.ts';
+import { quoteLiteral } from '../sql/quote.ts';
+
+/** What PgBouncer's auth_query reads: the role's verifier, if it may log in now. $1 is the role name. */
+export const DEFAULT_AUTH_QUERY =
+  'SELECT rolpassword FROM pg_catalog.pg_authid WHERE rolname = $1 AND rolcanlogin AND (rolvaliduntil IS NULL OR rolvaliduntil > now())';
 
 export interface ServerOptions {
   host: string;
   port: number;
-  /** trust: anyone; scram-sha-256: the users listed, by password. */
-  auth: { method: 'trust' } | { method: 'scram-sha-256'; users: Record<string, string> };
+  /**
+   * trust: anyone; scram-sha-256: the users listed, by password, and with `passthrough` any role whose SCRAM verifier
+   * `authQuery` reads from the nodes (it then works on every node as that role, see shards/login.ts).
+   */
+  auth: { method: 'trust' } | { method: 'scram-sha-256'; users: Record<string, string>; passthrough?: boolean; authQuery?: string };
   tls?: { certFile: string; keyFile: string };
   /** A client that has not finished startup and auth by then is disconnected. */
   startupTimeoutMs?: number;
@@ -77,13 +88,25 @@ export class Server {
     }, this.options.startupTimeoutMs ?? 15000);
 
     const opts = this.options;
+    // The role's verifier when it came from the nodes (pass-through), and the client key its proof gave.
+    let verifier: ScramVerifier | undefined;
+    let login: Login | undefined;
     const tls = opts.tls ? { cert: toArrayBuffer(fs.readFileSync(opts.tls.certFile)), key: toArrayBuffer(fs.readFileSync(opts.tls.keyFile)) } : undefined;
     const auth =
       opts.auth.method === 'trust'
         ? ({ method: 'trust' } as const)
         : ({
             method: 'scram-sha-256',
-            getScramSha256Data: ({ username }: { username: string }) => this.#scramData(username),
+            getScramSha256Data: async ({ username }: { username: string }) => {
+              const d = await this.#scramData(username);
+              if ('verifier' in d) verifier = d.verifier;
+              return d.data;
+            },
+            validateCredentials: ({ authMessage, clientProof, username, scramSha256Data }: { authMessage: string; clientProof: string; username: string; scramSha256Data: ScramSha256Data }) => {
+              const clientKey = recoverClientKey(authMessage, clientProof, Buffer.from(scramSha256Data.storedKey, 'base64'));
+              if (clientKey && verifier) login = { role: username, scram: { ...verifier, clientKey } };
+              return !!clientKey;
+            },
           } as const);
 
     // pg-gateway reads web streams; this one can be unplugged after auth, so a plaintext session then reads the
@@ -112,7 +135,7 @@ export class Server {
         const duplex = await conn.detach();
         const params = state.clientParams ?? { user: 'postgres' };
         const io = state.tlsInfo ? webIo(duplex) : plug.unplug();
-        setImmediate(() => void this.#serve(io, params, socket));
+        setImmediate(() => void this.#serve(io, params, socket, login));
       },
     });
     gateway.catch((e) => {
@@ -121,15 +144,40 @@ export class Server {
     });
   }
 
-  #scramData(user: string): Promise<ScramSha256Data> {
+  /** A fixed user's SCRAM data (from its password), or with pass-through the role's verifier from the nodes. */
+  async #scramData(user: string): Promise<{ data: ScramSha256Data } | { data: ScramSha256Data; verifier: ScramVerifier }> {
     const auth = this.options.auth;
-    if (auth.method !== 'scram-sha-256' || !(user in auth.users)) return this.#decoy;
-    let d = this.#scram.get(user);
-    if (!d) {
-      d = createScramSha256Data(auth.users[user]);
-      this.#scram.set(user, d);
+    if (auth.method !== 'scram-sha-256') return { data: await this.#decoy };
+    if (Object.hasOwn(auth.users, user)) {
+      let d = this.#scram.get(user);
+      if (!d) {
+        d = createScramSha256Data(auth.users[user]);
+        this.#scram.set(user, d);
+      }
+      return { data: await d };
     }
-    return d;
+    const verifier = auth.passthrough ? await this.#lookup(user, auth.authQuery ?? DEFAULT_AUTH_QUERY) : undefined;
+    if (!verifier) return { data: await this.#decoy };
+    const b64 = (b: Buffer) => b.toString('base64');
+    return { data: { salt: verifier.salt, iterations: verifier.iterations, storedKey: b64(verifier.storedKey), serverKey: b64(verifier.serverKey) }, verifier };
+  }
+
+  /** The role's verifier, read by vecshard's own user on the first node that answers; undefined if none. */
+  async #lookup(user: string, query: string): Promise<ScramVerifier | undefined> {
+    for (const id of this.cluster.members().filter((n) => this.cluster.isUp(n))) {
+      const pool = this.cluster.pool(id, MAINTENANCE_DB);
+      let conn;
+      try {
+        conn = await pool.acquire();
+        const r = await runQuery(conn, query.replaceAll('$1', quoteLiteral(user)));
+        await pool.release(conn, true);
+        return parseVerifier(r.rows[0]?.[0]);
+      } catch (e) {
+        if (conn) await pool.release(conn, false);
+        this.log.warn({ err: e, node: id }, 'auth query failed');
+      }
+    }
+    return undefined;
   }
 
   async #cancel(pid: number, secret: number): Promise<void> {
@@ -137,7 +185,7 @@ export class Server {
     if (s && s.secret === secret) await s.cancel().catch(() => {});
   }
 
-  async #serve(io: ClientIo, params: Record<string, string>, socket: net.Socket): Promise<void> {
+  async #serve(io: ClientIo, params: Record<string, string>, socket: net.Socket, login: Login | undefined): Promise<void> {
     await io.ready;
     let pending: Buffer[] = [];
     let pendingBytes = 0;
@@ -156,7 +204,7 @@ export class Server {
     };
     const database = params.database || params.user;
     const log = this.log.child({ user: params.user, database });
-    const session = new ClientSession({ cluster: this.cluster, database, user: params.user, startupParams: params, send, flush, log, slowQueryMs: this.options.slowQueryMs ?? 1000 });
+    const session = new ClientSession({ cluster: this.cluster, database, user: params.user, login, startupParams: params, send, flush, log, slowQueryMs: this.options.slowQueryMs ?? 1000 });
     try {
       await session.start();
     } catch (e) {
@@ -224,6 +272,15 @@ interface ClientIo {
  * direct socket I/O. Chunks are handed out only when pg-gateway asks (pull, high-water mark 0), so none is left
  * inside the web stream at the switch.
  */
+/** pg-gateway says 28000 for a failed SCRAM proof; Postgres (and clients that test for it) say 28P01, invalid_password. */
+function invalidPassword(data: Uint8Array): Uint8Array {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (b[0] !== 0x45 || !b.includes('Mpassword authentication failed')) return data;
+  const at = b.indexOf('C28000\0');
+  if (at > 0) b.write('C28P01', at);
+  return data;
+}
+
 function plugSocket(socket: net.Socket): { duplex: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }; unplug(): ClientIo } {
   const queue: Buffer[] = [];
   let ended = false;
@@ -258,7 +315,7 @@ function plugSocket(socket: net.Socket): { duplex: { readable: ReadableStream<Ui
     },
     { highWaterMark: 0 },
   );
-  const writable = new WritableStream<Uint8Array>({ write, close: () => void socket.end() });
+  const writable = new WritableStream<Uint8Array>({ write: (d) => write(invalidPassword(d)), close: () => void socket.end() });
   return {
     duplex: { readable, writable },
     unplug: () => ({

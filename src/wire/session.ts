@@ -13,6 +13,7 @@ import { clientFields, PgError, standInRefusal } from '../errors.ts';
 import { deallocatesAll, type NodeConnection, type TxStatus } from '../shards/node-connection.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import { Session } from '../session/session.ts';
+import type { Login } from '../shards/login.ts';
 import { redactSql } from '../observe/redact.ts';
 import { simpleQuery } from './simple-query.ts';
 import { ExtendedProtocol } from './extended.ts';
@@ -23,6 +24,7 @@ export interface SessionContext {
   cluster: Cluster;
   database: string;
   user: string;
+  login?: Login;
   startupParams: Record<string, string>;
   send(data: Buffer): void;
   flush(): Promise<void>;
@@ -55,7 +57,13 @@ export class ClientSession {
 
   /** Checks the database and settings on a node connection, then greets the client as Postgres does. */
   async start(): Promise<void> {
-    const conn = await this.s.acquire();
+    const conn = await this.s.acquire().catch((e) => {
+      // Taking the client's role on the home node (SET SESSION AUTHORIZATION) found no such role: as Postgres says it.
+      if (e instanceof PgError && e.fields.code === '22023' && /^role .* does not exist$/.test(e.fields.message)) {
+        throw new PgError({ severity: 'FATAL', code: '28000', message: `role "${this.s.user}" does not exist` });
+      }
+      throw e;
+    });
     const params = new Map(conn.params);
     await this.s.release();
     for (const [k, v] of params) this.ctx.send(be.parameterStatus(k, v));

@@ -6,6 +6,8 @@ import { parseSql, stmtKind, stmtText, type RawStmt } from '../sql/parse.ts';
 import { planQuery } from '../planner/plan.ts';
 import { NO_PARAMS } from '../planner/params.ts';
 import { PgError } from '../errors.ts';
+import { requireDatabaseRight } from '../operations/admin.ts';
+import { quoteIdent } from '../sql/quote.ts';
 import type { ClientSession } from './session.ts';
 
 export async function simpleQuery(cs: ClientSession, frame: Buffer): Promise<void> {
@@ -27,13 +29,18 @@ export async function simpleQuery(cs: ClientSession, frame: Buffer): Promise<voi
       cs.ctx.send(be.errorResponse(plan.error));
       return cs.ready(s.status === 'I' ? 'I' : 'E');
     case 'createdb':
-      await s.cluster.createDatabase(plan.name, plan.text);
+      await requireDatabaseRight(s, 'create', plan.name);
+      await s.release();
+      // Made by vecshard's own user on each node; owned, as on Postgres, by the role that asked.
+      await s.cluster.createDatabase(plan.name, /\bowner\b/i.test(plan.text) ? plan.text : `${plan.text.replace(/[\s;]+$/, '')} OWNER ${quoteIdent(s.login.role)}`);
       cs.ctx.send(be.commandComplete('CREATE DATABASE'));
       return cs.ready('I');
     case 'dropdb':
       if (plan.name === s.database) {
         throw new PgError({ severity: 'ERROR', code: '55006', message: 'cannot drop the currently open database' });
       }
+      await requireDatabaseRight(s, 'drop', plan.name);
+      await s.release();
       if (!(await s.cluster.dropDatabase(plan.name, plan.text, plan.ifExists))) {
         cs.ctx.send(be.noticeResponse({ severity: 'NOTICE', code: '00000', message: `database "${plan.name}" does not exist, skipping` }));
       }

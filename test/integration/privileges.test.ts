@@ -33,15 +33,14 @@ async function as(user: string, password: string): Promise<pg.Client> {
 
 it("create_distributed_table wants the table's owner", async () => {
   const app = await as('app', 'app-pw');
-  const ghost = await as('ghost', 'ghost-pw'); // a fixed user of vecshard's with no role on the nodes
+  // A fixed user of vecshard's with no role on the nodes is refused at login, as Postgres refuses an unknown role.
+  await expect(as('ghost', 'ghost-pw')).rejects.toMatchObject({ code: '28000', message: 'role "ghost" does not exist' });
   try {
     await expect(app.query(`SELECT create_distributed_table('owned_by_postgres', 'id')`)).rejects.toMatchObject({ code: '42501', message: expect.stringMatching(/must be owner of table owned_by_postgres/) });
-    await expect(ghost.query(`SELECT create_distributed_table('owned_by_app', 'id')`)).rejects.toMatchObject({ code: '42501' });
     await app.query(`SELECT create_distributed_table('owned_by_app', 'id', shard_count => 2)`);
     expect((await admin.query(`SELECT count(*)::int AS n FROM vecshard.shards WHERE table_name = 'owned_by_app'`)).rows).toEqual([{ n: 2 }]);
   } finally {
     await app.end();
-    await ghost.end();
   }
 });
 
