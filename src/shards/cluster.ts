@@ -140,9 +140,7 @@ export class Cluster {
   startHealthChecks(intervalMs: number): void {
     const probe = async (id: number) => {
       const spec = this.nodes[id];
-      if (spec.kind !== 'postgres' || spec.removed) return;
-      if (await answers(id, MAINTENANCE_DB, spec, this.options.connectTimeoutMs)) this.markUp(id);
-      else this.markDown(id);
+      if (spec.kind === 'postgres' && !spec.removed) (await answers(id, MAINTENANCE_DB, spec, this.options.connectTimeoutMs)) ? this.markUp(id) : this.markDown(id);
     };
     const tick = () => {
       void Promise.all(this.nodes.map((_, i) => probe(i))).finally(() => {

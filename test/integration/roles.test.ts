@@ -78,6 +78,11 @@ it('GRANT and REVOKE on a distributed table hold on its shards: 42501 without SE
     await expect(bob.query('SELECT count(*) FROM docs')).rejects.toMatchObject({ code: '42501' });
     // Writing needs its own privilege too.
     await expect(alice.query(`INSERT INTO docs VALUES (1000, 'alice', '[1,1,1]')`)).rejects.toMatchObject({ code: '42501' });
+    // With it, a write to shards on both nodes commits in two phases, its commit record written as alice.
+    await admin.query('GRANT INSERT, DELETE ON docs TO alice');
+    expect((await alice.query(`INSERT INTO docs VALUES (1000, 'alice', '[1,1,1]'), (1001, 'alice', '[1,1,0]'), (1002, 'alice', '[0,1,1]'), (1003, 'alice', '[1,0,1]')`)).rowCount).toBe(4);
+    expect((await alice.query('DELETE FROM docs WHERE id >= 1000')).rowCount).toBe(4);
+    await admin.query('REVOKE INSERT, DELETE ON docs FROM alice');
     // Every shard copy on every node carries the grant.
     for (const s of pgs.servers) {
       const rows = await queryNode(s, `SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'vecshard_shards'::regnamespace AND relname LIKE 'docs%' AND relkind = 'r' AND NOT has_table_privilege('alice', oid, 'SELECT')`);
