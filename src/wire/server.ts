@@ -300,6 +300,38 @@ function plugSocket(socket: net.Socket): { duplex: { readable: ReadableStream<Ui
     wake = undefined;
     return queue.shift();
   };
+  // Before auth, pg-gateway gets one message at a time: it stops reading when the client is authenticated, and a
+  // Query sent in the same write as the startup packet would be lost with its buffer. What it has not been given
+  // is read after unplugging.
+  let typed = false;
+  // After the server's 'S' to an SSLRequest the bytes are TLS records, handed over as they come.
+  let tls = false;
+  let held: Buffer = Buffer.alloc(0);
+  const nextMessage = async (): Promise<Uint8Array | undefined> => {
+    if (tls) return held.length ? takeAll() : next();
+    for (;;) {
+      const header = typed ? 5 : 4;
+      if (held.length >= header) {
+        const len = held.readInt32BE(typed ? 1 : 0) + (typed ? 1 : 0);
+        if (len < header || len > MAX_STARTUP_BYTES) return takeAll();
+        if (held.length >= len) {
+          const msg = held.subarray(0, len);
+          held = held.subarray(len);
+          // A startup packet (protocol 3.0) ends the untyped messages; SSL, GSS and cancel requests do not.
+          if (!typed && len >= 8 && msg.readInt32BE(4) === 196608) typed = true;
+          return msg;
+        }
+      }
+      const b = await next();
+      if (b === undefined) return held.length ? takeAll() : undefined;
+      held = held.length ? Buffer.concat([held, b]) : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    }
+  };
+  const takeAll = () => {
+    const all = held;
+    held = Buffer.alloc(0);
+    return all;
+  };
   const write = (data: Uint8Array) =>
     new Promise<void>((resolve, reject) => {
       if (socket.destroyed) return reject(new Error('socket closed'));
@@ -308,19 +340,25 @@ function plugSocket(socket: net.Socket): { duplex: { readable: ReadableStream<Ui
   const readable = new ReadableStream<Uint8Array>(
     {
       async pull(ctrl) {
-        const b = await next();
+        const b = await nextMessage();
         if (b === undefined) ctrl.close();
         else ctrl.enqueue(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
       },
     },
     { highWaterMark: 0 },
   );
-  const writable = new WritableStream<Uint8Array>({ write: (d) => write(invalidPassword(d)), close: () => void socket.end() });
+  const writable = new WritableStream<Uint8Array>({
+    write: (d) => {
+      if (d.length === 1 && d[0] === 0x53) tls = true;
+      return write(invalidPassword(d));
+    },
+    close: () => void socket.end(),
+  });
   return {
     duplex: { readable, writable },
     unplug: () => ({
       ready: Promise.resolve(),
-      read: next,
+      read: () => (held.length ? Promise.resolve(takeAll()) : next()),
       write: async (data) => {
         if (socket.destroyed) throw new Error('socket closed');
         if (!socket.write(data)) await new Promise((r) => socket.once('drain', r));

@@ -11,7 +11,8 @@ export class RawClient {
   closed = false;
   #waiters: Array<() => void> = [];
 
-  static async connect(port: number, params: Record<string, string> = { user: 'postgres', database: 'postgres' }): Promise<RawClient> {
+  /** Connects and starts up; `pipelined` goes out in the same write as the startup packet (its answers stay in `messages`). */
+  static async connect(port: number, params: Record<string, string> = { user: 'postgres', database: 'postgres' }, pipelined?: Buffer): Promise<RawClient> {
     const c = new RawClient();
     c.socket = net.connect({ host: '127.0.0.1', port });
     await connected(c.socket);
@@ -24,9 +25,9 @@ export class RawClient {
       c.#wake();
     });
     c.socket.on('error', () => {});
-    c.socket.write(serialize.startup(params));
+    c.socket.write(pipelined ? Buffer.concat([serialize.startup(params), pipelined]) : serialize.startup(params));
     await c.until('readyForQuery');
-    c.messages = [];
+    if (!pipelined) c.messages = [];
     return c;
   }
 

@@ -288,6 +288,14 @@ describe('bad input', () => {
     await healthyQuery();
   });
 
+  it('a Query sent in the same write as the startup packet is answered (it was never answered)', async () => {
+    const cl = await RawClient.connect(c.port, { user: 'postgres', database: 'postgres' }, serialize.query('SELECT 41 + 1 AS x'));
+    const got = await cl.until('readyForQuery');
+    expect(names(got)).toEqual(['rowDescription', 'dataRow', 'commandComplete', 'readyForQuery']);
+    expect((got[1] as unknown as { fields: string[] }).fields).toEqual(['42']);
+    cl.end();
+  });
+
   it('a truncated message followed by a hang-up loses nothing for others', async () => {
     const t = await RawClient.connect(c.port);
     const q = serialize.query('SELECT 1');
