@@ -28,12 +28,14 @@ export interface SessionOptions {
   user: string;
   /** Who the client's statements run as on the nodes (the role, and its SCRAM key with pass-through). */
   login?: Login;
+  /** The process id clients cancel by; the server keeps them unique among its sessions. */
+  pid?: number;
   startupParams: Record<string, string>;
   log: Logger;
 }
 
 export class Session implements RunContext {
-  readonly pid = randomInt(1, 2 ** 31 - 1);
+  readonly pid: number;
   readonly secret = randomInt(0, 2 ** 31 - 1);
   readonly cluster: Cluster;
   readonly database: string;
@@ -78,6 +80,7 @@ export class Session implements RunContext {
     this.database = o.database;
     this.log = o.log;
     this.user = o.user;
+    this.pid = o.pid ?? randomInt(1, 2 ** 31 - 1);
     this.login = o.login ?? { role: o.user };
     this.#settings = startupSettings(o.startupParams);
     this.#settingsKey = settingsKey(this.#settings);

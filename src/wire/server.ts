@@ -1,13 +1,15 @@
 // The PostgreSQL endpoint: TLS, startup and auth through pg-gateway, then each client's messages to its session.
 import net from 'node:net';
+import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { fromDuplexStream } from 'pg-gateway/node';
 import { createScramSha256Data, type ScramSha256Data } from 'pg-gateway';
 import { FrameReader, FrameError } from '../protocol/frames.ts';
 import * as be from '../protocol/backend.ts';
-import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE } from '../protocol/frontend.ts';
+import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from '../protocol/frontend.ts';
 import { ClientSession } from './session.ts';
+import { MAX_STARTUP_BYTES, plugSocket, webIo, type ClientIo } from './client-io.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import { PgError } from '../errors.ts';
 import { MAINTENANCE_DB } from '../shards/cluster.ts';
@@ -34,12 +36,12 @@ export interface ServerOptions {
   slowQueryMs?: number;
 }
 
-/** Bytes a client may send before it has authenticated. */
-const MAX_STARTUP_BYTES = 64 * 1024;
 
 export class Server {
   #server: net.Server | undefined;
   #sessions = new Map<number, ClientSession>();
+  /** Process ids of the sessions starting or running. */
+  #pids = new Set<number>();
   #sockets = new Set<net.Socket>();
   #scram = new Map<string, Promise<ScramSha256Data>>();
   // For unknown users SCRAM runs to its end against a random secret, so the client learns nothing.
@@ -116,9 +118,18 @@ export class Server {
       auth,
       tls,
       onMessage: (data, state) => {
-        if (state.hasStarted || data.byteLength < 8) return undefined;
+        if (state.hasStarted) return undefined;
         const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-        const code = view.readInt32BE(4);
+        const code = view.length >= 8 ? view.readInt32BE(4) : -1;
+        const known = (code === SSL_REQUEST_CODE || code === GSSENC_REQUEST_CODE) && view.length === 8;
+        if (!known && !(code === CANCEL_REQUEST_CODE && view.length === 16) && !(code === 196608 && view.length > 8 && view.readInt32BE(0) === view.length)) {
+          // What Postgres answers; pg-gateway would throw and print a stack trace for each (a log flood).
+          this.#startupFailed();
+          const major = code >>> 16;
+          const message = view.length < 8 || view.readInt32BE(0) !== view.length ? 'invalid length of startup packet' : `unsupported frontend protocol ${major}.${code & 0xffff}: server supports 3.0 to 3.0`;
+          socket.end(be.errorResponse({ severity: 'FATAL', code: major === 3 || view.length < 8 ? '08P01' : '0A000', message }));
+          return new Uint8Array(0);
+        }
         if (code === GSSENC_REQUEST_CODE && view.length === 8) return new Uint8Array([0x4e]); // 'N': no GSS encryption
         if (code === CANCEL_REQUEST_CODE && view.length === 16) {
           void this.#cancel(view.readInt32BE(8), view.readInt32BE(12));
@@ -139,9 +150,23 @@ export class Server {
       },
     });
     gateway.catch((e) => {
-      this.log.warn({ err: e }, 'client startup failed');
+      this.log.debug({ err: e }, 'client startup failed');
+      this.#startupFailed();
       socket.destroy();
     });
+  }
+
+  #failedStartups = 0;
+  #failureTimer: NodeJS.Timeout | undefined;
+
+  /** Counts a startup that failed (malformed, abandoned); summed up in one warning a minute at most. */
+  #startupFailed(): void {
+    this.#failedStartups++;
+    this.#failureTimer ??= setTimeout(() => {
+      this.log.warn({ count: this.#failedStartups }, 'client startups failed in the last minute (malformed packets, wrong cancel keys, hang-ups)');
+      this.#failedStartups = 0;
+      this.#failureTimer = undefined;
+    }, 60_000).unref();
   }
 
   /** A fixed user's SCRAM data (from its password), or with pass-through the role's verifier from the nodes. */
@@ -204,7 +229,12 @@ export class Server {
     };
     const database = params.database || params.user;
     const log = this.log.child({ user: params.user, database });
-    const session = new ClientSession({ cluster: this.cluster, database, user: params.user, login, startupParams: params, send, flush, log, slowQueryMs: this.options.slowQueryMs ?? 1000 });
+    // A process id no other session of this server has (random ones collided: cancels went astray).
+    let pid = randomInt(1, 2 ** 31 - 1);
+    while (this.#pids.has(pid)) pid = randomInt(1, 2 ** 31 - 1);
+    this.#pids.add(pid);
+    socket.once('close', () => this.#pids.delete(pid));
+    const session = new ClientSession({ pid, cluster: this.cluster, database, user: params.user, login, startupParams: params, send, flush, log, slowQueryMs: this.options.slowQueryMs ?? 1000 });
     try {
       await session.start();
     } catch (e) {
@@ -257,134 +287,4 @@ export class Server {
 
 function toArrayBuffer(b: Buffer): ArrayBuffer {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-}
-
-/** How a session reads and writes its client, whatever carries the bytes. */
-interface ClientIo {
-  ready: Promise<void>;
-  /** The next chunk, or undefined at the end. */
-  read(): Promise<Uint8Array | undefined>;
-  write(data: Buffer): Promise<void>;
-}
-
-/**
- * A web-stream duplex over a plaintext socket for pg-gateway's startup and auth, which `unplug()` turns into
- * direct socket I/O. Chunks are handed out only when pg-gateway asks (pull, high-water mark 0), so none is left
- * inside the web stream at the switch.
- */
-/** pg-gateway says 28000 for a failed SCRAM proof; Postgres (and clients that test for it) say 28P01, invalid_password. */
-function invalidPassword(data: Uint8Array): Uint8Array {
-  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (b[0] !== 0x45 || !b.includes('Mpassword authentication failed')) return data;
-  const at = b.indexOf('C28000\0');
-  if (at > 0) b.write('C28P01', at);
-  return data;
-}
-
-function plugSocket(socket: net.Socket): { duplex: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }; unplug(): ClientIo } {
-  const queue: Buffer[] = [];
-  let ended = false;
-  let wake: (() => void) | undefined;
-  socket.on('data', (b) => {
-    queue.push(b);
-    wake?.();
-  });
-  const end = () => {
-    ended = true;
-    wake?.();
-  };
-  socket.on('end', end);
-  socket.on('close', end);
-  const next = async (): Promise<Uint8Array | undefined> => {
-    while (!queue.length && !ended) await new Promise<void>((r) => (wake = r));
-    wake = undefined;
-    return queue.shift();
-  };
-  // Before auth, pg-gateway gets one message at a time: it stops reading when the client is authenticated, and a
-  // Query sent in the same write as the startup packet would be lost with its buffer. What it has not been given
-  // is read after unplugging.
-  let typed = false;
-  // After the server's 'S' to an SSLRequest the bytes are TLS records, handed over as they come.
-  let tls = false;
-  let held: Buffer = Buffer.alloc(0);
-  const nextMessage = async (): Promise<Uint8Array | undefined> => {
-    if (tls) return held.length ? takeAll() : next();
-    for (;;) {
-      const header = typed ? 5 : 4;
-      if (held.length >= header) {
-        const len = held.readInt32BE(typed ? 1 : 0) + (typed ? 1 : 0);
-        if (len < header || len > MAX_STARTUP_BYTES) return takeAll();
-        if (held.length >= len) {
-          const msg = held.subarray(0, len);
-          held = held.subarray(len);
-          // A startup packet (protocol 3.0) ends the untyped messages; SSL, GSS and cancel requests do not.
-          if (!typed && len >= 8 && msg.readInt32BE(4) === 196608) typed = true;
-          return msg;
-        }
-      }
-      const b = await next();
-      if (b === undefined) return held.length ? takeAll() : undefined;
-      held = held.length ? Buffer.concat([held, b]) : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-    }
-  };
-  const takeAll = () => {
-    const all = held;
-    held = Buffer.alloc(0);
-    return all;
-  };
-  const write = (data: Uint8Array) =>
-    new Promise<void>((resolve, reject) => {
-      if (socket.destroyed) return reject(new Error('socket closed'));
-      socket.write(data, (e) => (e ? reject(e) : resolve()));
-    });
-  const readable = new ReadableStream<Uint8Array>(
-    {
-      async pull(ctrl) {
-        const b = await nextMessage();
-        if (b === undefined) ctrl.close();
-        else ctrl.enqueue(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  const writable = new WritableStream<Uint8Array>({
-    write: (d) => {
-      if (d.length === 1 && d[0] === 0x53) tls = true;
-      return write(invalidPassword(d));
-    },
-    close: () => void socket.end(),
-  });
-  return {
-    duplex: { readable, writable },
-    unplug: () => ({
-      ready: Promise.resolve(),
-      read: () => (held.length ? Promise.resolve(takeAll()) : next()),
-      write: async (data) => {
-        if (socket.destroyed) throw new Error('socket closed');
-        if (!socket.write(data)) await new Promise((r) => socket.once('drain', r));
-      },
-    }),
-  };
-}
-
-/** I/O over the web streams pg-gateway hands back (TLS sessions). */
-function webIo(duplex: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }): ClientIo {
-  let reader: ReadableStreamDefaultReader<Uint8Array>;
-  let writer: WritableStreamDefaultWriter<Uint8Array>;
-  const ready = (async () => {
-    while (duplex.readable.locked || duplex.writable.locked) await new Promise((r) => setImmediate(r));
-    reader = duplex.readable.getReader();
-    writer = duplex.writable.getWriter();
-  })();
-  return {
-    ready,
-    read: async () => {
-      const { value, done } = await reader.read();
-      return done ? undefined : value;
-    },
-    write: async (data) => {
-      await writer.ready;
-      await writer.write(data);
-    },
-  };
 }

@@ -25,6 +25,7 @@ export interface SessionContext {
   database: string;
   user: string;
   login?: Login;
+  pid?: number;
   startupParams: Record<string, string>;
   send(data: Buffer): void;
   flush(): Promise<void>;
