@@ -63,6 +63,12 @@ const schema = z
         connectTimeoutMs: z.number().int().min(1).default(5000),
         acquireTimeoutMs: z.number().int().min(1).default(30000),
         healthCheckIntervalMs: z.number().int().min(50).default(1000),
+        // A health check that gets no answer in this time marks the node down, and statements waiting on it in
+        // silence that long are ended (reads go to another copy).
+        healthCheckTimeoutMs: z.number().int().min(50).default(2000),
+        // Longest a statement waits with nothing from a node before its connection is given up; 0: no limit
+        // (long statements are the node's statement_timeout's business; the health check ends silent waits).
+        readTimeoutMs: z.number().int().min(0).default(0),
       })
       .strict()
       .default({}),
@@ -85,6 +91,8 @@ export interface Config {
   connectTimeoutMs: number;
   acquireTimeoutMs: number;
   healthCheckIntervalMs: number;
+  healthCheckTimeoutMs: number;
+  readTimeoutMs: number;
   logLevel: string;
   /** Where the HTTP port (metrics, health, status page) listens; null when off. */
   http: { host: string; port: number; allowedHosts: string[]; token?: string } | null;
@@ -179,6 +187,8 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
     connectTimeoutMs: c.pool.connectTimeoutMs,
     acquireTimeoutMs: c.pool.acquireTimeoutMs,
     healthCheckIntervalMs: c.pool.healthCheckIntervalMs,
+    healthCheckTimeoutMs: c.pool.healthCheckTimeoutMs,
+    readTimeoutMs: c.pool.readTimeoutMs,
     logLevel: c.logLevel,
     embeddedDir,
   };

@@ -24,7 +24,7 @@ export function createLogger(level: string): Logger {
 
 export async function startCoordinator(config: Config, log = createLogger(config.logLevel)): Promise<Coordinator> {
   await loadParser();
-  const cluster = new Cluster(config.nodes, { connectTimeoutMs: config.connectTimeoutMs, acquireTimeoutMs: config.acquireTimeoutMs });
+  const cluster = new Cluster(config.nodes, { connectTimeoutMs: config.connectTimeoutMs, acquireTimeoutMs: config.acquireTimeoutMs, healthCheckTimeoutMs: config.healthCheckTimeoutMs, readTimeoutMs: config.readTimeoutMs });
   const server = new Server(config.server, cluster, log);
   // A node that answers again gets its inactive shard copies rebuilt, in every database vecshard has served.
   cluster.onNodeUp = (nodeId) => {
@@ -38,7 +38,7 @@ export async function startCoordinator(config: Config, log = createLogger(config
       log.error({ err }, 'could not write the node list back to the config file; add the change there by hand');
     }
   };
-  cluster.startHealthChecks(config.healthCheckIntervalMs);
+  cluster.health.start(config.healthCheckIntervalMs);
   const addr = await server.listen();
   const web = config.http ? await startHttp(config.http, cluster, () => server.sessions, log) : undefined;
   log.info({ host: addr.address, port: addr.port, http: web?.port, nodes: config.nodes.length }, 'vecshard listening');

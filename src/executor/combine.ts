@@ -8,14 +8,14 @@ import { typeNames } from './type-names.ts';
 import type { RunContext } from './context.ts';
 import type { Sink } from './sink.ts';
 import { runTasks } from './shard-tasks.ts';
-import { placeReads } from './placement.ts';
+import { readShards } from './placement.ts';
 
 /** More parameters than this would pass Postgres's limit of 65,535 per statement. */
 const MAX_COMBINE_PARAMS = 60000;
 
 export async function runAggregate(plan: AggregatePlan, ctx: RunContext, sink: Sink, resultFormats: number[], describe: boolean): Promise<void> {
   const send = (f: Buffer) => sink.send(f);
-  const partial = await runTasks(ctx.conn, placeReads(plan.tasks, plan.table, ctx.cluster, ctx.nextTurn()), [], true, send, ctx.roundTrip);
+  const partial = await readShards(ctx, plan.tasks, plan.table, [], true, send);
   const fields = be.readRowDescription(partial[0].description!);
   const home = await ctx.conn(ctx.home);
   const names = await typeNames(home, fields.map((f) => f.typeOid));

@@ -4,7 +4,9 @@ import { writeCatalog } from '../metadata/catalog-copies.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import type { DistributedTable, Shard } from '../metadata/catalog.ts';
 import type { ShardTask } from '../planner/types.ts';
-import { PgError } from '../errors.ts';
+import { isLost, PgError } from '../errors.ts';
+import type { RunContext } from './context.ts';
+import { runTasksSettled, type TaskResult } from './shard-tasks.ts';
 
 const unreachable = (shard: Shard, what: string) =>
   new PgError({
@@ -22,6 +24,25 @@ export function placeReads(tasks: ShardTask[], table: DistributedTable, cluster:
     if (!up.length) throw unreachable(shard, 'answer');
     return { ...t, nodeId: up[(turn + i) % up.length] };
   });
+}
+
+/**
+ * Runs read tasks on one copy of each shard; a node lost on the way (down, or stopped answering) is marked down and
+ * the reads run again on the other copies, twice at most. Outside a transaction only: inside one, the lost node's
+ * part of the transaction is gone too.
+ */
+export async function readShards(ctx: RunContext, tasks: ShardTask[], table: DistributedTable, formats: number[], describe: boolean, notices: (f: Buffer) => void): Promise<TaskResult[]> {
+  for (let attempt = 0; ; attempt++) {
+    const placed = placeReads(tasks, table, ctx.cluster, ctx.nextTurn());
+    const { results, failures } = await runTasksSettled(ctx.conn, placed, formats, describe, notices, ctx.roundTrip);
+    if (!failures.size) return results;
+    const lost = [...failures].filter(([, e]) => isLost(e)).map(([n]) => n);
+    for (const n of lost) {
+      ctx.cluster.markDown(n);
+      await ctx.dropConn(n);
+    }
+    if (lost.length < failures.size || ctx.inTransaction || attempt >= 2) throw [...failures.values()].find((e) => !isLost(e)) ?? [...failures.values()][0];
+  }
 }
 
 export interface PlacedWrites {

@@ -5,7 +5,8 @@ import { ShardLock } from './shard-lock.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type NodeConnection } from './node-connection.ts';
-import { PgNodeConnection, answers, type PgNodeAddress } from './pg-node.ts';
+import { PgNodeConnection, type PgNodeAddress } from './pg-node.ts';
+import { HealthChecks } from './health.ts';
 import { PgliteConnection, PgliteInstance } from './pglite-node.ts';
 import { NodePool } from './pool.ts';
 import type { Login } from './login.ts';
@@ -39,6 +40,8 @@ export interface CopyTask {
 export interface ClusterOptions {
   connectTimeoutMs: number;
   acquireTimeoutMs: number;
+  healthCheckTimeoutMs?: number;
+  readTimeoutMs?: number;
 }
 
 /** The database every node has, used for administration (as Postgres's own tools do). */
@@ -50,7 +53,6 @@ export class Cluster {
   #pools = new Map<string, NodePool>();
   /** Nodes the health checks (or a failed connection) found down; skipped until they answer again. */
   #down = new Set<number>();
-  #healthTimer: NodeJS.Timeout | undefined;
   #locks = new Map<number, ShardLock>();
   #catalogLocks = new Map<string, ShardLock>();
   #synced = new Map<string, Set<number>>();
@@ -79,7 +81,7 @@ export class Cluster {
     let p = this.#pools.get(key);
     if (!p) {
       const max = spec.kind === 'pglite' ? 1 : spec.poolSize;
-      p = new NodePool(nodeId, database, { max, acquireTimeoutMs: this.options.acquireTimeoutMs, disposable: spec.kind === 'postgres', serviceUser: service }, () =>
+      p = new NodePool(nodeId, database, { max, acquireTimeoutMs: this.options.acquireTimeoutMs, disposable: spec.kind === 'postgres', serviceUser: service, readTimeoutMs: this.options.readTimeoutMs }, () =>
         this.#open(nodeId, database, as),
       );
       this.#pools.set(key, p);
@@ -129,25 +131,19 @@ export class Cluster {
     this.#down.add(nodeId);
     // What it missed while down must be copied to it before its catalog copy is trusted again.
     for (const set of this.#synced.values()) set.delete(nodeId);
-    for (const [key, p] of this.#pools) if (key.startsWith(`${nodeId}/`)) p.closeIdle();
+    for (const p of this.poolsOf(nodeId)) p.closeIdle();
   }
 
   markUp(nodeId: number): void {
     if (this.#down.delete(nodeId)) this.onNodeUp(nodeId);
   }
 
-  /** Probes every PostgreSQL node each `intervalMs`: a node that does not answer within the connect timeout is down. */
-  startHealthChecks(intervalMs: number): void {
-    const probe = async (id: number) => {
-      const spec = this.nodes[id];
-      if (spec.kind === 'postgres' && !spec.removed) (await answers(id, MAINTENANCE_DB, spec, this.options.connectTimeoutMs)) ? this.markUp(id) : this.markDown(id);
-    };
-    const tick = () => {
-      void Promise.all(this.nodes.map((_, i) => probe(i))).finally(() => {
-        if (this.#healthTimer) this.#healthTimer = setTimeout(tick, intervalMs);
-      });
-    };
-    this.#healthTimer = setTimeout(tick, intervalMs);
+  /** Health checks (health.ts); started by the coordinator. */
+  readonly health = new HealthChecks(this);
+
+  /** The pools of a node, one per database and role. */
+  poolsOf(nodeId: number): NodePool[] {
+    return [...this.#pools].filter(([key]) => key.startsWith(`${nodeId}/`)).map(([, p]) => p);
   }
 
   /**
@@ -384,8 +380,7 @@ export class Cluster {
   }
 
   async close(): Promise<void> {
-    clearTimeout(this.#healthTimer);
-    this.#healthTimer = undefined;
+    this.health.stop();
     for (const p of this.#pools.values()) p.close();
     this.#pools.clear();
     await Promise.all([...this.#pglite.values()].map((i) => i.stop()));

@@ -1,6 +1,7 @@
 // One backend session on one node. The coordinator speaks the PostgreSQL protocol to it in raw frames, whether the
 // node is a PostgreSQL server over TCP or a PGlite in a worker thread.
 import { readParameterStatus, readyStatus } from '../protocol/backend.ts';
+import { PgError } from '../errors.ts';
 
 export type TxStatus = 'I' | 'T' | 'E';
 
@@ -64,6 +65,11 @@ export abstract class NodeConnection {
   /** A reader taking every frame up to ReadyForQuery as it arrives (readUntilReady), with no promise per frame. */
   #pipe: { onFrame: (f: Buffer) => void; resolve: (s: TxStatus) => void; reject: (e: Error) => void } | undefined;
   #failure: Error | undefined;
+  /** When the node last sent a frame or was written to (performance.now()): a reader waiting long past it is stalled. */
+  lastActivity = performance.now();
+  /** Longest a reader waits with nothing from the node before the connection is given up (0: no limit). */
+  readTimeoutMs = 0;
+  #deadline: NodeJS.Timeout | undefined;
 
   constructor(
     readonly nodeId: number,
@@ -87,6 +93,31 @@ export abstract class NodeConnection {
     return !this.#waiter && !this.#pipe && this.#head >= this.#frames.length;
   }
 
+  /** A reader is waiting for the node to answer. */
+  get waiting(): boolean {
+    return !!this.#waiter || !!this.#pipe;
+  }
+
+  /** Gives the connection up: whoever waits on it gets `reason` as a connection failure (the node stopped answering). */
+  abort(reason: string): void {
+    this.fail(new PgError({ severity: 'ERROR', code: '08006', message: `vecshard: node ${this.nodeId} stopped answering`, detail: reason }));
+    this.close();
+  }
+
+  #armDeadline(): void {
+    if (!this.readTimeoutMs || this.#deadline) return;
+    const check = () => {
+      this.#deadline = undefined;
+      if (!this.waiting || this.broken) return;
+      const silent = performance.now() - this.lastActivity;
+      if (silent >= this.readTimeoutMs) return this.abort(`no answer within ${this.readTimeoutMs} ms (pool.readTimeoutMs)`);
+      this.#deadline = setTimeout(check, this.readTimeoutMs - silent);
+      this.#deadline.unref?.();
+    };
+    this.#deadline = setTimeout(check, this.readTimeoutMs);
+    this.#deadline.unref?.();
+  }
+
   /** The next backend frame. */
   read(): Promise<Buffer> {
     if (this.#head < this.#frames.length) return Promise.resolve(this.#take());
@@ -94,6 +125,7 @@ export abstract class NodeConnection {
     if (this.#waiter || this.#pipe) return Promise.reject(new Error(`vecshard bug: two readers on one connection to node ${this.nodeId}`));
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
+      this.#armDeadline();
     });
   }
 
@@ -112,10 +144,12 @@ export abstract class NodeConnection {
     if (this.#waiter || this.#pipe) return Promise.reject(new Error(`vecshard bug: two readers on one connection to node ${this.nodeId}`));
     return new Promise((resolve, reject) => {
       this.#pipe = { onFrame, resolve, reject };
+      this.#armDeadline();
     });
   }
 
   protected deliver(frame: Buffer): void {
+    this.lastActivity = performance.now();
     const t = frame[0];
     if (t === 0x53) {
       const [k, v] = readParameterStatus(frame);

@@ -78,6 +78,8 @@ export class PgNodeConnection extends NodeConnection {
     const socket = net.connect({ host, port });
     this.#socket = socket;
     socket.setNoDelay(true);
+    // A host that vanishes (a network black hole) shows as a dead socket rather than a read that never ends.
+    socket.setKeepAlive(true, 10_000);
     const reader = new FrameReader();
     socket.on('data', (chunk) => {
       let frames: Buffer[];
@@ -169,6 +171,7 @@ export class PgNodeConnection extends NodeConnection {
 
   write(data: Buffer): void {
     this.atRest = false;
+    this.lastActivity = performance.now();
     if (!this.broken) this.#socket.write(data);
   }
 

@@ -11,6 +11,8 @@ export interface PoolOptions {
   acquireTimeoutMs: number;
   /** Whether a connection in an unknown state may simply be closed (TCP) or must be reset (PGlite's one session). */
   disposable: boolean;
+  /** Longest a reader waits with nothing from the node (0: no limit); see NodeConnection.readTimeoutMs. */
+  readTimeoutMs?: number;
   /** The user vecshard logs in as; a connection acting as a client role goes back to it (SET SESSION AUTHORIZATION). */
   serviceUser: string;
 }
@@ -20,13 +22,42 @@ export class NodePool {
   #size = 0;
   #waiters: Array<{ resolve: (c: NodeConnection) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = [];
   #closed = false;
+  /** Every open connection of this pool, idle or handed out (to close those stalled on a node that stopped). */
+  #all = new Set<NodeConnection>();
+
+  readonly connect: () => Promise<NodeConnection>;
 
   constructor(
     readonly nodeId: number,
     readonly database: string,
     readonly options: PoolOptions,
-    readonly connect: () => Promise<NodeConnection>,
-  ) {}
+    open: () => Promise<NodeConnection>,
+  ) {
+    this.connect = async () => {
+      const c = await open();
+      c.readTimeoutMs = options.readTimeoutMs ?? 0;
+      this.#all.add(c);
+      return c;
+    };
+  }
+
+  /**
+   * Closes the connections that wait for an answer and have heard nothing for `silentMs`: the node was found not
+   * answering, and those waits would never end. Their readers get a connection failure (reads retry elsewhere).
+   */
+  closeStalled(silentMs: number): number {
+    let n = 0;
+    const now = performance.now();
+    for (const c of this.#all) {
+      if (c.broken) this.#all.delete(c);
+      else if (c.waiting && now - c.lastActivity >= silentMs) {
+        c.abort(`it sent nothing for ${Math.round(now - c.lastActivity)} ms while its health check failed`);
+        this.#all.delete(c);
+        n++;
+      }
+    }
+    return n;
+  }
 
   get size(): number {
     return this.#size;

@@ -14,6 +14,8 @@ export interface PgServer {
   password: string;
   stop(): void;
   start(): void;
+  /** Sends a signal to the server and all its processes (SIGSTOP freezes it as a hung host would be). */
+  signal(sig: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL'): void;
 }
 
 const PASSWORD = 'vecshard-test';
@@ -87,6 +89,26 @@ export async function startPgServer(extraSettings: Record<string, string> = {}):
     start() {
       runAsPostgres(pgctl, ['-D', dataDir, '-l', path.join(base, 'log'), '-w', '-t', '60', 'start']);
       running.add(server);
+    },
+    signal(sig) {
+      const pid = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const children = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+        try {
+          // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
+          const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+          return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+        } catch {
+          return false;
+        }
+      });
+      for (const p of [pid, ...children.map(Number)]) {
+        try {
+          process.kill(p, sig);
+        } catch {
+          // gone already
+        }
+      }
+      if (sig === 'SIGKILL') running.delete(server);
     },
     stop() {
       if (!running.has(server)) return;
