@@ -79,6 +79,14 @@ const schema = z
       })
       .strict()
       .default({}),
+    // Byte limits on what a client sends (docs/operations.md lists every limit).
+    limits: z
+      .object({
+        maxMessageBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(256 * 1024 * 1024),
+        maxCopyLineBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
+      })
+      .strict()
+      .default({}),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strict();
@@ -93,6 +101,7 @@ export interface Config {
   healthCheckIntervalMs: number;
   healthCheckTimeoutMs: number;
   readTimeoutMs: number;
+  limits: { maxMessageBytes: number; maxCopyLineBytes: number };
   logLevel: string;
   /** Where the HTTP port (metrics, health, status page) listens; null when off. */
   http: { host: string; port: number; allowedHosts: string[]; token?: string } | null;
@@ -189,6 +198,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
     healthCheckIntervalMs: c.pool.healthCheckIntervalMs,
     healthCheckTimeoutMs: c.pool.healthCheckTimeoutMs,
     readTimeoutMs: c.pool.readTimeoutMs,
+    limits: c.limits,
     logLevel: c.logLevel,
     embeddedDir,
   };

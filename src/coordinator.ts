@@ -1,6 +1,7 @@
 // Wires the parts together: parser, nodes, wire server.
 import pino, { type Logger } from 'pino';
 import { loadParser } from './sql/parse.ts';
+import { setLimits } from './limits.ts';
 import { Cluster } from './shards/cluster.ts';
 import { Server } from './wire/server.ts';
 import { repairDatabase } from './operations/repair.ts';
@@ -24,6 +25,7 @@ export function createLogger(level: string): Logger {
 
 export async function startCoordinator(config: Config, log = createLogger(config.logLevel)): Promise<Coordinator> {
   await loadParser();
+  setLimits(config.limits);
   const cluster = new Cluster(config.nodes, { connectTimeoutMs: config.connectTimeoutMs, acquireTimeoutMs: config.acquireTimeoutMs, healthCheckTimeoutMs: config.healthCheckTimeoutMs, readTimeoutMs: config.readTimeoutMs });
   const server = new Server(config.server, cluster, log);
   // A node that answers again gets its inactive shard copies rebuilt, in every database vecshard has served.

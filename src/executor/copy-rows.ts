@@ -1,4 +1,16 @@
 // COPY data, row by row: splitting text and CSV input, reading the distribution field, writing text-format lines.
+import { PgError } from '../errors.ts';
+import { limits } from '../limits.ts';
+
+/** A line (row) over limits.maxCopyLineBytes: refused before it is held whole. */
+function lineTooLong(): PgError {
+  return new PgError({
+    severity: 'ERROR',
+    code: '54000',
+    message: `vecshard: a COPY line is longer than ${limits.maxCopyLineBytes} bytes`,
+    hint: 'Raise limits.maxCopyLineBytes in the config, or check that the data has line ends.',
+  });
+}
 
 /** Splits COPY text-format input into lines (a line never holds a raw newline: it is escaped as \n). */
 export class LineSplitter {
@@ -7,6 +19,7 @@ export class LineSplitter {
     const s = this.#rest + chunk.toString('utf8');
     const lines = s.split('\n');
     this.#rest = lines.pop()!;
+    if (this.#rest.length > limits.maxCopyLineBytes || lines.some((l) => l.length > limits.maxCopyLineBytes)) throw lineTooLong();
     return lines;
   }
   end(): string[] {
@@ -21,33 +34,45 @@ export class LineSplitter {
  * never occurs inside a UTF-8 character). Lines exclude their newline.
  */
 export class ByteLineSplitter {
-  #rest: Buffer | undefined;
+  /** The start of a line whose end has not come yet, as chunks (joined once, when it ends). */
+  #rest: Buffer[] = [];
+  #restBytes = 0;
 
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
     let start = 0;
-    if (this.#rest) {
+    if (this.#restBytes) {
       const nl = chunk.indexOf(10);
       if (nl < 0) {
-        this.#rest = Buffer.concat([this.#rest, chunk]);
+        this.#hold(chunk);
         return out;
       }
-      out.push(Buffer.concat([this.#rest, chunk.subarray(0, nl)]));
-      this.#rest = undefined;
+      if (this.#restBytes + nl > limits.maxCopyLineBytes) throw lineTooLong();
+      out.push(Buffer.concat([...this.#rest, chunk.subarray(0, nl)]));
+      this.#rest = [];
+      this.#restBytes = 0;
       start = nl + 1;
     }
     for (let nl = chunk.indexOf(10, start); nl >= 0; nl = chunk.indexOf(10, start)) {
+      if (nl - start > limits.maxCopyLineBytes) throw lineTooLong();
       out.push(chunk.subarray(start, nl));
       start = nl + 1;
     }
-    if (start < chunk.length) this.#rest = chunk.subarray(start);
+    if (start < chunk.length) this.#hold(chunk.subarray(start));
     return out;
   }
 
+  #hold(part: Buffer): void {
+    this.#restBytes += part.length;
+    if (this.#restBytes > limits.maxCopyLineBytes) throw lineTooLong();
+    this.#rest.push(part);
+  }
+
   end(): Buffer[] {
-    const r = this.#rest;
-    this.#rest = undefined;
-    return r?.length ? [r] : [];
+    const r = this.#restBytes ? Buffer.concat(this.#rest) : undefined;
+    this.#rest = [];
+    this.#restBytes = 0;
+    return r ? [r] : [];
   }
 }
 
@@ -82,6 +107,8 @@ export class CsvParser {
   #quoted = false;
   #inQuotes = false;
   #afterQuote = false;
+  /** Characters of the row being read (against limits.maxCopyLineBytes). */
+  #rowChars = 0;
   constructor(
     readonly delimiter = ',',
     readonly quote = '"',
@@ -93,6 +120,7 @@ export class CsvParser {
     const rows: Array<Array<string | null>> = [];
     for (let i = 0; i < chunk.length; i++) {
       const ch = chunk[i];
+      if (++this.#rowChars > limits.maxCopyLineBytes) throw lineTooLong();
       if (this.#inQuotes) {
         if (ch === this.escape && this.escape !== this.quote && chunk[i + 1] !== undefined && (chunk[i + 1] === this.quote || chunk[i + 1] === this.escape)) {
           this.#field += chunk[++i];
@@ -115,6 +143,7 @@ export class CsvParser {
         this.#endField();
         rows.push(this.#fields);
         this.#fields = [];
+        this.#rowChars = 0;
       } else if (ch === '\r' && chunk[i + 1] === '\n') continue;
       else this.#field += ch;
     }

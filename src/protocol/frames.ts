@@ -1,7 +1,9 @@
 // Splitting a PostgreSQL byte stream into whole messages: 1 type byte, then an int32 length that counts itself.
 
-/** Largest message we accept from anyone; Postgres itself caps most messages at 1 GB. */
-export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+import { limits } from '../limits.ts';
+
+/** Largest message a node may send (Postgres caps its messages at 1 GB). */
+export const MAX_NODE_MESSAGE_BYTES = 1024 * 1024 * 1024;
 
 export class FrameError extends Error {}
 
@@ -16,6 +18,9 @@ export class FrameReader {
   /** Bytes the first pending message needs in all (0 until its header is in). */
   #need = 0;
 
+  /** `max`: the largest message accepted (limits.maxMessageBytes for clients). */
+  constructor(readonly max = limits.maxMessageBytes) {}
+
   push(chunk: Uint8Array): Buffer[] {
     const data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.#chunks.push(data);
@@ -27,8 +32,9 @@ export class FrameReader {
     this.#need = 0;
     while (buf.length - off >= 5) {
       const len = buf.readInt32BE(off + 1);
-      if (len < 4 || len > MAX_MESSAGE_BYTES) {
-        throw new FrameError(`invalid message length ${len} for message type 0x${buf[off].toString(16)}`);
+      if (len < 4 || len > this.max) {
+        const why = len > this.max ? ` (over the limit of ${this.max} bytes, limits.maxMessageBytes)` : '';
+        throw new FrameError(`invalid message length ${len} for message type 0x${buf[off].toString(16)}${why}`);
       }
       if (buf.length - off < len + 1) {
         this.#need = len + 1;

@@ -2,7 +2,7 @@
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { FrameReader, Reader, body } from '../protocol/frames.ts';
+import { FrameReader, MAX_NODE_MESSAGE_BYTES, Reader, body } from '../protocol/frames.ts';
 import { readBackendKeyData, readErrorFields } from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
 import { NodeConnection } from './node-connection.ts';
@@ -80,7 +80,7 @@ export class PgNodeConnection extends NodeConnection {
     socket.setNoDelay(true);
     // A host that vanishes (a network black hole) shows as a dead socket rather than a read that never ends.
     socket.setKeepAlive(true, 10_000);
-    const reader = new FrameReader();
+    const reader = new FrameReader(MAX_NODE_MESSAGE_BYTES);
     socket.on('data', (chunk) => {
       let frames: Buffer[];
       try {
