@@ -141,6 +141,11 @@ export class Cluster {
   /** Health checks (health.ts); started by the coordinator. */
   readonly health = new HealthChecks(this);
 
+  /** Drops a database's pools that hold no connection (a client asked for a database that is not there). */
+  forgetEmptyPools(database: string): void {
+    for (const [key, p] of this.#pools) if (p.database === database && p.size === 0 && p.waiting === 0) this.#pools.delete(key);
+  }
+
   /** The pools of a node, one per database and role. */
   poolsOf(nodeId: number): NodePool[] {
     return [...this.#pools].filter(([key]) => key.startsWith(`${nodeId}/`)).map(([, p]) => p);

@@ -64,6 +64,10 @@ export class ClientSession {
         throw new PgError({ severity: 'FATAL', code: '28000', message: `role "${this.s.user}" does not exist` });
       }
       throw e;
+    }).catch((e) => {
+      // No pool (and no metric series) stays behind for each unknown database or role a client names.
+      this.s.cluster.forgetEmptyPools(this.s.database);
+      throw e;
     });
     const params = new Map(conn.params);
     await this.s.release();

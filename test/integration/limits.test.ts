@@ -52,3 +52,12 @@ it('a COPY line over limits.maxCopyLineBytes gets 54000, in text and CSV, and no
     await cl.end();
   }
 });
+
+it('300 clients naming databases that do not exist leave no pool (or metric series) behind', async () => {
+  const before = c.cluster.poolStats().length;
+  for (let i = 0; i < 300; i++) {
+    const cl = new pg.Client({ ...c.options(), database: `no_such_db_${i}` });
+    await expect(cl.connect()).rejects.toMatchObject({ code: '3D000' });
+  }
+  expect(c.cluster.poolStats().length).toBe(before);
+});
