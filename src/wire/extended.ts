@@ -17,6 +17,9 @@ import type { NodeConnection } from '../shards/node-connection.ts';
 import type { PreparedStatement } from '../session/statements.ts';
 import { isLocalSet, readsOnly, type ClientSession } from './session.ts';
 
+/** Statements vecshard keeps prepared on one node connection for its clients. */
+const PREPARED_PER_CONNECTION = 500;
+
 export type EntryKind = 'parse' | 'bind' | 'describe-S' | 'describe-P' | 'execute' | 'close' | 'sync';
 
 /** One expected answer from the node (or one vecshard gives itself), in the order the client must see it. */
@@ -124,7 +127,18 @@ export class ExtendedProtocol {
     this.out.push(frame ?? fe.parse({ name: st.nodeName, sql: st.sql, paramTypes: st.paramTypes }));
     this.entries.push({ kind: 'parse', forward, nodeName: st.nodeName, parsed: clientName === undefined ? undefined : { name: clientName, st } });
     if (st.nodeName === '') conn.backend.unnamedOwner = st.owner;
-    else conn.backend.prepared.add(st.nodeName);
+    else {
+      const prepared = conn.backend.prepared;
+      prepared.add(st.nodeName);
+      // A pooled connection serves client after client, each with statements of its own: the oldest go when there
+      // are many, or the node would keep every statement any client ever prepared.
+      if (prepared.size > PREPARED_PER_CONNECTION) {
+        const oldest = prepared.values().next().value!;
+        prepared.delete(oldest);
+        this.out.push(fe.close({ kind: 'S', name: oldest }));
+        this.entries.push({ kind: 'close', forward: false });
+      }
+    }
   }
 
   /** Makes sure the client's statement exists on the connection; returns it, or undefined after queuing an error. */

@@ -216,6 +216,24 @@ describe('extended protocol', () => {
     b.end();
   });
 
+  it('keeps at most 500 statements prepared on a node connection, however many a client prepares and closes', async () => {
+    const cl = await RawClient.connect(c.port);
+    for (let i = 0; i < 1500; i += 100) {
+      const batch: Buffer[] = [];
+      for (let j = i; j < i + 100; j++) batch.push(serialize.parse({ name: `s${j}`, text: `SELECT ${j} AS n` }), serialize.close({ type: 'S', name: `s${j}` }));
+      cl.write([...batch, serialize.sync()]);
+      const got = await cl.until('readyForQuery');
+      expect(names(got).filter((n) => n === 'parseComplete')).toHaveLength(100);
+    }
+    // Still prepared once more when used again.
+    cl.write([serialize.parse({ name: 'again', text: 'SELECT 3 AS n' }), serialize.bind({ statement: 'again' }), serialize.execute({}), serialize.sync()]);
+    expect(names(await cl.until('readyForQuery'))).toEqual(['parseComplete', 'bindComplete', 'dataRow', 'commandComplete', 'readyForQuery']);
+    cl.write(serialize.query('SELECT count(*)::int AS n FROM pg_prepared_statements'));
+    const rows = (await cl.until('readyForQuery')).filter((m) => m.name === 'dataRow') as unknown as Array<{ fields: string[] }>;
+    expect(Number(rows[0].fields[0])).toBeLessThanOrEqual(500);
+    cl.end();
+  });
+
   it('rejects a duplicate statement name with 42P05', async () => {
     const cl = await RawClient.connect(c.port);
     cl.write([serialize.parse({ name: 'd', text: 'SELECT 1' }), serialize.parse({ name: 'd', text: 'SELECT 2' }), serialize.sync()]);
