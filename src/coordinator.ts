@@ -4,7 +4,10 @@ import { loadParser } from './sql/parse.ts';
 import { setLimits } from './limits.ts';
 import { Cluster } from './shards/cluster.ts';
 import { Server } from './wire/server.ts';
-import { repairDatabase } from './operations/repair.ts';
+import { repairDatabase, settlePrepared } from './operations/repair.ts';
+
+/** How often prepared transactions left behind are looked for. */
+const SETTLE_INTERVAL_MS = 5000;
 import { saveNodes, type Config } from './config.ts';
 import { startHttp } from './observe/http.ts';
 
@@ -41,6 +44,11 @@ export async function startCoordinator(config: Config, log = createLogger(config
     }
   };
   cluster.health.start(config.healthCheckIntervalMs);
+  // Prepared transactions whose coordinator lost track of them (an answer lost while committing, a node down at
+  // the time) are settled by their commit records as soon as the nodes concerned answer.
+  const settle = setInterval(() => {
+    for (const db of cluster.databases()) void settlePrepared(cluster, db, log).catch((err) => log.debug({ err, db }, 'settling prepared transactions failed'));
+  }, SETTLE_INTERVAL_MS).unref();
   const addr = await server.listen();
   const web = config.http ? await startHttp(config.http, cluster, () => server.sessions, log) : undefined;
   log.info({ host: addr.address, port: addr.port, http: web?.port, nodes: config.nodes.length }, 'vecshard listening');
@@ -52,6 +60,7 @@ export async function startCoordinator(config: Config, log = createLogger(config
     httpPort: web?.port,
     log,
     async close() {
+      clearInterval(settle);
       await web?.close();
       await server.close();
       await cluster.close();

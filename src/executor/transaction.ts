@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { runQuery } from '../shards/internal-query.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import { quoteLiteral } from '../sql/quote.ts';
+import { connectionFailure, isLost, PgError } from '../errors.ts';
 
 const canPrepare = new WeakMap<NodeConnection, boolean>();
 
@@ -84,18 +85,39 @@ async function twoPhaseCommit(gid: string, name: (c: NodeConnection) => string, 
       }),
     );
     await hangPoint('after-prepare');
-    await runQuery(home, `${homeInTx ? '' : 'BEGIN; '}INSERT INTO vecshard.transactions (gid) VALUES (${quoteLiteral(gid)}); COMMIT`);
   } catch (e) {
-    for (const c of others) {
-      if (prepared.includes(c)) await runQuery(c, `ROLLBACK PREPARED ${name(c)}`).catch(() => {});
-      else await runQuery(c, 'ROLLBACK').catch(() => {});
+    await rollBackParts(name, home, others, prepared);
+    throw e;
+  }
+  try {
+    await runQuery(home, `${homeInTx ? '' : 'BEGIN; '}INSERT INTO vecshard.transactions (gid) VALUES (${quoteLiteral(gid)}); COMMIT`);
+    if (process.env.VECSHARD_TEST_FAULT === 'lost-after-commit-record') throw connectionFailure(home.nodeId, 'test fault: the answer to the commit record was lost');
+  } catch (e) {
+    // The home node's answer was lost: its COMMIT (the decision) may have happened. The prepared parts stay for
+    // recovery, which commits or rolls them back by the record once that node answers; rolling them back here
+    // could undo a committed transaction's part.
+    if (isLost(e)) {
+      throw new PgError({
+        severity: 'ERROR',
+        code: '08007',
+        message: `vecshard: the connection to node ${home.nodeId} was lost while committing; whether the transaction committed is settled when it answers again`,
+        detail: `Transaction ${gid}. Its prepared parts on the other nodes are committed or rolled back by its commit record on node ${home.nodeId}.`,
+      });
     }
-    await runQuery(home, 'ROLLBACK').catch(() => {});
+    await rollBackParts(name, home, others, prepared);
     throw e;
   }
   await hangPoint('after-commit-record');
   await Promise.all(others.map((c) => runQuery(c, `COMMIT PREPARED ${name(c)}`)));
   await runQuery(home, `DELETE FROM vecshard.transactions WHERE gid = ${quoteLiteral(gid)}`).catch(() => {});
+}
+
+async function rollBackParts(name: (c: NodeConnection) => string, home: NodeConnection, others: NodeConnection[], prepared: NodeConnection[]): Promise<void> {
+  for (const c of others) {
+    if (prepared.includes(c)) await runQuery(c, `ROLLBACK PREPARED ${name(c)}`).catch(() => {});
+    else await runQuery(c, 'ROLLBACK').catch(() => {});
+  }
+  await runQuery(home, 'ROLLBACK').catch(() => {});
 }
 
 export async function rollbackAll(conns: NodeConnection[]): Promise<void> {

@@ -135,15 +135,19 @@ export async function rebalance(cluster: Cluster, database: string, log: Logger)
   }
 }
 
-/** Settles prepared transactions (a node that was down may hold some) once every node answers. */
-async function settlePrepared(cluster: Cluster, database: string, log: Logger): Promise<void> {
-  if (!cluster.members().every((i) => cluster.isUp(i))) return;
-  const pools = cluster.members().map((i) => cluster.pool(i, database));
+/**
+ * Settles prepared transactions left behind (by a coordinator that died, a node that was down, an answer lost while
+ * committing) on the PostgreSQL nodes that answer now: each by its commit record, when the node holding the record
+ * answers. Records are removed only when every node answered. Embedded nodes never prepare.
+ */
+export async function settlePrepared(cluster: Cluster, database: string, log: Logger): Promise<void> {
+  const up = cluster.members().filter((i) => cluster.isUp(i) && cluster.nodes[i].kind === 'postgres');
+  if (!up.length) return;
   const conns: NodeConnection[] = [];
   try {
-    for (const p of pools) conns.push(await p.acquire());
-    const n = await recoverPrepared(conns, true);
-    if (n) log.warn({ settled: n, database }, 'settled prepared transactions left on a node that was down');
+    for (const i of up) conns.push(await cluster.pool(i, database).acquire());
+    const n = await recoverPrepared(conns, up.length === cluster.members().length);
+    if (n) log.warn({ settled: n, database }, 'settled prepared transactions left behind');
   } finally {
     for (const c of conns) await cluster.pool(c.nodeId, database).release(c, c.status === 'I');
   }

@@ -14,8 +14,8 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vecshard-2pc-'));
 let port: number;
 const procs: Watched[] = [];
 
-async function coordinator(hang?: string): Promise<Watched> {
-  const w = await startCli(['start', '--config', path.join(dir, 'config.json')], { ...process.env, VECSHARD_TEST_HANG: hang ?? '' });
+async function coordinator(hang?: string, fault?: string): Promise<Watched> {
+  const w = await startCli(['start', '--config', path.join(dir, 'config.json')], { ...process.env, VECSHARD_TEST_HANG: hang ?? '', VECSHARD_TEST_FAULT: fault ?? '' });
   w.child.stderr!.on('data', (d) => process.env.DEBUG_2PC && process.stdout.write('[coord] ' + d));
   procs.push(w);
   return w;
@@ -90,3 +90,17 @@ for (const [hang, expected] of [
     await killed(again);
   });
 }
+
+it('the answer to the commit record lost: the client hears 08007, the prepared part is kept and then committed by the record', async () => {
+  const p = await coordinator(undefined, 'lost-after-commit-record');
+  const cl = await client();
+  // k1 and k2 (written by the test before) are on different nodes: the update commits in two phases.
+  await cl.query('BEGIN');
+  await cl.query(`UPDATE kv SET v = 'lost' WHERE k IN (${k1}, ${k2})`);
+  await expect(cl.query('COMMIT')).rejects.toMatchObject({ code: '08007' });
+  // Node 0 committed (the record is there): the periodic settling commits node 1's prepared part.
+  await waitFor('the prepared part to be settled', async () => (await preparedCount()) === 0, { timeoutMs: 30_000 });
+  expect((await cl.query(`SELECT count(*)::int AS n FROM kv WHERE v = 'lost'`)).rows).toEqual([{ n: 2 }]);
+  await cl.end();
+  await killed(p);
+}, 60_000);
