@@ -4,7 +4,9 @@ import { loadParser } from './sql/parse.ts';
 import { setLimits } from './limits.ts';
 import { Cluster } from './shards/cluster.ts';
 import { Server } from './wire/server.ts';
-import { repairDatabase, settlePrepared } from './operations/repair.ts';
+import path from 'node:path';
+import { repairDatabase, settlePrepared, settleUnfinishedCommits } from './operations/repair.ts';
+import { useCommitJournal } from './executor/commit-journal.ts';
 
 /** How often prepared transactions left behind are looked for. */
 const SETTLE_INTERVAL_MS = 5000;
@@ -31,6 +33,10 @@ export async function startCoordinator(config: Config, log = createLogger(config
   setLimits(config.limits);
   const cluster = new Cluster(config.nodes, { connectTimeoutMs: config.connectTimeoutMs, acquireTimeoutMs: config.acquireTimeoutMs, healthCheckTimeoutMs: config.healthCheckTimeoutMs, readTimeoutMs: config.readTimeoutMs });
   const server = new Server(config.server, cluster, log);
+  if (config.embeddedDir) {
+    useCommitJournal(path.join(config.embeddedDir, 'commits.journal'));
+    await settleUnfinishedCommits(cluster, log);
+  } else useCommitJournal(undefined);
   // A node that answers again gets its inactive shard copies rebuilt, in every database vecshard has served.
   cluster.onNodeUp = (nodeId) => {
     log.warn({ node: nodeId }, 'node is up again; repairing its shard copies');

@@ -6,6 +6,7 @@ import { runQuery } from '../shards/internal-query.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import { quoteLiteral } from '../sql/quote.ts';
 import { connectionFailure, isLost, PgError } from '../errors.ts';
+import { journaled } from './commit-journal.ts';
 
 const canPrepare = new WeakMap<NodeConnection, boolean>();
 
@@ -35,7 +36,7 @@ async function hasCommitLog(home: NodeConnection): Promise<boolean> {
 }
 
 /**
- * Test hook: VECSHARD_TEST_HANG=after-prepare|after-commit-record stops a commit at that point forever, so a test
+ * Test hook: VECSHARD_TEST_HANG=after-prepare|after-commit-record|between-commits stops a commit at that point forever, so a test
  * can kill the coordinator there. Unset in normal use.
  */
 async function hangPoint(name: string): Promise<void> {
@@ -53,8 +54,13 @@ export async function commitDistributed(home: NodeConnection, others: NodeConnec
   const parts = homeInTx ? [home, ...others] : others;
   const twoPhase = parts.length > 1 && (await hasCommitLog(home)) && (await Promise.all(others.map(supportsTwoPhase))).every(Boolean);
   if (!twoPhase) {
-    // One node, or nodes that cannot prepare (embedded): commit in turn.
-    for (const c of parts) await runQuery(c, 'COMMIT');
+    // One node, or nodes that cannot prepare (embedded): commit in turn, in the journal (commit-journal.ts).
+    await journaled(home.database, parts.map((c) => c.nodeId), async () => {
+      for (const [i, c] of parts.entries()) {
+        await runQuery(c, 'COMMIT');
+        if (i === 0 && parts.length > 1) await hangPoint('between-commits');
+      }
+    });
     return;
   }
   const gid = `${GID_PREFIX}${randomBytes(8).toString('hex')}_${home.nodeId}`;

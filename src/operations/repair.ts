@@ -7,7 +7,8 @@ import { runQuery } from '../shards/internal-query.ts';
 import { SHARD_SCHEMA } from '../metadata/catalog.ts';
 import * as fe from '../protocol/frontend.ts';
 import { copyLines, shardDdl } from './distribute.ts';
-import { readCatalog, refreshStaleCopies, withConn, writeCatalog } from '../metadata/catalog-copies.ts';
+import { openCatalog, readCatalog, refreshStaleCopies, withConn, writeCatalog } from '../metadata/catalog-copies.ts';
+import { clearCommitJournal, unfinishedCommits } from '../executor/commit-journal.ts';
 import { recoverPrepared } from '../executor/transaction.ts';
 import { LineSplitter } from '../executor/copy-rows.ts';
 import { PgError } from '../errors.ts';
@@ -151,6 +152,29 @@ export async function settlePrepared(cluster: Cluster, database: string, log: Lo
   } finally {
     for (const c of conns) await cluster.pool(c.nodeId, database).release(c, c.status === 'I');
   }
+}
+
+/**
+ * Commits on embedded nodes that a crash cut between two nodes (commit-journal.ts): the first node decides, so the
+ * other nodes' copies of the shards it holds become inactive and are copied again from it. Run at start.
+ */
+export async function settleUnfinishedCommits(cluster: Cluster, log: Logger): Promise<void> {
+  for (const u of unfinishedCommits()) {
+    const [first, ...rest] = u.nodes;
+    const others = [...new Set(rest)].filter((n) => n !== first);
+    const cat = await openCatalog(cluster, u.database, log);
+    if (cat.empty || !others.length) continue;
+    await writeCatalog(
+      cluster,
+      u.database,
+      `UPDATE vecshard.placements p SET state = 'inactive' WHERE p.node_id IN (${others.join(', ')})
+          AND EXISTS (SELECT 1 FROM vecshard.placements f WHERE f.shard_id = p.shard_id AND f.node_id = ${first} AND f.state = 'active')`,
+    );
+    cluster.invalidateCatalog(u.database);
+    log.warn({ database: u.database, decidedBy: first, nodes: others }, 'a commit on embedded nodes was cut by a crash; their copies are made again from the first node');
+    await repairDatabase(cluster, u.database, log);
+  }
+  clearCommitJournal();
 }
 
 /** How long a moved-away copy stays: reads planned just before the move still find it. */
