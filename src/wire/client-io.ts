@@ -30,20 +30,28 @@ function invalidPassword(data: Uint8Array): Uint8Array {
 export function plugSocket(socket: net.Socket): { duplex: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }; unplug(): ClientIo } {
   const queue: Buffer[] = [];
   let ended = false;
-  let wake: (() => void) | undefined;
+  // Everyone waiting is woken (a read pg-gateway left pending must not take the session's wake-up).
+  let waiters: Array<() => void> = [];
+  const wake = () => {
+    const w = waiters;
+    waiters = [];
+    for (const f of w) f();
+  };
   socket.on('data', (b) => {
     queue.push(b);
-    wake?.();
+    wake();
   });
   const end = () => {
     ended = true;
-    wake?.();
+    wake();
   };
   socket.on('end', end);
   socket.on('close', end);
-  const next = async (): Promise<Uint8Array | undefined> => {
-    while (!queue.length && !ended) await new Promise<void>((r) => (wake = r));
-    wake = undefined;
+  // Once the session reads the socket itself, pg-gateway gets nothing more.
+  let unplugged = false;
+  const next = async (forGateway = false): Promise<Uint8Array | undefined> => {
+    while (!queue.length && !ended) await new Promise<void>((r) => waiters.push(r));
+    if (forGateway && unplugged) return new Promise<never>(() => {});
     return queue.shift();
   };
   // Before auth, pg-gateway gets one message at a time: it stops reading when the client is authenticated, and a
@@ -54,7 +62,7 @@ export function plugSocket(socket: net.Socket): { duplex: { readable: ReadableSt
   let tls = false;
   let held: Buffer = Buffer.alloc(0);
   const nextMessage = async (): Promise<Uint8Array | undefined> => {
-    if (tls) return held.length ? takeAll() : next();
+    if (tls) return held.length ? takeAll() : next(true);
     for (;;) {
       const header = typed ? 5 : 4;
       if (held.length >= header) {
@@ -68,7 +76,7 @@ export function plugSocket(socket: net.Socket): { duplex: { readable: ReadableSt
           return msg;
         }
       }
-      const b = await next();
+      const b = await next(true);
       if (b === undefined) return held.length ? takeAll() : undefined;
       held = held.length ? Buffer.concat([held, b]) : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
     }
@@ -103,14 +111,26 @@ export function plugSocket(socket: net.Socket): { duplex: { readable: ReadableSt
   });
   return {
     duplex: { readable, writable },
-    unplug: () => ({
-      ready: Promise.resolve(),
-      read: () => (held.length ? Promise.resolve(takeAll()) : next()),
-      write: async (data) => {
-        if (socket.destroyed) throw new Error('socket closed');
-        if (!socket.write(data)) await new Promise((r) => socket.once('drain', r));
-      },
-    }),
+    unplug: () => {
+      unplugged = true;
+      return {
+        ready: Promise.resolve(),
+        read: () => (held.length ? Promise.resolve(takeAll()) : next()),
+        write: async (data) => {
+          if (socket.destroyed) throw new Error('socket closed');
+          // A client that went away never drains: wait for either.
+          if (!socket.write(data)) await new Promise<void>((r) => {
+            const done = () => {
+              socket.off('drain', done);
+              socket.off('close', done);
+              r();
+            };
+            socket.on('drain', done);
+            socket.on('close', done);
+          });
+        },
+      };
+    },
   };
 }
 

@@ -84,6 +84,10 @@ export class ClientSession {
       if (this.copy.active) return await this.copy.message(type, frame);
       switch (type) {
         case 'Q':
+          // Amid extended-protocol messages not yet synced: those run first, as Postgres runs each on arrival; after
+          // an error in them, Postgres discards everything up to Sync, a Query too (the node would never answer it).
+          if (x.out.length || x.entries.length) await x.flush(false);
+          if (x.failed) return;
           return await simpleQuery(this, frame);
         case 'P':
           return await x.parse(frame);
