@@ -4,6 +4,7 @@ import * as be from '../protocol/backend.ts';
 import type { StatementPlan } from '../planner/statement.ts';
 import type { DistributedPlan, ShardTask } from '../planner/types.ts';
 import type { RawStmt } from '../sql/parse.ts';
+import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from '../planner/params.ts';
 import { runRecursive } from './recursive.ts';
 import { isLost, PgError } from '../errors.ts';
@@ -130,7 +131,9 @@ export async function runShardTasks(plan: DistributedPlan, ctx: RunContext, sink
     for (let attempt = 0; ; attempt++) {
       let tasks: ShardTask[];
       if (plan.write) {
-        const placed = placeWrites(plan.tasks, plan.table, cluster);
+        // Which copies are active is read again under the locks: a repair may have made a copy active since the
+        // statement was planned, and a write that skipped it would be missing from it for good.
+        const placed = placeWrites(plan.tasks, await currentPlacements(ctx, plan.table), cluster);
         await deactivate(cluster, ctx.database, placed.lost);
         tasks = placed.tasks;
       } else tasks = placeReads(plan.tasks, plan.table, cluster, ctx.nextTurn());
@@ -202,6 +205,12 @@ export async function growRadii(ctx: RunContext, sql: string | undefined): Promi
 }
 
 /** Shared write locks on the shards a write touches, in shard order (no deadlock with a repair). */
+/** The table with its shards' active copies as the catalog says now (the plan's when its shards changed). */
+async function currentPlacements(ctx: RunContext, table: DistributedTable): Promise<DistributedTable> {
+  const now = (await ctx.catalog()).get(table.schema, table.name);
+  return now && now.shards.length === table.shards.length && now.shards.every((s, i) => s.id === table.shards[i].id) ? now : table;
+}
+
 export async function lockShards(ctx: RunContext, plan: DistributedPlan): Promise<Array<() => void>> {
   const ids = [...new Set(plan.tasks.map((t) => plan.table.shards[t.shardIndex].id))].sort((a, b) => a - b);
   const out: Array<() => void> = [];

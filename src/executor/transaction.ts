@@ -2,6 +2,7 @@
 // decision, and the recovery that settles prepared transactions a coordinator left behind. A transaction's id
 // names the node that holds its record, so recovery asks that node and no other.
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { runQuery } from '../shards/internal-query.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import { quoteLiteral } from '../sql/quote.ts';
@@ -40,7 +41,9 @@ async function hasCommitLog(home: NodeConnection): Promise<boolean> {
  * can kill the coordinator there. Unset in normal use.
  */
 async function hangPoint(name: string): Promise<void> {
-  if (process.env.VECSHARD_TEST_HANG !== name) return;
+  // VECSHARD_TEST_HANG_FILE: only while that file exists (a test picks the moment).
+  const file = process.env.VECSHARD_TEST_HANG_FILE;
+  if (process.env.VECSHARD_TEST_HANG !== name || (file && !existsSync(file))) return;
   process.stderr.write(`vecshard: test hang at ${name}\n`);
   await new Promise(() => {});
 }
