@@ -6,7 +6,7 @@ import { SHARD_SCHEMA } from '../metadata/catalog.ts';
 import { RadiusTracker, vectorOf } from '../metadata/route.ts';
 import type { RunContext } from './context.ts';
 import type { Sink } from './sink.ts';
-import { growRadii, lockShards } from './run.ts';
+import { currentPlacements, growRadii, lockShards } from './run.ts';
 import type { DistributedPlan } from '../planner/types.ts';
 import { NO_PARAMS } from '../planner/params.ts';
 import { runTasks } from './shard-tasks.ts';
@@ -28,14 +28,17 @@ export async function runRelocate(plan: DistributedPlan, ctx: RunContext, sink: 
     const count = await ctx.inOwnTransaction(() => relocateRows(plan, ctx, sink));
     sink.send(be.commandComplete(`UPDATE ${count}`));
   } finally {
-    for (const u of unlock) u();
+    // Inside the client's transaction its writes commit later: the locks stay until it ends.
+    if (ctx.inTransaction) ctx.keepLocks(unlock);
+    else for (const u of unlock) u();
   }
 }
 
 /** Runs the update and moves the misplaced rows; returns how many rows the UPDATE changed. */
 async function relocateRows(plan: DistributedPlan, x: RunContext, sink: Sink): Promise<number> {
   const notices = (f: Buffer) => sink.send(f);
-  const table = plan.table;
+  // Which copies are active, read again under the locks (see runShardTasks).
+  const table = await currentPlacements(x, plan.table);
   const placed = placeWrites(plan.tasks, table, x.cluster);
   await deactivate(x.cluster, x.database, placed.lost);
   const updated = onePerShard(await runTasks(x.conn, placed.tasks, [], false, notices, x.roundTrip), new Set());

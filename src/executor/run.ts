@@ -5,7 +5,7 @@ import type { StatementPlan } from '../planner/statement.ts';
 import type { DistributedPlan, ShardTask } from '../planner/types.ts';
 import type { RawStmt } from '../sql/parse.ts';
 import type { DistributedTable } from '../metadata/catalog.ts';
-import type { BoundParams } from '../planner/params.ts';
+import { NO_PARAMS, type BoundParams } from '../planner/params.ts';
 import { runRecursive } from './recursive.ts';
 import { isLost, PgError } from '../errors.ts';
 import { asService } from './as-service.ts';
@@ -184,7 +184,9 @@ export async function runShardTasks(plan: DistributedPlan, ctx: RunContext, sink
       return onePerShard(run.results, failed);
     }
   } finally {
-    for (const u of unlock) u();
+    // Inside the client's transaction its writes commit later: the locks stay until it ends.
+    if (ctx.inTransaction) ctx.keepLocks(unlock);
+    else for (const u of unlock) u();
   }
 }
 
@@ -206,9 +208,29 @@ export async function growRadii(ctx: RunContext, sql: string | undefined): Promi
 
 /** Shared write locks on the shards a write touches, in shard order (no deadlock with a repair). */
 /** The table with its shards' active copies as the catalog says now (the plan's when its shards changed). */
-async function currentPlacements(ctx: RunContext, table: DistributedTable): Promise<DistributedTable> {
+export async function currentPlacements(ctx: RunContext, table: DistributedTable): Promise<DistributedTable> {
   const now = (await ctx.catalog()).get(table.schema, table.name);
   return now && now.shards.length === table.shards.length && now.shards.every((s, i) => s.id === table.shards[i].id) ? now : table;
+}
+
+/**
+ * For a COPY into `table`: every shard's write lock (a repair waits until the COPY ends), then the table with the
+ * copies rows go to — active ones on nodes that are up (those on nodes that are down become inactive first).
+ */
+export async function lockForCopy(ctx: RunContext, table: DistributedTable): Promise<{ table: DistributedTable; unlock: () => void }> {
+  const every = table.shards.map((s) => ({ nodeId: 0, shard: s.name, shardIndex: s.index, sql: '', params: NO_PARAMS }));
+  const locks = await lockShards(ctx, { table, tasks: every } as unknown as DistributedPlan);
+  const unlock = () => locks.splice(0).forEach((u) => u());
+  try {
+    const now = await currentPlacements(ctx, table);
+    const placed = placeWrites(every, now, ctx.cluster);
+    await deactivate(ctx.cluster, ctx.database, placed.lost);
+    const nodes = (i: number) => placed.tasks.filter((t) => t.shardIndex === i).map((t) => t.nodeId);
+    return { table: { ...now, shards: now.shards.map((s) => ({ ...s, nodes: nodes(s.index) })) }, unlock };
+  } catch (e) {
+    unlock();
+    throw e;
+  }
 }
 
 export async function lockShards(ctx: RunContext, plan: DistributedPlan): Promise<Array<() => void>> {

@@ -177,6 +177,17 @@ export class Session implements RunContext {
     return this.cluster.pool(nodeId, this.database, this.login);
   }
 
+  /** Shard write locks of writes in the open transaction: a repair must not copy a shard before they commit. */
+  #locks: Array<() => void> = [];
+
+  keepLocks(unlock: Array<() => void>): void {
+    this.#locks.push(...unlock);
+  }
+
+  #releaseLocks(): void {
+    for (const u of this.#locks.splice(0)) u();
+  }
+
   /** How another client reads of this session when it waits for the same embedded node. */
   get #who(): string {
     const app = this.#settings.get('application_name');
@@ -218,6 +229,7 @@ export class Session implements RunContext {
 
   /** Every held connection back to its pool as unusable (the client is gone). */
   async releaseAll(): Promise<void> {
+    this.#releaseLocks();
     for (const [id, conn] of [...this.#conns]) {
       this.#conns.delete(id);
       await this.#pool(conn.nodeId).release(conn, false);
@@ -296,6 +308,7 @@ export class Session implements RunContext {
    */
   async idle(): Promise<void> {
     if (this.status !== 'I') return;
+    this.#releaseLocks();
     this.portals.clear();
     this.#localSets = [];
     this.#localValues.clear();

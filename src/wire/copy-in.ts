@@ -5,6 +5,7 @@ import * as fe from '../protocol/frontend.ts';
 import type { CopyPlan } from '../planner/statement.ts';
 import { DistCopyIn } from '../executor/copy.ts';
 import { CopyStreams } from '../executor/copy-stream.ts';
+import { lockForCopy } from '../executor/run.ts';
 import { growRadii } from '../executor/run.ts';
 import { withOwnTransaction } from '../executor/transaction.ts';
 import { copyLines } from '../operations/distribute.ts';
@@ -20,14 +21,22 @@ export class CopyIn {
   #dist: DistCopyIn | undefined;
   #streams: CopyStreams | undefined;
   #out: Buffer[] = [];
+  /** Releases the shard write locks a distributed COPY holds from its start to its end. */
+  #unlock: (() => void) | undefined;
 
   constructor(readonly cs: ClientSession) {}
 
-  /** After an error: the COPY is over (the node's side was ended by whoever failed). */
+  /** After an error (or the client gone): the COPY is over (the node's side was ended by whoever failed). */
   reset(): void {
     this.active = false;
     this.#dist = undefined;
     this.#out = [];
+    this.#release();
+  }
+
+  #release(): void {
+    this.#unlock?.();
+    this.#unlock = undefined;
   }
 
   /** COPY into a plain table: the home node answers, and the data is relayed to it. */
@@ -50,6 +59,10 @@ export class CopyIn {
   /** COPY into a distributed table: vecshard answers the client itself and routes the rows. */
   async startDistributed(plan: CopyPlan): Promise<void> {
     const { cs } = this;
+    // Under the shards' write locks, so a repair cannot copy a shard while its rows are still coming.
+    const locked = await lockForCopy(cs.s, plan.table);
+    this.#unlock = locked.unlock;
+    plan = { ...plan, table: locked.table };
     this.#dist = new DistCopyIn(plan, (expr, n) => cs.s.evalDefault(expr, n));
     // Outside a transaction block the rows stream to the shards as they arrive; inside one they must go through
     // the session's own node connections, so they are sent at the end.
@@ -83,6 +96,7 @@ export class CopyIn {
     } catch (e) {
       this.#streams = undefined;
       await streams?.finish(() => this.cs.s.acquire(this.cs.s.home), false).catch(() => {});
+      this.#release();
       throw e;
     }
   }
@@ -124,6 +138,10 @@ export class CopyIn {
       if (s.status === 'I' && nodes.length > 1) await withOwnTransaction(await s.acquire(s.home), await Promise.all(nodes.map(s.conn)), send);
       else await send();
     }
+    // Inside a transaction block the rows commit with it: the locks go with the transaction's.
+    if (s.inTransaction && this.#unlock) s.keepLocks([this.#unlock]);
+    else this.#release();
+    this.#unlock = undefined;
     cs.ctx.send(be.commandComplete(`COPY ${copy.rows}`));
     await cs.ready(s.status);
     await cs.afterReady();

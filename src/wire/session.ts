@@ -251,6 +251,7 @@ export class ClientSession {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.copy.reset();
     await this.s.releaseAll();
   }
 }
