@@ -31,7 +31,7 @@ export async function runAggregate(plan: AggregatePlan, ctx: RunContext, sink: S
     ? `(VALUES ${rows.map((r) => `(${r.map((_, i) => `$${++k}::${type(`c${i}`)}`).join(', ')})`).join(', ')}) AS p(${cols})`
     : `(SELECT ${fields.map((_, i) => `NULL::${type(`c${i}`)} AS c${i}`).join(', ')} WHERE false) AS p`;
   const sql = plan.combine(source, fields.map((f) => f.name), { type, avgType: (c) => (/double|real/.test(type(c)) ? 'double precision' : 'numeric') });
-  const [final] = await runTasks(ctx.conn, [{ nodeId: ctx.home, shard: '(combine)', shardIndex: 0, sql, params }], resultFormats, describe, send, ctx.roundTrip);
+  const [final] = await runTasks(ctx.conn, [{ nodeId: ctx.home, shard: '(combine)', shardIndex: 0, sql, params }], resultFormats, describe, send, ctx.roundTrip, ctx.resultLimitBytes);
   if (describe && final.description?.[0] === 0x54) sink.send(final.description);
   for (const r of final.rows) sink.send(r);
   sink.send(be.commandComplete(`SELECT ${final.rows.length}`));

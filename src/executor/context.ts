@@ -28,6 +28,8 @@ export interface RunContext {
   held(nodeId: number): NodeConnection | undefined;
   /** Told how long each node's batch of shard tasks took (the per-node latency metric). */
   roundTrip: RoundTrip;
+  /** Bytes of rows one gather may hold on the coordinator (vecshard.work_mem). */
+  readonly resultLimitBytes: number;
   /** Keeps shard write locks until the client's open transaction ends (its writes are not committed before). */
   keepLocks(unlock: Array<() => void>): void;
   /** Forgets the session's connection to a node that was lost. */

@@ -34,7 +34,7 @@ export function placeReads(tasks: ShardTask[], table: DistributedTable, cluster:
 export async function readShards(ctx: RunContext, tasks: ShardTask[], table: DistributedTable, formats: number[], describe: boolean, notices: (f: Buffer) => void): Promise<TaskResult[]> {
   for (let attempt = 0; ; attempt++) {
     const placed = placeReads(tasks, table, ctx.cluster, ctx.nextTurn());
-    const { results, failures } = await runTasksSettled(ctx.conn, placed, formats, describe, notices, ctx.roundTrip);
+    const { results, failures } = await runTasksSettled(ctx.conn, placed, formats, describe, notices, ctx.roundTrip, ctx.resultLimitBytes);
     if (!failures.size) return results;
     const lost = [...failures].filter(([, e]) => isLost(e)).map(([n]) => n);
     for (const n of lost) {

@@ -78,7 +78,7 @@ export async function runOnHome(sql: string, ctx: RunContext, sink: Sink, o: Pic
     sql = deparse(copy);
   }
   const task = { nodeId: ctx.home, shard: '(home)', shardIndex: 0, sql, params };
-  const [r] = await runTasks(ctx.conn, [task], o.resultFormats, o.describe, (f) => sink.send(f), ctx.roundTrip);
+  const [r] = await runTasks(ctx.conn, [task], o.resultFormats, o.describe, (f) => sink.send(f), ctx.roundTrip, ctx.resultLimitBytes);
   if (o.describe && r.description?.[0] === 0x54) sink.send(r.description);
   for (const row of r.rows) sink.send(row);
   sink.send(be.commandComplete(r.tag));

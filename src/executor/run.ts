@@ -143,7 +143,7 @@ export async function runShardTasks(plan: DistributedPlan, ctx: RunContext, sink
       const errors = ownTx ? await beginEach(nodes, ctx.conn) : new Map<number, Error>();
       const live = tasks.filter((t) => !errors.has(t.nodeId));
       const t0 = performance.now();
-      const run = await runTasksSettled(ctx.conn, live, formats, describe, (f) => sink.send(f), ctx.roundTrip);
+      const run = await runTasksSettled(ctx.conn, live, formats, describe, (f) => sink.send(f), ctx.roundTrip, plan.write ? undefined : ctx.resultLimitBytes);
       ctx.timing.shardMs += performance.now() - t0;
       for (const [n, e] of run.failures) errors.set(n, e);
       const failed = new Set(errors.keys());

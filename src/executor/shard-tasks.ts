@@ -4,7 +4,7 @@ import * as fe from '../protocol/frontend.ts';
 import { readCommandTag, readErrorFields } from '../protocol/backend.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import type { ShardTask } from '../planner/types.ts';
-import { ShardError } from '../errors.ts';
+import { PgError, ShardError } from '../errors.ts';
 
 export interface TaskResult {
   task: ShardTask;
@@ -84,8 +84,9 @@ export async function runTasks(
   describe: boolean,
   notices: (frame: Buffer) => void,
   roundTrip?: RoundTrip,
+  limitBytes?: number,
 ): Promise<TaskResult[]> {
-  const { results, failures } = await runTasksSettled(conns, tasks, resultFormats, describe, notices, roundTrip);
+  const { results, failures } = await runTasksSettled(conns, tasks, resultFormats, describe, notices, roundTrip, limitBytes);
   if (failures.size) throw [...failures.values()][0];
   return results;
 }
@@ -98,8 +99,11 @@ export async function runTasksSettled(
   describe: boolean,
   notices: (frame: Buffer) => void,
   roundTrip?: RoundTrip,
+  /** Bytes of rows these tasks may hold together; past it they are read and dropped, and 53200 is thrown. */
+  limitBytes = Infinity,
 ): Promise<{ results: TaskResult[]; failures: Map<number, Error> }> {
   const failures = new Map<number, Error>();
+  let held = 0;
   const byNode = new Map<number, ShardTask[]>();
   for (const t of tasks) byNode.set(t.nodeId, [...(byNode.get(t.nodeId) ?? []), t]);
   const results = new Map<ShardTask, TaskResult>();
@@ -147,7 +151,8 @@ export async function runTasksSettled(
         const current = steps[step];
         switch (f[0]) {
           case 0x44: // DataRow
-            if (current) results.get(current)!.rows.push(f);
+            held += f.length;
+            if (current && held <= limitBytes) results.get(current)!.rows.push(f);
             break;
           case 0x54: // RowDescription
             if (current) results.get(current)!.description = f;
@@ -181,6 +186,16 @@ export async function runTasksSettled(
      }
     }),
   );
+  if (held > limitBytes) throw tooMuch(limitBytes);
   return { results: tasks.map((t) => results.get(t) ?? { task: t, rows: [], tag: '' }), failures };
+}
+
+function tooMuch(limit: number): PgError {
+  return new PgError({
+    severity: 'ERROR',
+    code: '53200',
+    message: `vecshard: this statement's rows need more than ${Math.round(limit / 1048576)} MB of the coordinator's memory (vecshard.work_mem)`,
+    hint: 'Add a LIMIT or a WHERE clause, or raise vecshard.work_mem (SET vecshard.work_mem = \'1GB\').',
+  });
 }
 

@@ -358,6 +358,15 @@ export class Session implements RunContext {
     }
   }
 
+  /**
+   * Bytes of rows one statement may gather on the coordinator (vecshard.work_mem, like Postgres's work_mem: a number
+   * of kB, or with kB, MB or GB); past it the statement fails with 53200 rather than the coordinator running out.
+   */
+  get resultLimitBytes(): number {
+    const text = this.#localValues.get('vecshard.work_mem') ?? this.#settings.get('vecshard.work_mem');
+    return (text && parseMemory(text)) || DEFAULT_RESULT_LIMIT;
+  }
+
   /** What the planner needs to know of this session and the cluster to plan one statement. */
   planContext(catalog: Catalog, params: BoundParams): StatementContext {
     return {
@@ -392,6 +401,16 @@ export class Session implements RunContext {
 }
 
 /** Session settings as the open transaction's SET LOCAL statements leave them. */
+const DEFAULT_RESULT_LIMIT = 256 * 1024 * 1024;
+
+/** '64MB', '1GB', '512kB', '65536' (kB) as bytes; undefined if it is none of these. */
+export function parseMemory(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(kB|MB|GB|TB)?\s*$/i.exec(text);
+  if (!m) return undefined;
+  const unit = { kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 }[(m[2] ?? 'kB').toLowerCase()]!;
+  return Math.round(Number(m[1]) * unit);
+}
+
 function withLocal(settings: Settings, local: Map<string, string | null>): Settings {
   const out = new Map(settings);
   for (const [k, v] of local) {
