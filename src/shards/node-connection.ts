@@ -84,6 +84,15 @@ export abstract class NodeConnection {
   }
   /** Sends a COPY ... FROM STDIN query; resolves with the frames up to CopyInResponse, or an error through RFQ. */
   abstract startCopyIn(query: Buffer): Promise<Buffer[]>;
+  /** Reading from the node is paused (its client reads slowly, see ClientSession.throttle). */
+  paused = false;
+  /** Stops reading the node's answers for now; TCP holds the node back. Embedded nodes answer whole: no-op. */
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
   /** Asks the node to cancel what this session is running. */
   abstract cancel(): Promise<void>;
   abstract close(): void;

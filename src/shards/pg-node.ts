@@ -175,6 +175,16 @@ export class PgNodeConnection extends NodeConnection {
     if (!this.broken) this.#socket.write(data);
   }
 
+  override pause(): void {
+    super.pause();
+    this.#socket.pause();
+  }
+
+  override resume(): void {
+    super.resume();
+    if (!this.broken) this.#socket.resume();
+  }
+
   override async drained(): Promise<void> {
     const s = this.#socket;
     if (this.broken || s.writableLength < 8 << 20) return;

@@ -348,6 +348,7 @@ export class ExtendedProtocol {
         failed = false;
       }
       if (e.forward) cs.ctx.send(f);
+      cs.throttle(conn);
       if (completes(e.kind, t)) this.entries.shift();
     }
   }

@@ -81,6 +81,7 @@ async function relayBatch(cs: ClientSession, frames: Buffer[], parse: Buffer | u
         if (f[0] === 0x45) x.parseRefused(conn, head!);
       }
       cs.ctx.send(f);
+      cs.throttle(conn);
     });
     await cs.afterReady();
   } catch (e) {

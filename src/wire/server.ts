@@ -221,6 +221,22 @@ export class Server {
       pendingBytes = 0;
       await io.write(data);
     };
+    // What the client has not read yet: ours to send, and the socket's to write.
+    const backlog = () => pendingBytes + socket.writableLength;
+    const drained = async () => {
+      await flush();
+      while (socket.writableNeedDrain && !socket.destroyed) {
+        await new Promise<void>((r) => {
+          const done = () => {
+            socket.off('drain', done);
+            socket.off('close', done);
+            r();
+          };
+          socket.on('drain', done);
+          socket.on('close', done);
+        });
+      }
+    };
     const send = (b: Buffer) => {
       if (b[0] === 0x45) this.cluster.metrics.error(be.readErrorFields(b).code ?? 'XX000');
       pending.push(b);
@@ -234,7 +250,7 @@ export class Server {
     while (this.#pids.has(pid)) pid = randomInt(1, 2 ** 31 - 1);
     this.#pids.add(pid);
     socket.once('close', () => this.#pids.delete(pid));
-    const session = new ClientSession({ pid, cluster: this.cluster, database, user: params.user, login, startupParams: params, send, flush, log, slowQueryMs: this.options.slowQueryMs ?? 1000 });
+    const session = new ClientSession({ pid, cluster: this.cluster, database, user: params.user, login, startupParams: params, send, flush, backlog, drained, log, slowQueryMs: this.options.slowQueryMs ?? 1000 });
     try {
       await session.start();
     } catch (e) {

@@ -28,10 +28,18 @@ export interface SessionContext {
   pid?: number;
   startupParams: Record<string, string>;
   send(data: Buffer): void;
+  /** Sends what is queued; resolves once the client's socket has taken it (a client that does not read waits here). */
   flush(): Promise<void>;
+  /** Bytes sent to the client and not yet taken by it. */
+  backlog?(): number;
+  /** Resolves once the client has taken everything sent (or is gone). */
+  drained?(): Promise<void>;
   log: Logger;
   slowQueryMs?: number;
 }
+
+/** Bytes a client may leave unread before the node sending them is held back (see throttle). */
+const BACKLOG_BYTES = 4 * 1024 * 1024;
 
 export class ClientSession {
   readonly s: Session;
@@ -153,6 +161,7 @@ export class ClientSession {
     s.status = await conn.readUntilReady((f) => {
       if (f[0] === 0x45) ok = false;
       this.passOn(f, sink);
+      this.throttle(conn);
     });
     if (s.status === 'I') s.txEnded();
     if (ok && s.status === 'T' && isLocalSet(raw)) await s.spreadLocalSet(raw, sql, conn);
@@ -172,6 +181,16 @@ export class ClientSession {
     return true;
   }
 
+  /**
+   * A client that does not read its results slows the node that sends them: past BACKLOG_BYTES not yet taken by
+   * the client, the node's socket stops being read until the client has taken them (TCP then holds the node back).
+   */
+  throttle(conn: NodeConnection): void {
+    if (conn.paused || (this.ctx.backlog?.() ?? 0) < BACKLOG_BYTES) return;
+    conn.pause();
+    void (this.ctx.drained ?? this.ctx.flush)().catch(() => {}).finally(() => conn.resume());
+  }
+
   /** A node's answer relayed as it is; ReadyForQuery is left to the caller. */
   passOn(f: Buffer, sink: Sink = this.client): void {
     if (f[0] !== 0x5a) sink.send(f);
@@ -179,7 +198,10 @@ export class ClientSession {
   }
 
   async relayUntilReady(conn: NodeConnection): Promise<void> {
-    const status = await conn.readUntilReady((f) => this.passOn(f));
+    const status = await conn.readUntilReady((f) => {
+      this.passOn(f);
+      this.throttle(conn);
+    });
     this.s.status = status;
     this.ctx.send(be.readyForQuery(status));
   }
