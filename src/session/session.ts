@@ -177,6 +177,16 @@ export class Session implements RunContext {
     return this.cluster.pool(nodeId, this.database, this.login);
   }
 
+  /** Forgets a distributed portal (replaced, closed); a portal read from the shards gives its connections back. */
+  dropPortal(name: string): void {
+    void this.portals.get(name)?.stream?.close().catch(() => {});
+    this.portals.delete(name);
+  }
+
+  clearPortals(): void {
+    for (const name of [...this.portals.keys()]) this.dropPortal(name);
+  }
+
   /** Shard write locks of writes in the open transaction: a repair must not copy a shard before they commit. */
   #locks: Array<() => void> = [];
 
@@ -230,6 +240,7 @@ export class Session implements RunContext {
   /** Every held connection back to its pool as unusable (the client is gone). */
   async releaseAll(): Promise<void> {
     this.#releaseLocks();
+    this.clearPortals();
     for (const [id, conn] of [...this.#conns]) {
       this.#conns.delete(id);
       await this.#pool(conn.nodeId).release(conn, false);
@@ -309,7 +320,7 @@ export class Session implements RunContext {
   async idle(): Promise<void> {
     if (this.status !== 'I') return;
     this.#releaseLocks();
-    this.portals.clear();
+    this.clearPortals();
     this.#localSets = [];
     this.#localValues.clear();
     const conn = this.homeConn;

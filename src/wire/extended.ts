@@ -11,6 +11,7 @@ import { changesProtected } from '../sql/protected.ts';
 import { distributedTables } from '../planner/relations.ts';
 import { readBind } from '../planner/params.ts';
 import { walk, type Node } from '../sql/ast.ts';
+import { PortalStream, streamable } from '../executor/portal-stream.ts';
 import { BufferSink } from '../executor/sink.ts';
 import { clientFields, standInRefusal } from '../errors.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
@@ -165,14 +166,15 @@ export class ExtendedProtocol {
     if (st.pins) s.pinned = true;
     if (st.changesSettings) s.refreshSettings = true;
     if (st.coordinatorOnly) {
+      s.dropPortal(h.portal);
       s.portals.set(h.portal, { stmt: st.distributed!, sql: st.sql, ...readBind(h.rest, st.paramTypes), coordinatorOnly: st.coordinatorOnly });
       this.entries.push({ kind: 'bind', forward: true, synthetic: be.bindComplete() });
       return;
     }
     this.out.push(fe.bind({ ...h, statement: st.nodeName }));
     this.entries.push({ kind: 'bind', forward: true });
+    s.dropPortal(h.portal);
     if (st.distributed) s.portals.set(h.portal, { stmt: st.distributed, sql: st.sql, ...readBind(h.rest, st.paramTypes) });
-    else s.portals.delete(h.portal);
   }
 
   async describe(frame: Buffer): Promise<void> {
@@ -208,22 +210,27 @@ export class ExtendedProtocol {
     // Answers to what came before go out first; then vecshard runs the portal on the shards itself.
     await this.flush(false);
     if (this.failed) return;
-    if (!dp.pending) {
-      const plan = await cs.plan(dp.stmt, dp.sql, dp.params);
-      // The portal's rows are kept, so an Execute with a row limit can hand them out in parts.
-      const kept = new BufferSink(cs.client);
-      const t0 = performance.now();
-      try {
+    try {
+      if (dp.stream) return void (await dp.stream.fetch(maxRows, (f) => cs.ctx.send(f)));
+      if (!dp.pending) {
+        const plan = await cs.plan(dp.stmt, dp.sql, dp.params);
+        // Read in parts by the client, outside a transaction block: straight from the shards, part by part.
+        if (maxRows > 0 && cs.s.status === 'I' && plan.kind === 'distributed' && streamable(plan)) {
+          dp.stream = PortalStream.start(plan, cs.s, dp.resultFormats);
+          return void (await dp.stream.fetch(maxRows, (f) => cs.ctx.send(f)));
+        }
+        // The portal's rows are kept, so an Execute with a row limit can hand them out in parts.
+        const kept = new BufferSink(cs.client);
+        const t0 = performance.now();
         await cs.runStatement(dp.stmt, dp.sql, plan, kept, dp.resultFormats, false, dp.params, true);
         cs.observe(dp.sql, plan, performance.now() - t0);
-      } catch (e) {
-        const fields = clientFields(e);
-        if (!fields) throw e;
-        await this.error(fields, 'execute');
-        await this.flush(false);
-        return;
+        dp.pending = { rows: kept.rows, complete: kept.complete! };
       }
-      dp.pending = { rows: kept.rows, complete: kept.complete! };
+    } catch (e) {
+      const fields = clientFields(e);
+      if (!fields) throw e;
+      await this.error(fields, 'execute');
+      return this.flush(false);
     }
     const { rows, complete } = dp.pending;
     const part = maxRows > 0 ? rows.splice(0, maxRows) : rows.splice(0);
@@ -242,7 +249,7 @@ export class ExtendedProtocol {
       this.entries.push({ kind: 'close', forward: true, synthetic: be.closeComplete() });
       return;
     }
-    this.cs.s.portals.delete(t.name);
+    this.cs.s.dropPortal(t.name);
     return this.#forward('close', frame);
   }
 

@@ -1,0 +1,141 @@
+// A distributed result read in parts through a portal (Execute with a row limit, as pg-cursor and JDBC send it) comes straight from the
+// shards' portals, part by part, instead of being kept whole on the coordinator (issue 17): the rows are those of
+// a plain read, a closed cursor gives its connections back, a shard's error reaches the client, and a 1 GB result
+// read in batches of 1,000 rows keeps the coordinator process under 300 MB of memory at its peak.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { serialize } from 'pg-protocol';
+import { RawClient } from '../helpers/raw-client.ts';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { freePort, queryNode, startPgServers } from '../helpers/pg-nodes.ts';
+import { startCli, waitFor, waitForExit, type Watched } from '../helpers/wait.ts';
+
+let pgs: Awaited<ReturnType<typeof startPgServers>>;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vecshard-portal-'));
+let port: number;
+let w: Watched;
+let cl: pg.Client;
+
+beforeAll(async () => {
+  pgs = await startPgServers(2);
+  port = await freePort();
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: pgs.servers.map((s) => s.url), logLevel: 'warn' }));
+  w = await startCli(['start', '--config', path.join(dir, 'config.json')]);
+  cl = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+  cl.on('error', () => {});
+  await cl.connect();
+  await cl.query('CREATE TABLE big (id bigint PRIMARY KEY, body text)');
+  await cl.query(`SELECT create_distributed_table('big', 'id', shard_count => 4, replication_factor => 1)`);
+  await cl.query(`INSERT INTO big SELECT i, 'row ' || i FROM generate_series(1, 5000) i`);
+}, 120_000);
+
+afterAll(async () => {
+  await cl?.end().catch(() => {});
+  if (w) {
+    w.child.kill('SIGTERM');
+    await waitForExit(w).catch(() => w.child.kill('SIGKILL'));
+  }
+  pgs?.stopAll();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A cursor as pg-cursor drives one: Parse, Bind, then Execute with a row limit and Flush, until the portal is done. */
+class RawCursor {
+  static async open(sql: string): Promise<RawCursor> {
+    const c = new RawCursor(await RawClient.connect(port));
+    c.raw.write([serialize.parse({ text: sql }), serialize.bind({}), serialize.describe({ type: 'P' }), serialize.flush()]);
+    await c.raw.until('rowDescription');
+    return c;
+  }
+
+  done = false;
+  private constructor(readonly raw: RawClient) {}
+
+  /** The next part: the rows' text fields. An error from the node rejects. */
+  async read(n: number): Promise<string[][]> {
+    if (this.done) return [];
+    this.raw.write([serialize.execute({ rows: n }), serialize.flush()]);
+    for (;;) {
+      const i = this.raw.messages.findIndex((m) => ['portalSuspended', 'commandComplete', 'error'].includes(m.name));
+      if (i >= 0) {
+        const got = this.raw.messages.splice(0, i + 1);
+        const last = got[got.length - 1] as unknown as { name: string; code?: string; message?: string };
+        if (last.name === 'error') throw Object.assign(new Error(last.message), { code: last.code });
+        if (last.name === 'commandComplete') this.done = true;
+        return got.filter((m) => m.name === 'dataRow').map((m) => (m as unknown as { fields: string[] }).fields);
+      }
+      await this.raw.until('__never__', 1, 50).catch((e: Error) => {
+        if (!/timed out/.test(e.message)) throw e;
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.raw.write([serialize.close({ type: 'P', name: '' }), serialize.sync()]);
+    await this.raw.until('readyForQuery').catch(() => {});
+    this.raw.end();
+  }
+}
+
+async function readAll(sql: string, batch: number): Promise<{ rows: string[][]; batches: number }> {
+  const cursor = await RawCursor.open(sql);
+  const rows: string[][] = [];
+  let batches = 0;
+  for (;;) {
+    const part = await cursor.read(batch);
+    if (!part.length) break;
+    batches++;
+    rows.push(...part);
+  }
+  await cursor.close();
+  return { rows, batches };
+}
+
+it('a cursor reads the rows of a plain read, part by part, and gives its connections back', async () => {
+  const { rows, batches } = await readAll('SELECT id, body FROM big', 700);
+  expect(batches).toBe(Math.ceil(5000 / 700));
+  expect(rows.map((r) => Number(r[0])).sort((a, b) => a - b)).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
+  // A cursor closed half way, then the session goes on.
+  const cursor = await RawCursor.open('SELECT id FROM big WHERE id % 2 = 0');
+  expect(await cursor.read(10)).toHaveLength(10);
+  await cursor.close();
+  expect((await cl.query('SELECT count(*)::int AS n FROM big')).rows).toEqual([{ n: 5000 }]);
+  // A shard's error reaches the client, and the session goes on.
+  const bad = await RawCursor.open('SELECT id, 1 / (id - 4000) FROM big');
+  await expect((async () => {
+    for (;;) if (!(await bad.read(500)).length) break;
+  })()).rejects.toMatchObject({ code: '22012' });
+  await bad.close().catch(() => {});
+  expect((await cl.query('SELECT 1 AS x')).rows).toEqual([{ x: 1 }]);
+});
+
+it('1 GB read through a portal in batches of 1,000 rows keeps the coordinator under 300 MB at its peak', async () => {
+  // 1,000,000 rows of 1 kB, written straight into the shard tables (how they got there does not matter to a scan).
+  const shards = (await cl.query('SELECT s.shard_name, p.node_id FROM vecshard.shards s JOIN vecshard.placements p USING (shard_id) WHERE s.table_name = $1', ['big'])).rows;
+  await cl.query('TRUNCATE big');
+  await Promise.all(
+    shards.map((s, i) =>
+      queryNode(pgs.servers[s.node_id], `INSERT INTO vecshard_shards.${s.shard_name} SELECT g, repeat(md5(g::text), 31) FROM generate_series(${i * 250_000 + 1}, ${(i + 1) * 250_000}) g`),
+    ),
+  );
+  const peak = () => Number(/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${w.child.pid}/status`, 'utf8'))![1]) * 1024;
+  const before = peak();
+  let rows = 0;
+  let bytes = 0;
+  const cursor = await RawCursor.open('SELECT id, body FROM big');
+  for (;;) {
+    const part = await cursor.read(1000);
+    if (!part.length) break;
+    rows += part.length;
+    for (const r of part) bytes += r[1].length;
+  }
+  await cursor.close();
+  const after = peak();
+  console.log(`portal: ${rows} rows, ${(bytes / 1e9).toFixed(2)} GB read in batches of 1,000; coordinator peak RSS ${(before / 1048576).toFixed(0)} MB before, ${(after / 1048576).toFixed(0)} MB after`);
+  expect(rows).toBe(1_000_000);
+  expect(bytes).toBeGreaterThan(0.99e9);
+  expect(after).toBeLessThan(300 * 1024 * 1024);
+  await waitFor('the coordinator to be idle', async () => (await cl.query('SELECT 1 AS x')).rows.length === 1);
+}, 240_000);
