@@ -6,11 +6,11 @@ import { type NodeConnection } from '../shards/node-connection.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import { SHARD_SCHEMA } from '../metadata/catalog.ts';
 import * as fe from '../protocol/frontend.ts';
-import { copyLines, shardDdl } from './distribute.ts';
+import { shardDdl } from './distribute.ts';
 import { openCatalog, readCatalog, refreshStaleCopies, withConn, writeCatalog } from '../metadata/catalog-copies.ts';
 import { clearCommitJournal, unfinishedCommits } from '../executor/commit-journal.ts';
 import { recoverPrepared } from '../executor/transaction.ts';
-import { LineSplitter } from '../executor/copy-rows.ts';
+import { readErrorFields } from '../protocol/backend.ts';
 import { PgError } from '../errors.ts';
 import { quoteIdent } from '../sql/quote.ts';
 
@@ -56,29 +56,21 @@ export async function repairCopy(cluster: Cluster, database: string, shardId: nu
     const index = Number(/_(\d+)$/.exec(shard!)?.[1] ?? 0);
     task = cluster.startTask({ kind, database, shardId, shard: shard!, source, target });
     const ddl = await readCatalog(cluster, database, (c) => shardDdl(c, schema!, table!));
-    const lines = await withConn(cluster, source, database, async (c) => {
-      c.write(fe.query(`COPY ${SHARD_SCHEMA}.${quoteIdent(shard!)} TO STDOUT`));
-      const split = new LineSplitter();
-      const out: string[] = [];
-      await c.readUntilReady((f) => {
-        if (f[0] === 0x64) out.push(...split.push(f.subarray(5)));
-      });
-      out.push(...split.end());
-      return out;
-    });
-    task.rowsTotal = lines.length;
-    await withConn(cluster, target, database, async (c) => {
-      await runQuery(c, `BEGIN; CREATE SCHEMA IF NOT EXISTS ${SHARD_SCHEMA}; DROP TABLE IF EXISTS ${SHARD_SCHEMA}.${quoteIdent(shard!)}; ${ddl(shard!, index).join('; ')}`);
+    // The rows go from the source's COPY TO STDOUT to the target's COPY FROM STDIN frame by frame (a CopyData
+    // frame is the same both ways), not gathered first: a shard of any size takes a few megabytes here.
+    const rows = await withConn(cluster, target, database, async (t) => {
+      await runQuery(t, `BEGIN; CREATE SCHEMA IF NOT EXISTS ${SHARD_SCHEMA}; DROP TABLE IF EXISTS ${SHARD_SCHEMA}.${quoteIdent(shard!)}; ${ddl(shard!, index).join('; ')}`);
       try {
-        await copyLines(c, `COPY ${SHARD_SCHEMA}.${quoteIdent(shard!)} FROM STDIN`, lines, (n) => (task!.rowsDone = n));
-        await runQuery(c, 'COMMIT');
+        const n = await withConn(cluster, source, database, (s) => pipeCopy(s, t, `${SHARD_SCHEMA}.${quoteIdent(shard!)}`, (k) => (task!.rowsDone = task!.rowsTotal = k)));
+        await runQuery(t, 'COMMIT');
+        return n;
       } catch (e) {
-        await runQuery(c, 'ROLLBACK').catch(() => {});
+        await runQuery(t, 'ROLLBACK').catch(() => {});
         throw e;
       }
     });
     await writeCatalog(cluster, database, `UPDATE vecshard.placements SET state = 'active' WHERE shard_id = ${shardId} AND node_id = ${target}`);
-    log.info({ shard, from: source, to: target, rows: lines.length }, 'copied shard');
+    log.info({ shard, from: source, to: target, rows }, 'copied shard');
     task.state = 'done';
   } catch (e) {
     if (task) {
@@ -90,6 +82,42 @@ export async function repairCopy(cluster: Cluster, database: string, shardId: nu
     if (task) task.finishedAt = new Date();
     unlock();
   }
+}
+
+/** Copies table `rel` from `source` into the same table on `target` (in its transaction); returns the rows. */
+async function pipeCopy(source: NodeConnection, target: NodeConnection, rel: string, progress: (rows: number) => void): Promise<number> {
+  const first = await target.startCopyIn(fe.query(`COPY ${rel} FROM STDIN`));
+  if (first[first.length - 1][0] !== 0x47) {
+    const e = first.find((f) => f[0] === 0x45);
+    throw new PgError(e ? readErrorFields(e) : { severity: 'ERROR', code: 'XX000', message: 'COPY did not start' });
+  }
+  let rows = 0;
+  let failed: Buffer | undefined;
+  source.write(fe.query(`COPY ${rel} TO STDOUT`));
+  await source.readUntilReady((f) => {
+    if (f[0] === 0x45) failed ??= f;
+    if (f[0] !== 0x64) return;
+    target.write(f);
+    if (++rows % 10_000 === 0) progress(rows);
+    // The target takes rows slower than the source sends them: the source waits.
+    if (target.congested && !source.paused) {
+      source.pause();
+      void target.drained().finally(() => source.resume());
+    }
+  });
+  if (failed) {
+    target.write(fe.copyFail('vecshard: the source of the copy failed'));
+    await target.readUntilReady(() => {});
+    throw new PgError(readErrorFields(failed));
+  }
+  target.write(fe.copyDone());
+  let error: Buffer | undefined;
+  await target.readUntilReady((f) => {
+    if (f[0] === 0x45) error ??= f;
+  });
+  if (error) throw new PgError(readErrorFields(error));
+  progress(rows);
+  return rows;
 }
 
 /** Moves a shard's copy from one node to another, online: a new copy is built, then the old one dropped. */

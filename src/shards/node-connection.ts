@@ -84,6 +84,10 @@ export abstract class NodeConnection {
   }
   /** Sends a COPY ... FROM STDIN query; resolves with the frames up to CopyInResponse, or an error through RFQ. */
   abstract startCopyIn(query: Buffer): Promise<Buffer[]>;
+  /** Much written and not yet taken by the node: the writer should wait for drained(). */
+  get congested(): boolean {
+    return false;
+  }
   /** Reading from the node is paused (its client reads slowly, see ClientSession.throttle). */
   paused = false;
   /** Stops reading the node's answers for now; TCP holds the node back. Embedded nodes answer whole: no-op. */

@@ -175,6 +175,10 @@ export class PgNodeConnection extends NodeConnection {
     if (!this.broken) this.#socket.write(data);
   }
 
+  override get congested(): boolean {
+    return !this.broken && this.#socket.writableLength >= 8 << 20;
+  }
+
   override pause(): void {
     super.pause();
     this.#socket.pause();
