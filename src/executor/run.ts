@@ -15,7 +15,8 @@ import { requireOwner, runAdmin } from '../operations/admin.ts';
 import type { RunContext } from './context.ts';
 import type { Sink } from './sink.ts';
 import { CopyOutSink } from './sink.ts';
-import { runTasksSettled, type TaskResult } from './shard-tasks.ts';
+import { runTasksSettled, type RowStream, type TaskResult } from './shard-tasks.ts';
+import { streamable } from './portal-stream.ts';
 import { placeReads, placeWrites, deactivate, onePerShard } from './placement.ts';
 import { gatherRows, stripColumns, stripDescription } from './gather.ts';
 import { beginEach, commitDistributed, rollbackAll } from './transaction.ts';
@@ -108,7 +109,24 @@ export async function runPlan(plan: Exclude<StatementPlan, { kind: 'passthrough'
 async function runDistributed(plan: DistributedPlan, ctx: RunContext, sink: Sink, resultFormats: number[], describe: boolean): Promise<void> {
   ctx.timing.shardMs = 0;
   const { hiddenBinary } = hiddenFormats(plan, resultFormats);
-  const results = plan.prune && !plan.write ? (await prunedKnn(plan, ctx, sink, resultFormats, describe)).results : await runShardTasks(plan, ctx, sink, resultFormats, describe);
+  // Rows that need no merge go to the client as the shards send them, the shards held back while it lags.
+  const streamed = streamable(plan) && sink.congested ? { rows: 0, described: !describe } : undefined;
+  const stream: RowStream | undefined = streamed && {
+    description: (f) => {
+      if (!streamed.described) sink.send(f);
+      streamed.described = true;
+    },
+    row: (f, conn) => {
+      sink.send(f);
+      streamed.rows++;
+      if (!conn.paused && sink.congested!()) {
+        conn.pause();
+        void sink.drained!().catch(() => {}).finally(() => conn.resume());
+      }
+    },
+  };
+  const results = plan.prune && !plan.write ? (await prunedKnn(plan, ctx, sink, resultFormats, describe)).results : await runShardTasks(plan, ctx, sink, resultFormats, describe, stream);
+  if (streamed) return sink.send(be.commandComplete(`SELECT ${streamed.rows}`));
   const t0 = performance.now();
   try {
     deliver(plan, results, sink, describe, hiddenBinary);
@@ -121,7 +139,7 @@ async function runDistributed(plan: DistributedPlan, ctx: RunContext, sink: Sink
  * Runs a plan's tasks: reads on one copy of each shard (another copy if a node is lost), writes on every copy
  * under the shards' write locks; an autocommit write on several nodes in a two-phase transaction of its own.
  */
-export async function runShardTasks(plan: DistributedPlan, ctx: RunContext, sink: Sink, resultFormats: number[], describe: boolean): Promise<TaskResult[]> {
+export async function runShardTasks(plan: DistributedPlan, ctx: RunContext, sink: Sink, resultFormats: number[], describe: boolean, stream?: RowStream): Promise<TaskResult[]> {
   const cluster = ctx.cluster;
   const { formats } = hiddenFormats(plan, resultFormats);
   // Writes hold their shards' write locks until done, so a repair never copies a shard mid-write.
@@ -143,7 +161,9 @@ export async function runShardTasks(plan: DistributedPlan, ctx: RunContext, sink
       const errors = ownTx ? await beginEach(nodes, ctx.conn) : new Map<number, Error>();
       const live = tasks.filter((t) => !errors.has(t.nodeId));
       const t0 = performance.now();
-      const run = await runTasksSettled(ctx.conn, live, formats, describe, (f) => sink.send(f), ctx.roundTrip, plan.write ? undefined : ctx.resultLimitBytes);
+      let sent = false;
+      const tracked: RowStream | undefined = stream && { description: stream.description, row: (f, c) => ((sent = true), stream.row(f, c)) };
+      const run = await runTasksSettled(ctx.conn, live, formats, describe, (f) => sink.send(f), ctx.roundTrip, plan.write ? undefined : ctx.resultLimitBytes, tracked);
       ctx.timing.shardMs += performance.now() - t0;
       for (const [n, e] of run.failures) errors.set(n, e);
       const failed = new Set(errors.keys());
@@ -154,7 +174,8 @@ export async function runShardTasks(plan: DistributedPlan, ctx: RunContext, sink
           await ctx.dropConn(n);
         }
         const onlyLostNodes = lost.length === failed.size;
-        const canRetryRead = !plan.write && onlyLostNodes && !ctx.inTransaction && attempt < 2;
+        // Rows already streamed to the client cannot be taken back: then a lost node is the client's error.
+        const canRetryRead = !plan.write && onlyLostNodes && !ctx.inTransaction && attempt < 2 && !sent;
         if (canRetryRead) continue; // another copy serves the shards of the lost node
         // A write survives a lost node when every shard still has a copy that took it: that copy is deactivated.
         const survivors = new Set(live.filter((t) => !failed.has(t.nodeId)).map((t) => t.shardIndex));

@@ -70,6 +70,12 @@ function bindFor(task: ShardTask, resultFormats: number[], statement = ''): Buff
   return fe.bind({ portal: '', statement, rest: Buffer.concat(w) });
 }
 
+/** Where streamed rows go: the first RowDescription to arrive, then every row, as the nodes send them. */
+export interface RowStream {
+  description(f: Buffer): void;
+  row(f: Buffer, conn: NodeConnection): void;
+}
+
 /** Told how long each node's batch of tasks took (the per-node latency metric). */
 export type RoundTrip = (nodeId: number, ms: number) => void;
 
@@ -101,6 +107,8 @@ export async function runTasksSettled(
   roundTrip?: RoundTrip,
   /** Bytes of rows these tasks may hold together; past it they are read and dropped, and 53200 is thrown. */
   limitBytes = Infinity,
+  /** Rows handed on as they arrive instead of kept (each node's first task is described, see RowStream). */
+  stream?: RowStream,
 ): Promise<{ results: TaskResult[]; failures: Map<number, Error> }> {
   const failures = new Map<number, Error>();
   let held = 0;
@@ -136,7 +144,7 @@ export async function runTasksSettled(
           parses.push(name);
         }
         out.push(bindFor(t, resultFormats, name));
-        if (describe && t === tasks[0]) out.push(fe.describe({ kind: 'P', name: '' }));
+        if (describe && t === (stream ? list[0] : tasks[0])) out.push(fe.describe({ kind: 'P', name: '' }));
         out.push(fe.execute(''));
         steps.push(t);
         results.set(t, { task: t, rows: [], tag: '' });
@@ -151,11 +159,16 @@ export async function runTasksSettled(
         const current = steps[step];
         switch (f[0]) {
           case 0x44: // DataRow
+            if (stream) {
+              stream.row(f, conn);
+              break;
+            }
             held += f.length;
             if (current && held <= limitBytes) results.get(current)!.rows.push(f);
             break;
           case 0x54: // RowDescription
-            if (current) results.get(current)!.description = f;
+            if (stream) stream.description(f);
+            else if (current) results.get(current)!.description = f;
             break;
           case 0x43: // CommandComplete
           case 0x49: // EmptyQueryResponse

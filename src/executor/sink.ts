@@ -6,6 +6,9 @@ import { copyOutLine, type CopyOutFormat } from './copy-rows.ts';
 
 export interface Sink {
   send(frame: Buffer): void;
+  /** The client has much unread: whoever sends should wait for drained() (see ClientSession.throttle). */
+  congested?(): boolean;
+  drained?(): Promise<void>;
 }
 
 /**

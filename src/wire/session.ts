@@ -51,7 +51,11 @@ export class ClientSession {
 
   constructor(readonly ctx: SessionContext) {
     this.s = new Session(ctx);
-    this.client = { send: (f) => ctx.send(f) };
+    this.client = {
+      send: (f) => ctx.send(f),
+      congested: () => (ctx.backlog?.() ?? 0) >= BACKLOG_BYTES,
+      drained: () => (ctx.drained ?? ctx.flush)(),
+    };
     this.extended = new ExtendedProtocol(this);
     this.copy = new CopyIn(this);
   }
