@@ -48,3 +48,13 @@ export async function readSettings(conn: NodeConnection, custom: Iterable<string
   const r = await runQuery(conn, `SELECT name, setting FROM pg_settings WHERE source = 'session'${extra} ORDER BY 1`);
   return new Map(r.rows.map(([k, v]) => [k!, v ?? '']));
 }
+
+/** Session settings as the open transaction's SET LOCAL statements leave them. */
+export function withLocal(settings: Settings, local: Map<string, string | null>): Settings {
+  const out = new Map(settings);
+  for (const [k, v] of local) {
+    if (v === null) out.delete(k);
+    else out.set(k, v);
+  }
+  return out;
+}

@@ -2,6 +2,7 @@
 // first as a statement of its own; its rows (an intermediate result) are put back into the statement as constants
 // — a scalar, or a VALUES list — and the statement is planned again. What is left then runs inside each shard, or
 // on the home node when it no longer names a distributed table.
+import { parseMemory } from '../limits.ts';
 import { walk, type Node } from '../sql/ast.ts';
 import { parseSql, type RawStmt } from '../sql/parse.ts';
 import { quoteLiteral, quoteName } from '../sql/quote.ts';
@@ -310,9 +311,8 @@ function valuesText(ir: IntermediateResult): string {
 /** vecshard.max_intermediate_result_size: kB as a bare number, or with kB/MB/GB; -1 for no limit. */
 export function intermediateLimit(text: string | undefined): number | ErrorPlan {
   if (text === undefined || text === '') return 64 * 1024 * 1024;
-  const m = /^\s*(-1|\d+)\s*(kB|MB|GB)?\s*$/i.exec(text);
-  if (!m) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `vecshard.max_intermediate_result_size must be a size such as 64MB, 65536 (kB) or -1, not "${text}"` } };
-  if (m[1] === '-1') return -1;
-  const unit = { kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }[(m[2] ?? 'kB').toLowerCase() as 'kb' | 'mb' | 'gb'];
-  return Number(m[1]) * unit;
+  if (text.trim() === '-1') return -1;
+  const bytes = parseMemory(text);
+  if (bytes === undefined) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `vecshard.max_intermediate_result_size must be a size such as 64MB, 65536 (kB) or -1, not "${text}"` } };
+  return bytes;
 }

@@ -5,13 +5,15 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RunContext } from '../executor/context.ts';
-import { applySettings, readSettings, settingsKey, startupSettings, type Settings } from '../executor/settings.ts';
+import { applySettings, readSettings, settingsKey, startupSettings, withLocal, type Settings } from '../executor/settings.ts';
+import { DEFAULT_RESULT_LIMIT, parseMemory } from '../limits.ts';
 import { endTransaction } from '../executor/transaction.ts';
 import { isConnectionFailure, PgError } from '../errors.ts';
 import { loadCatalog, type Catalog } from '../metadata/catalog.ts';
 import { openCatalog } from '../metadata/catalog-copies.ts';
 import { planStatement, type StatementContext, type StatementPlan } from '../planner/statement.ts';
 import type { Cluster } from '../shards/cluster.ts';
+import { nodeStates } from '../shards/health.ts';
 import type { Login } from '../shards/login.ts';
 import type { NodePool } from '../shards/pool.ts';
 import { runQuery } from '../shards/internal-query.ts';
@@ -115,9 +117,7 @@ export class Session implements RunContext {
     return [...this.#conns.values()];
   }
 
-  nextTurn(): number {
-    return this.#turn++;
-  }
+  nextTurn = (): number => this.#turn++;
 
   /** The SET LOCAL statements a connection in the transaction has run (part of its shard statements' names). */
   get #localKey(): string {
@@ -369,10 +369,7 @@ export class Session implements RunContext {
     }
   }
 
-  /**
-   * Bytes of rows one statement may gather on the coordinator (vecshard.work_mem, like Postgres's work_mem: a number
-   * of kB, or with kB, MB or GB); past it the statement fails with 53200 rather than the coordinator running out.
-   */
+  /** Bytes of rows a statement may gather on the coordinator (vecshard.work_mem, read as Postgres reads work_mem). */
   get resultLimitBytes(): number {
     const text = this.#localValues.get('vecshard.work_mem') ?? this.#settings.get('vecshard.work_mem');
     return (text && parseMemory(text)) || DEFAULT_RESULT_LIMIT;
@@ -386,47 +383,17 @@ export class Session implements RunContext {
       settings: this.#localValues.size ? withLocal(this.#settings, this.#localValues) : this.#settings,
       nodeCount: this.cluster.members().length,
       evalDefault: (expr, n) => this.evalDefault(expr, n),
-      nodes: this.cluster.nodes.map((n, id) => ({
-        id,
-        kind: n.kind,
-        host: n.kind === 'postgres' ? n.host : n.dataDir,
-        port: n.kind === 'postgres' ? n.port : null,
-        health: n.removed ? 'removed' : this.cluster.isUp(id) ? 'up' : 'down',
-      })),
+      nodes: nodeStates(this.cluster),
       tasks: this.cluster.tasks,
     };
   }
 
   async evalDefault(expr: string, n: number): Promise<Array<string | null>> {
     if (this.home !== 0) {
-      throw new PgError({
-        severity: 'ERROR',
-        code: '55000',
-        message: `vecshard: node 0 is down, and the sequence behind ${expr} lives there`,
-        hint: 'Give the column a value explicitly until node 0 is back.',
-      });
+      const message = `vecshard: node 0 is down, and the sequence behind ${expr} lives there`;
+      throw new PgError({ severity: 'ERROR', code: '55000', message, hint: 'Give the column a value explicitly until node 0 is back.' });
     }
     const r = await runQuery(await this.acquire(), `SELECT ${expr} FROM generate_series(1, ${n})`);
     return r.rows.map((row) => row[0]);
   }
-}
-
-/** Session settings as the open transaction's SET LOCAL statements leave them. */
-const DEFAULT_RESULT_LIMIT = 256 * 1024 * 1024;
-
-/** '64MB', '1GB', '512kB', '65536' (kB) as bytes; undefined if it is none of these. */
-export function parseMemory(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(kB|MB|GB|TB)?\s*$/i.exec(text);
-  if (!m) return undefined;
-  const unit = { kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 }[(m[2] ?? 'kB').toLowerCase()]!;
-  return Math.round(Number(m[1]) * unit);
-}
-
-function withLocal(settings: Settings, local: Map<string, string | null>): Settings {
-  const out = new Map(settings);
-  for (const [k, v] of local) {
-    if (v === null) out.delete(k);
-    else out.set(k, v);
-  }
-  return out;
 }

@@ -34,3 +34,14 @@ export class HealthChecks {
     this.#timer = undefined;
   }
 }
+
+/** Each node as the virtual table vecshard.nodes lists it. */
+export function nodeStates(cluster: Cluster): Array<{ id: number; kind: string; host: string; port: number | null; health: string }> {
+  return cluster.nodes.map((n, id) => ({
+    id,
+    kind: n.kind,
+    host: n.kind === 'postgres' ? n.host : n.dataDir,
+    port: n.kind === 'postgres' ? n.port : null,
+    health: n.removed ? 'removed' : cluster.isUp(id) ? 'up' : 'down',
+  }));
+}
