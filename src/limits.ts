@@ -5,6 +5,8 @@ export const limits = {
   maxMessageBytes: 256 * 1024 * 1024,
   /** Longest line (row) of COPY FROM STDIN input. */
   maxCopyLineBytes: 64 * 1024 * 1024,
+  /** COPY rows held before a batch goes to the nodes, when they cannot stream (not a config field). */
+  copyBatchBytes: 64 * 1024 * 1024,
 };
 
 export function setLimits(l: Partial<typeof limits>): void {

@@ -11,6 +11,8 @@ import { quoteIdent } from '../sql/quote.ts';
 export class DistCopyIn {
   /** Each shard's routed rows: text-format lines, without their newlines. */
   readonly perShard = new Map<number, Buffer[]>();
+  /** Bytes of the lines in perShard (a batch is sent when they are many). */
+  pendingBytes = 0;
   rows = 0;
   #lines?: LineSplitter;
   #bytes?: ByteLineSplitter;
@@ -136,6 +138,7 @@ export class DistCopyIn {
     let list = this.perShard.get(index);
     if (!list) this.perShard.set(index, (list = []));
     list.push(line);
+    this.pendingBytes += line.length;
     this.rows++;
   }
 

@@ -5,11 +5,13 @@ import * as fe from '../protocol/frontend.ts';
 import type { CopyPlan } from '../planner/statement.ts';
 import { DistCopyIn } from '../executor/copy.ts';
 import { CopyStreams } from '../executor/copy-stream.ts';
-import { lockForCopy } from '../executor/run.ts';
-import { growRadii } from '../executor/run.ts';
-import { withOwnTransaction } from '../executor/transaction.ts';
+import { growRadii, lockForCopy } from '../executor/run.ts';
+import { commitDistributed, rollbackAll, withOwnTransaction } from '../executor/transaction.ts';
+import { runQuery } from '../shards/internal-query.ts';
+import type { NodeConnection } from '../shards/node-connection.ts';
 import { copyLines } from '../operations/distribute.ts';
 import { PgError } from '../errors.ts';
+import { limits } from '../limits.ts';
 import type { ClientSession } from './session.ts';
 
 /** CopyData frames gathered before one write to the node. */
@@ -96,9 +98,43 @@ export class CopyIn {
     } catch (e) {
       this.#streams = undefined;
       await streams?.finish(() => this.cs.s.acquire(this.cs.s.home), false).catch(() => {});
+      const own = this.#own;
+      this.#own = undefined;
+      if (own) await rollbackAll(own.conns);
       this.#release();
       throw e;
     }
+  }
+
+  /** The transaction of a COPY sent in batches outside a transaction block: begun on every node with a copy. */
+  #own: { home: NodeConnection; conns: NodeConnection[] } | undefined;
+
+  /** Sends what the COPY holds now; the first batch outside a transaction block begins one of the session's own. */
+  async #sendBatch(copy: DistCopyIn): Promise<void> {
+    const s = this.cs.s;
+    if (s.status === 'I' && !this.#own) {
+      const nodes = [...new Set(copy.plan.table.shards.flatMap((sh) => sh.nodes))];
+      const conns = await Promise.all(nodes.map(s.conn));
+      for (const c of conns) await runQuery(c, 'BEGIN');
+      this.#own = { home: await s.acquire(s.home), conns };
+    }
+    await this.#send(copy);
+  }
+
+  /** Sends the held lines, one COPY at a time per node connection, nodes in parallel; then forgets them. */
+  async #send(copy: DistCopyIn): Promise<void> {
+    const s = this.cs.s;
+    const nodes = [...new Set([...copy.perShard.keys()].flatMap((i) => copy.plan.table.shards[i].nodes))];
+    await Promise.all(
+      nodes.map(async (n) => {
+        const c = await s.acquire(n);
+        for (const [index, lines] of copy.perShard) {
+          if (copy.plan.table.shards[index].nodes.includes(n)) await copyLines(c, copy.copySql(index), lines);
+        }
+      }),
+    );
+    copy.perShard.clear();
+    copy.pendingBytes = 0;
   }
 
   async #routeMessage(type: string, frame: Buffer): Promise<void> {
@@ -108,7 +144,12 @@ export class CopyIn {
     const streams = this.#streams;
     if (type === 'd') {
       await copy.push(frame.subarray(5));
-      return streams?.send();
+      if (streams) return streams.send();
+      // Without streams (in a transaction block, or embedded nodes) a large COPY is sent in batches on the session's
+      // connections, in one transaction, so the coordinator holds one batch and not the whole COPY. (A small one is
+      // sent whole at the end: an embedded node is then held only briefly.)
+      if (copy.pendingBytes >= limits.copyBatchBytes) await this.#sendBatch(copy);
+      return;
     }
     if (type === 'H' || type === 'S') return;
     this.active = false;
@@ -123,19 +164,15 @@ export class CopyIn {
       await streams.send(true);
       this.#streams = undefined;
       await streams.finish(() => s.acquire(s.home), true);
+    } else if (this.#own || s.status !== 'I') {
+      await this.#sendBatch(copy);
+      const own = this.#own;
+      this.#own = undefined;
+      if (own) await commitDistributed(own.home, own.conns.filter((c) => c !== own.home), own.conns.includes(own.home));
     } else {
       const nodes = [...new Set([...copy.perShard.keys()].flatMap((i) => copy.plan.table.shards[i].nodes))];
-      // One COPY at a time per node connection; nodes in parallel.
-      const send = () =>
-        Promise.all(
-          nodes.map(async (n) => {
-            const c = await s.acquire(n);
-            for (const [index, lines] of copy.perShard) {
-              if (copy.plan.table.shards[index].nodes.includes(n)) await copyLines(c, copy.copySql(index), lines);
-            }
-          }),
-        );
-      if (s.status === 'I' && nodes.length > 1) await withOwnTransaction(await s.acquire(s.home), await Promise.all(nodes.map(s.conn)), send);
+      const send = () => this.#send(copy);
+      if (nodes.length > 1) await withOwnTransaction(await s.acquire(s.home), await Promise.all(nodes.map(s.conn)), send);
       else await send();
     }
     // Inside a transaction block the rows commit with it: the locks go with the transaction's.
