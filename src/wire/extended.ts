@@ -214,8 +214,9 @@ export class ExtendedProtocol {
       if (dp.stream) return void (await dp.stream.fetch(maxRows, (f) => cs.ctx.send(f)));
       if (!dp.pending) {
         const plan = await cs.plan(dp.stmt, dp.sql, dp.params);
-        // Read in parts by the client, outside a transaction block: straight from the shards, part by part.
-        if (maxRows > 0 && cs.s.status === 'I' && plan.kind === 'distributed' && streamable(plan)) {
+        // Read in parts by the client, outside a transaction block: straight from the shards, part by part (on
+        // connections of its own: not on embedded nodes, which have one).
+        if (maxRows > 0 && cs.s.status === 'I' && plan.kind === 'distributed' && streamable(plan) && plan.table.shards.every((sh) => sh.nodes.every((n) => cs.s.cluster.nodes[n].kind === 'postgres'))) {
           dp.stream = PortalStream.start(plan, cs.s, dp.resultFormats);
           return void (await dp.stream.fetch(maxRows, (f) => cs.ctx.send(f)));
         }

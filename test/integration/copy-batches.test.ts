@@ -50,3 +50,16 @@ it('sends a large COPY in batches in one transaction: every row, or none', async
   await cl.query('COMMIT');
   expect(await count()).toBe(5000);
 });
+
+it('a portal read in parts on embedded nodes (one connection each) is served from the kept rows', async () => {
+  const { RawClient } = await import('../helpers/raw-client.ts');
+  const { serialize } = await import('pg-protocol');
+  const raw = await RawClient.connect(c.port);
+  raw.write([serialize.parse({ text: 'SELECT id FROM docs' }), serialize.bind({}), serialize.execute({ rows: 1000 }), serialize.flush()]);
+  const first = await raw.until('portalSuspended', 1, 20_000);
+  expect(first.filter((m) => m.name === 'dataRow')).toHaveLength(1000);
+  raw.write([serialize.execute({ rows: 0 }), serialize.sync()]);
+  const rest = await raw.until('readyForQuery', 1, 20_000);
+  expect(rest.filter((m) => m.name === 'dataRow')).toHaveLength(4000);
+  raw.end();
+});
