@@ -234,14 +234,17 @@ export async function distributeTable(
 }
 
 /** Copies the shell's rows into the shards (COPY out of node 0, routed, COPY into each shard). */
+/** Rows moved to the shards per batch when a table with rows is distributed. */
+const MOVE_BATCH = 2000;
+
+/**
+ * Moves the table's rows into its shards, a batch at a time in ctid order (a TID range scan), so a large table is
+ * never held whole on the coordinator.
+ */
 async function moveRows(home: NodeConnection, rel: string, table: DistributedTable, conn: (node: number) => Promise<NodeConnection>): Promise<void> {
   const colList = table.columns.map((c) => quoteIdent(c.name)).join(', ');
-  home.write(fe.query(`COPY ${rel} (${colList}) TO STDOUT`));
-  const split = new LineSplitter();
-  const perShard = new Map<number, string[]>();
   const distIdx = table.columns.findIndex((c) => c.name === table.distColumn);
-  let error: string | undefined;
-  const route = (line: string) => {
+  const route = (line: string, perShard: Map<number, string[]>) => {
     let index = 0;
     if (table.method !== 'reference') {
       const v = textField(line.split('\t')[distIdx]);
@@ -257,26 +260,44 @@ async function moveRows(home: NodeConnection, rel: string, table: DistributedTab
     list.push(line);
     perShard.set(index, list);
   };
-  await home.readUntilReady((f) => {
-    if (f[0] === 0x64) for (const line of split.push(f.subarray(5))) route(line);
-    if (f[0] === 0x45) error = 'could not read the rows of the table';
-  });
-  for (const line of split.end()) route(line);
-  if (error) throw err('XX000', `vecshard: ${error}`);
-  await forEachNode(
-    table.shards.filter((s) => perShard.has(s.index)),
-    async (n, list) => {
-      const c = await conn(n);
-      for (const s of list) await copyLines(c, `COPY ${SHARD_SCHEMA}.${quoteIdent(s.name)} (${colList}) FROM STDIN`, perShard.get(s.index)!);
-    },
-  );
+  let after = '(0,0)';
+  for (;;) {
+    home.write(fe.query(`COPY (SELECT ctid, ${colList} FROM ${rel} WHERE ctid > ${quoteLiteral(after)}::tid ORDER BY ctid LIMIT ${MOVE_BATCH}) TO STDOUT`));
+    const split = new LineSplitter();
+    const perShard = new Map<number, string[]>();
+    let error: string | undefined;
+    let n = 0;
+    const take = (line: string) => {
+      const tab = line.indexOf('\t');
+      after = line.slice(0, tab);
+      route(line.slice(tab + 1), perShard);
+      n++;
+    };
+    await home.readUntilReady((f) => {
+      if (f[0] === 0x64) for (const line of split.push(f.subarray(5))) take(line);
+      if (f[0] === 0x45) error = 'could not read the rows of the table';
+    });
+    for (const line of split.end()) take(line);
+    if (error) throw err('XX000', `vecshard: ${error}`);
+    await forEachNode(
+      table.shards.filter((s) => perShard.has(s.index)),
+      async (node, list) => {
+        const c = await conn(node);
+        for (const s of list) await copyLines(c, `COPY ${SHARD_SCHEMA}.${quoteIdent(s.name)} (${colList}) FROM STDIN`, perShard.get(s.index)!);
+      },
+    );
+    if (n < MOVE_BATCH) return;
+  }
 }
 
 /** Runs `fn` once per node with that node's shards, nodes in parallel. */
 export async function forEachNode(shards: Shard[], fn: (node: number, shards: Shard[]) => Promise<void>): Promise<void> {
   const byNode = new Map<number, Shard[]>();
   for (const s of shards) for (const n of s.nodes) byNode.set(n, [...(byNode.get(n) ?? []), s]);
-  await Promise.all([...byNode].map(([n, list]) => fn(n, list)));
+  // Every node's part ends before an error is reported: the caller's rollback must not meet one still running.
+  const done = await Promise.allSettled([...byNode].map(([n, list]) => fn(n, list)));
+  const failed = done.find((d) => d.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**

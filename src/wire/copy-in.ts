@@ -125,7 +125,8 @@ export class CopyIn {
   async #send(copy: DistCopyIn): Promise<void> {
     const s = this.cs.s;
     const nodes = [...new Set([...copy.perShard.keys()].flatMap((i) => copy.plan.table.shards[i].nodes))];
-    await Promise.all(
+    // Every node's COPY ends before an error is reported: a rollback must not meet a COPY still running.
+    const done = await Promise.allSettled(
       nodes.map(async (n) => {
         const c = await s.acquire(n);
         for (const [index, lines] of copy.perShard) {
@@ -133,6 +134,8 @@ export class CopyIn {
         }
       }),
     );
+    const failed = done.find((d) => d.status === 'rejected');
+    if (failed) throw failed.reason;
     copy.perShard.clear();
     copy.pendingBytes = 0;
   }
