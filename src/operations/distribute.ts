@@ -234,8 +234,9 @@ export async function distributeTable(
 }
 
 /** Copies the shell's rows into the shards (COPY out of node 0, routed, COPY into each shard). */
-/** Rows moved to the shards per batch when a table with rows is distributed. */
-const MOVE_BATCH = 2000;
+/** Rows read per query, and bytes held before they go to the shards, when a table with rows is distributed. */
+const MOVE_BATCH = 5000;
+const MOVE_BYTES = 32 * 1024 * 1024;
 
 /**
  * Moves the table's rows into its shards, a batch at a time in ctid order (a TID range scan), so a large table is
@@ -261,16 +262,18 @@ async function moveRows(home: NodeConnection, rel: string, table: DistributedTab
     perShard.set(index, list);
   };
   let after = '(0,0)';
+  let perShard = new Map<number, string[]>();
+  let bytes = 0;
   for (;;) {
     home.write(fe.query(`COPY (SELECT ctid, ${colList} FROM ${rel} WHERE ctid > ${quoteLiteral(after)}::tid ORDER BY ctid LIMIT ${MOVE_BATCH}) TO STDOUT`));
     const split = new LineSplitter();
-    const perShard = new Map<number, string[]>();
     let error: string | undefined;
     let n = 0;
     const take = (line: string) => {
       const tab = line.indexOf('\t');
       after = line.slice(0, tab);
       route(line.slice(tab + 1), perShard);
+      bytes += line.length;
       n++;
     };
     await home.readUntilReady((f) => {
@@ -279,14 +282,19 @@ async function moveRows(home: NodeConnection, rel: string, table: DistributedTab
     });
     for (const line of split.end()) take(line);
     if (error) throw err('XX000', `vecshard: ${error}`);
+    const last = n < MOVE_BATCH;
+    if (!last && bytes < MOVE_BYTES) continue;
+    const lines = perShard;
     await forEachNode(
-      table.shards.filter((s) => perShard.has(s.index)),
+      table.shards.filter((s) => lines.has(s.index)),
       async (node, list) => {
         const c = await conn(node);
-        for (const s of list) await copyLines(c, `COPY ${SHARD_SCHEMA}.${quoteIdent(s.name)} (${colList}) FROM STDIN`, perShard.get(s.index)!);
+        for (const s of list) await copyLines(c, `COPY ${SHARD_SCHEMA}.${quoteIdent(s.name)} (${colList}) FROM STDIN`, lines.get(s.index)!);
       },
     );
-    if (n < MOVE_BATCH) return;
+    if (last) return;
+    perShard = new Map();
+    bytes = 0;
   }
 }
 
