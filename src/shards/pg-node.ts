@@ -8,6 +8,7 @@ import * as fe from '../protocol/frontend.ts';
 import { NodeConnection } from './node-connection.ts';
 import { PgError, connectionFailure } from '../errors.ts';
 import { ScramKeyClient, type Login } from './login.ts';
+import { drainOrClose } from './drain.ts';
 
 // node-postgres's SCRAM client; reused rather than rewritten.
 const sasl = createRequire(import.meta.url)('pg/lib/crypto/sasl.js') as {
@@ -192,15 +193,7 @@ export class PgNodeConnection extends NodeConnection {
   override async drained(): Promise<void> {
     const s = this.#socket;
     if (this.broken || s.writableLength < 8 << 20) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        s.off('drain', done);
-        s.off('close', done);
-        resolve();
-      };
-      s.on('drain', done);
-      s.on('close', done);
-    });
+    await drainOrClose(s);
   }
 
   async startCopyIn(query: Buffer): Promise<Buffer[]> {

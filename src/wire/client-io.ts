@@ -1,6 +1,7 @@
 // How a session reads and writes its client's socket: through pg-gateway's web streams for startup, auth and TLS,
 // then (plaintext) straight from the socket, since web streams cost a lot per message on the hot path.
 import type net from 'node:net';
+import { drainOrClose } from '../shards/drain.ts';
 
 /** Bytes a client may send before it has authenticated. */
 export const MAX_STARTUP_BYTES = 64 * 1024;
@@ -119,15 +120,7 @@ export function plugSocket(socket: net.Socket): { duplex: { readable: ReadableSt
         write: async (data) => {
           if (socket.destroyed) throw new Error('socket closed');
           // A client that went away never drains: wait for either.
-          if (!socket.write(data)) await new Promise<void>((r) => {
-            const done = () => {
-              socket.off('drain', done);
-              socket.off('close', done);
-              r();
-            };
-            socket.on('drain', done);
-            socket.on('close', done);
-          });
+          if (!socket.write(data)) await drainOrClose(socket);
         },
       };
     },

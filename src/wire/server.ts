@@ -10,6 +10,7 @@ import * as be from '../protocol/backend.ts';
 import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from '../protocol/frontend.ts';
 import { ClientSession } from './session.ts';
 import { MAX_STARTUP_BYTES, plugSocket, webIo, type ClientIo } from './client-io.ts';
+import { drainOrClose } from '../shards/drain.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import { PgError } from '../errors.ts';
 import { MAINTENANCE_DB } from '../shards/cluster.ts';
@@ -225,17 +226,7 @@ export class Server {
     const backlog = () => pendingBytes + socket.writableLength;
     const drained = async () => {
       await flush();
-      while (socket.writableNeedDrain && !socket.destroyed) {
-        await new Promise<void>((r) => {
-          const done = () => {
-            socket.off('drain', done);
-            socket.off('close', done);
-            r();
-          };
-          socket.on('drain', done);
-          socket.on('close', done);
-        });
-      }
+      while (socket.writableNeedDrain && !socket.destroyed) await drainOrClose(socket);
     };
     const send = (b: Buffer) => {
       if (b[0] === 0x45) this.cluster.metrics.error(be.readErrorFields(b).code ?? 'XX000');

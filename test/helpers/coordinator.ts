@@ -41,3 +41,11 @@ export async function stopTestCoordinator(c: (TestCoordinator & { dataDir?: stri
   await c?.close();
   if (c?.dataDir) fs.rmSync(c.dataDir, { recursive: true, force: true });
 }
+
+/** A node-postgres client of the test coordinator, connected as `user` (with `password` when it asks for one). */
+export async function connectAs(c: TestCoordinator, user: string, password?: string): Promise<import('pg').Client> {
+  const { default: pg } = await import('pg');
+  const cl = new pg.Client({ ...c.options(), user, password });
+  await cl.connect();
+  return cl;
+}

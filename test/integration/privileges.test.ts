@@ -3,7 +3,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startPgServers } from '../helpers/pg-nodes.ts';
-import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { connectAs, startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
 let c: TestCoordinator;
@@ -25,11 +25,7 @@ afterAll(async () => {
   pgs?.stopAll();
 });
 
-async function as(user: string, password: string): Promise<pg.Client> {
-  const cl = new pg.Client({ ...c.options(), user, password });
-  await cl.connect();
-  return cl;
-}
+const as = (user: string, password: string) => connectAs(c, user, password);
 
 it("create_distributed_table wants the table's owner", async () => {
   const app = await as('app', 'app-pw');

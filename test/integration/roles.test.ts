@@ -5,7 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { queryNode, startPgServers } from '../helpers/pg-nodes.ts';
-import { startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { connectAs, startTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
 import { psql } from '../helpers/psql.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
@@ -37,11 +37,7 @@ afterAll(async () => {
   pgs?.stopAll();
 });
 
-async function as(user: string, password: string): Promise<pg.Client> {
-  const cl = new pg.Client({ ...c.options(), user, password });
-  await cl.connect();
-  return cl;
-}
+const as = (user: string, password: string) => connectAs(c, user, password);
 
 const knn = `SELECT id FROM docs ORDER BY embedding <-> '[0.5,0.5,0.5]' LIMIT 10`;
 
