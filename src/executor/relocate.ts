@@ -6,7 +6,7 @@ import { SHARD_SCHEMA } from '../metadata/catalog.ts';
 import { RadiusTracker, vectorOf } from '../metadata/route.ts';
 import type { RunContext } from './context.ts';
 import type { Sink } from './sink.ts';
-import { currentPlacements, growRadii, lockShards } from './run.ts';
+import { currentPlacements, growRadii, lockShardIds } from './run.ts';
 import type { DistributedPlan } from '../planner/types.ts';
 import { NO_PARAMS } from '../planner/params.ts';
 import { runTasks } from './shard-tasks.ts';
@@ -22,8 +22,7 @@ import { quoteIdent } from '../sql/quote.ts';
  * client's, or one of the session's own), under every shard's write lock (rows may land on any shard).
  */
 export async function runRelocate(plan: DistributedPlan, ctx: RunContext, sink: Sink): Promise<void> {
-  const every = plan.table.shards.map((s) => ({ nodeId: 0, shard: s.name, shardIndex: s.index, sql: '', params: NO_PARAMS }));
-  const unlock = await lockShards(ctx, { ...plan, tasks: every });
+  const unlock = await lockShardIds(ctx, plan.table.shards.map((s) => s.id));
   try {
     const count = await ctx.inOwnTransaction(() => relocateRows(plan, ctx, sink));
     sink.send(be.commandComplete(`UPDATE ${count}`));

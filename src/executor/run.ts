@@ -227,7 +227,6 @@ export async function growRadii(ctx: RunContext, sql: string | undefined): Promi
   if (sql) await writeCatalog(ctx.cluster, ctx.database, sql, ctx.held);
 }
 
-/** Shared write locks on the shards a write touches, in shard order (no deadlock with a repair). */
 /** The table with its shards' active copies as the catalog says now (the plan's when its shards changed). */
 export async function currentPlacements(ctx: RunContext, table: DistributedTable): Promise<DistributedTable> {
   const now = (await ctx.catalog()).get(table.schema, table.name);
@@ -240,7 +239,7 @@ export async function currentPlacements(ctx: RunContext, table: DistributedTable
  */
 export async function lockForCopy(ctx: RunContext, table: DistributedTable): Promise<{ table: DistributedTable; unlock: () => void }> {
   const every = table.shards.map((s) => ({ nodeId: 0, shard: s.name, shardIndex: s.index, sql: '', params: NO_PARAMS }));
-  const locks = await lockShards(ctx, { table, tasks: every } as unknown as DistributedPlan);
+  const locks = await lockShardIds(ctx, table.shards.map((s) => s.id));
   const unlock = () => locks.splice(0).forEach((u) => u());
   try {
     const now = await currentPlacements(ctx, table);
@@ -254,10 +253,15 @@ export async function lockForCopy(ctx: RunContext, table: DistributedTable): Pro
   }
 }
 
+/** Shared write locks on the shards a write touches. */
 export async function lockShards(ctx: RunContext, plan: DistributedPlan): Promise<Array<() => void>> {
-  const ids = [...new Set(plan.tasks.map((t) => plan.table.shards[t.shardIndex].id))].sort((a, b) => a - b);
+  return lockShardIds(ctx, plan.tasks.map((t) => plan.table.shards[t.shardIndex].id));
+}
+
+/** Shared write locks on shards, in id order (no deadlock with a repair). */
+export async function lockShardIds(ctx: RunContext, shardIds: number[]): Promise<Array<() => void>> {
   const out: Array<() => void> = [];
-  for (const id of ids) out.push(await ctx.cluster.shardLock(id).shared());
+  for (const id of [...new Set(shardIds)].sort((a, b) => a - b)) out.push(await ctx.cluster.shardLock(id).shared());
   return out;
 }
 
