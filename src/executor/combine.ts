@@ -9,11 +9,13 @@ import type { RunContext } from './context.ts';
 import type { Sink } from './sink.ts';
 import { runTasks } from './shard-tasks.ts';
 import { readShards } from './placement.ts';
+import { runSortedMerge } from './sorted-merge.ts';
 
 /** More parameters than this would pass Postgres's limit of 65,535 per statement. */
 const MAX_COMBINE_PARAMS = 60000;
 
 export async function runAggregate(plan: AggregatePlan, ctx: RunContext, sink: Sink, resultFormats: number[], describe: boolean): Promise<void> {
+  if (plan.sorted && (await runSortedMerge(plan.sorted, plan.table, ctx, sink, resultFormats, describe))) return;
   const send = (f: Buffer) => sink.send(f);
   const partial = await readShards(ctx, plan.tasks, plan.table, [], true, send);
   const fields = be.readRowDescription(partial[0].description!);

@@ -4,7 +4,7 @@ import type { Merge } from '../planner/types.ts';
 import type { TaskResult } from './shard-tasks.ts';
 
 /** Byte offsets of each column cell in a DataRow (start of its length word). */
-function cellOffsets(row: Buffer): number[] {
+export function cellOffsets(row: Buffer): number[] {
   const n = row.readUInt16BE(5);
   const offs: number[] = [];
   let o = 7;

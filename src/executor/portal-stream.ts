@@ -11,6 +11,11 @@ import type { NodePool } from '../shards/pool.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import { PgError } from '../errors.ts';
 import { placeReads } from './placement.ts';
+import { bindFor } from './shard-tasks.ts';
+import { mergeable, SortedMerger } from './sorted-merge.ts';
+import type { StatementPlan } from '../planner/statement.ts';
+import type { SortedMerge } from '../planner/sort.ts';
+import type { DistributedTable } from '../metadata/catalog.ts';
 import type { RunContext } from './context.ts';
 
 /** Whether a plan's rows can go out shard by shard as they come (no merge, no hidden column, a read). */
@@ -18,10 +23,111 @@ export function streamable(plan: DistributedPlan): boolean {
   return !plan.write && !plan.prune && plan.hidden === 0 && plan.merge.kind === 'concat' && plan.merge.limit === Infinity && plan.merge.offset === 0;
 }
 
-export class PortalStream {
+/** A client portal read in parts straight from the shards. */
+export interface PortalReader {
+  /** Sends up to `maxRows` rows (all when 0); true when done (CommandComplete sent), false when PortalSuspended was. */
+  fetch(maxRows: number, send: (f: Buffer) => void): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * The reader for a portal the client reads in parts, when the plan allows one: rows that need no merge, or an ORDER
+ * BY the coordinator merges. Only on PostgreSQL nodes: an embedded node has one connection, which the portal would
+ * hold between the client's Executes.
+ */
+export async function portalReader(plan: StatementPlan, ctx: RunContext, resultFormats: number[]): Promise<PortalReader | undefined> {
+  if ((plan.kind !== 'distributed' || !streamable(plan)) && (plan.kind !== 'aggregate' || !plan.sorted)) return undefined;
+  if (!plan.table.shards.every((sh) => sh.nodes.every((n) => ctx.cluster.nodes[n].kind === 'postgres'))) return undefined;
+  if (plan.kind === 'distributed') return PortalStream.start(plan, ctx, resultFormats);
+  return SortedPortal.start(plan.sorted!, plan.table, ctx, resultFormats);
+}
+
+/** Connections taken from the pools for a portal, one per node, given back (their transaction ended) at close. */
+class Held {
+  readonly list: Array<{ conn: NodeConnection; pool: NodePool }> = [];
+  constructor(readonly ctx: RunContext) {}
+
+  async conn(nodeId: number): Promise<NodeConnection> {
+    let held = this.list.find((h) => h.conn.nodeId === nodeId);
+    if (!held) {
+      const pool = this.ctx.cluster.pool(nodeId, this.ctx.database, this.ctx.login);
+      held = { conn: await pool.acquire(this.ctx.login.role), pool };
+      this.list.push(held);
+    }
+    return held.conn;
+  }
+
+  async release(): Promise<void> {
+    for (const { conn, pool } of this.list.splice(0)) {
+      try {
+        if (!conn.broken && conn.status !== 'I') await runQuery(conn, 'ROLLBACK');
+        await pool.release(conn, !conn.broken);
+      } catch {
+        await pool.release(conn, false);
+      }
+    }
+  }
+}
+
+/** An ORDER BY portal: the coordinator's merge (sorted-merge.ts) over shard portals on connections of its own. */
+class SortedPortal implements PortalReader {
+  #closed = false;
+  private constructor(
+    readonly merger: SortedMerger,
+    readonly held: Held,
+  ) {}
+
+  static async start(merge: SortedMerge, table: DistributedTable, ctx: RunContext, resultFormats: number[]): Promise<SortedPortal | undefined> {
+    const held = new Held(ctx);
+    try {
+      const placed = placeReads(merge.tasks, table, ctx.cluster, ctx.nextTurn());
+      const how = await mergeable(merge, resultFormats, await held.conn(placed[0].nodeId));
+      if (!how) {
+        await held.release();
+        return undefined;
+      }
+      const merger = new SortedMerger(merge, how.cmps, how.formats, () => {});
+      const portal = new SortedPortal(merger, held);
+      await merger.open(placed, (n) => held.conn(n)).catch(async (e: unknown) => {
+        await portal.close();
+        throw e;
+      });
+      return portal;
+    } catch (e) {
+      await held.release();
+      throw e;
+    }
+  }
+
+  async fetch(maxRows: number, send: (f: Buffer) => void): Promise<boolean> {
+    if (this.#closed) throw new PgError({ severity: 'ERROR', code: '34000', message: 'portal is closed' });
+    try {
+      await this.merger.next(maxRows > 0 ? maxRows : Infinity, send);
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+    if (this.merger.more) {
+      send(be.portalSuspended());
+      return false;
+    }
+    send(be.commandComplete(`SELECT ${this.merger.sent}`));
+    await this.close();
+    return true;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.merger.close();
+    await this.held.release();
+  }
+}
+
+export class PortalStream implements PortalReader {
   #next = 0;
-  #open: { conn: NodeConnection; pool: NodePool } | undefined;
-  #held: Array<{ conn: NodeConnection; pool: NodePool }> = [];
+  #open: NodeConnection | undefined;
+  #held: Held;
   #rows = 0;
   #closed = false;
 
@@ -30,7 +136,9 @@ export class PortalStream {
     readonly ctx: RunContext,
     readonly resultFormats: number[],
     readonly tasks: DistributedPlan['tasks'],
-  ) {}
+  ) {
+    this.#held = new Held(ctx);
+  }
 
   static start(plan: DistributedPlan, ctx: RunContext, resultFormats: number[]): PortalStream {
     return new PortalStream(plan, ctx, resultFormats, placeReads(plan.tasks, plan.table, ctx.cluster, ctx.nextTurn()));
@@ -48,7 +156,7 @@ export class PortalStream {
         if (this.#next >= this.tasks.length) break;
         await this.#bind(this.tasks[this.#next++]);
       }
-      const { conn } = this.#open!;
+      const conn = this.#open!;
       const n = Number.isFinite(want) ? want : 0;
       conn.write(Buffer.concat([fe.execute('', n), fe.flush()]));
       const done = await this.#read(conn, (f) => {
@@ -69,34 +177,16 @@ export class PortalStream {
 
   /** Opens the next shard's portal: the shard SELECT parsed and bound, unnamed, on a connection of the stream's. */
   async #bind(task: DistributedPlan['tasks'][number]): Promise<void> {
-    let held = this.#held.find((h) => h.conn.nodeId === task.nodeId);
-    if (!held) {
-      const pool = this.ctx.cluster.pool(task.nodeId, this.ctx.database, this.ctx.login);
-      const conn = await pool.acquire(this.ctx.login.role);
-      held = { conn, pool };
-      this.#held.push(held);
-      // Its snapshot holds from here to the end: the node's implicit transaction stays open (no Sync) until close.
-    }
-    const { conn } = held;
+    // Its snapshot holds from here to the end: the node's implicit transaction stays open (no Sync) until close.
+    const conn = await this.#held.conn(task.nodeId);
     conn.backend.unnamedOwner = undefined;
-    const values = task.params.values;
-    const body: Buffer[] = [];
-    const u16 = (v: number) => Buffer.from([v >> 8, v & 255]);
-    body.push(u16(task.params.formats.length), ...task.params.formats.map(u16), u16(values.length));
-    for (const v of values) {
-      const len = Buffer.alloc(4);
-      len.writeInt32BE(v === null ? -1 : v.length);
-      body.push(len);
-      if (v) body.push(v);
-    }
-    body.push(u16(this.resultFormats.length), ...this.resultFormats.map(u16));
-    conn.write(Buffer.concat([fe.parse({ name: '', sql: task.sql, paramTypes: task.params.types }), fe.bind({ portal: '', statement: '', rest: Buffer.concat(body) }), fe.flush()]));
+    conn.write(Buffer.concat([fe.parse({ name: '', sql: task.sql, paramTypes: task.params.types }), bindFor(task, this.resultFormats), fe.flush()]));
     let answered = 0;
     await this.#until(conn, (f) => {
       if (f[0] === 0x31 || f[0] === 0x32) answered++;
       return answered === 2;
     });
-    this.#open = held;
+    this.#open = conn;
   }
 
   /** Reads one Execute's answer; true when the shard's portal is done (CommandComplete), false when suspended. */
@@ -130,15 +220,13 @@ export class PortalStream {
     if (this.#closed) return;
     this.#closed = true;
     this.#open = undefined;
-    for (const { conn, pool } of this.#held.splice(0)) {
-      try {
+    await Promise.all(
+      this.#held.list.map(async ({ conn }) => {
+        if (conn.broken) return;
         conn.write(fe.sync());
-        await conn.readUntilReady(() => {});
-        if (conn.status !== 'I') await runQuery(conn, 'ROLLBACK');
-        await pool.release(conn, true);
-      } catch {
-        await pool.release(conn, false);
-      }
-    }
+        await conn.readUntilReady(() => {}).catch(() => {});
+      }),
+    );
+    await this.#held.release();
   }
 }

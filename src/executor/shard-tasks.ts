@@ -25,6 +25,8 @@ let generation = 0;
 export function shardStatementsStale(): void {
   generation++;
 }
+/** Advances whenever a table's definition changes through vecshard (what is cached about shard statements expires). */
+export const shardGeneration = (): number => generation;
 /** Statements kept per node connection; the oldest is closed to make room. */
 const KEPT_PER_CONNECTION = 64;
 /** Names by session settings, then by statement text. */
@@ -52,7 +54,8 @@ function preparedName(task: ShardTask, settingsKey: string): string | undefined 
   return name;
 }
 
-function bindFor(task: ShardTask, resultFormats: number[], statement = ''): Buffer {
+/** Bind of a task's parameters to `portal`, from prepared statement `statement` (unnamed by default). */
+export function bindFor(task: Pick<ShardTask, 'params'>, resultFormats: number[], statement = '', portal = ''): Buffer {
   const w: Buffer[] = [];
   const int16 = (v: number) => {
     const b = Buffer.alloc(2);
@@ -67,7 +70,7 @@ function bindFor(task: ShardTask, resultFormats: number[], statement = ''): Buff
     if (v) w.push(v);
   }
   w.push(int16(resultFormats.length), ...resultFormats.map(int16));
-  return fe.bind({ portal: '', statement, rest: Buffer.concat(w) });
+  return fe.bind({ portal, statement, rest: Buffer.concat(w) });
 }
 
 /** Where streamed rows go: the first RowDescription to arrive, then every row, as the nodes send them. */

@@ -1,5 +1,6 @@
 // count / sum / min / max / avg with GROUP BY across shards: each shard computes partial aggregates, node 0
 // combines them with a query over the partial rows, so types, rounding and collation are Postgres's own.
+import type { SortedMerge } from './sort.ts';
 import { quoteName } from '../sql/quote.ts';
 import { deparse, walk, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../metadata/catalog.ts';
@@ -18,6 +19,8 @@ export interface AggregatePlan {
    */
   combine: (source: string, names: string[], types: CombineTypes) => string;
   strategy: string;
+  /** ORDER BY without aggregates: the coordinator merges the sorted shards itself when it can order the keys. */
+  sorted?: SortedMerge;
 }
 
 /** The partial columns' types, as the home node names them (known only once the shards have answered). */

@@ -142,7 +142,7 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
     // Further keys after the distance: node 0 merges on all keys; shards still get ef_search raised.
     const p = planSorted(stmt, table, ctx.params, limit, offset);
     const n = limit === Infinity ? 0 : Math.min(limit + offset, 1000);
-    if (p.kind === 'aggregate' && n > 40) for (const t of p.tasks) t.before = [`SELECT set_config('hnsw.ef_search', greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, ${n})::text, true)`];
+    if (p.kind === 'aggregate' && n > 40) for (const t of [...p.tasks, ...(p.sorted?.tasks ?? [])]) t.before = [`SELECT set_config('hnsw.ef_search', greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, ${n})::text, true)`];
     return p;
   }
   if (first.SortBy.useOp) return notSupported('ORDER BY ... USING');

@@ -5,7 +5,7 @@ import { deparse, intConst, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { tasksFor } from './shard-sql.ts';
-import { type ErrorPlan } from './types.ts';
+import type { ErrorPlan, ShardTask, SortKey } from './types.ts';
 import type { AggregatePlan } from './aggregate.ts';
 import { notSupported } from '../errors.ts';
 
@@ -14,12 +14,26 @@ function exprText(n: Node): string {
   return deparse({ SelectStmt: { targetList: [{ ResTarget: { val: n } }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' } });
 }
 
+/**
+ * The same ORDER BY merged on the coordinator: shard statements that add every sort key as a last column (binary),
+ * compared there when their types allow (see executor/sorted-merge.ts).
+ */
+export interface SortedMerge {
+  tasks: ShardTask[];
+  keys: SortKey[];
+  limit: number;
+  offset: number;
+}
+
 export function planSorted(stmt: Node, table: DistributedTable, params: BoundParams, limit: number, offset: number): AggregatePlan | ErrorPlan {
   if (stmt.distinctClause?.some((d: Node) => Object.keys(d).length > 0)) return notSupported('DISTINCT ON across shards');
   const targets: Node[] = [...stmt.targetList];
   const visible = targets.some((t) => t.ResTarget.val?.ColumnRef?.fields?.some((f: Node) => f.A_Star)) ? undefined : targets.length;
   const hidden: Node[] = [];
   const order: string[] = [];
+  // For the coordinator's merge: each key's expression (an output column's, when it names one) and direction.
+  const keyExprs: Node[] = [];
+  const keys: SortKey[] = [];
   for (const s of (stmt.sortClause ?? []) as Node[]) {
     if (s.SortBy.useOp) return notSupported('ORDER BY ... USING');
     const k = s.SortBy.node;
@@ -34,18 +48,25 @@ export function planSorted(stmt: Node, table: DistributedTable, params: BoundPar
       hidden.push({ ResTarget: { name: `__vecshard_sort${hidden.length}`, val: k } });
       ref = `h${hidden.length - 1}`;
     }
-    const dir = s.SortBy.sortby_dir === 'SORTBY_DESC' ? ' DESC' : '';
+    const desc = s.SortBy.sortby_dir === 'SORTBY_DESC';
+    keyExprs.push(idx >= 0 ? targets[idx].ResTarget.val : k);
+    keys.push({ desc, nullsFirst: s.SortBy.sortby_nulls === 'SORTBY_NULLS_FIRST' || (s.SortBy.sortby_nulls !== 'SORTBY_NULLS_LAST' && desc) });
+    const dir = desc ? ' DESC' : '';
     const nulls = s.SortBy.sortby_nulls === 'SORTBY_NULLS_FIRST' ? ' NULLS FIRST' : s.SortBy.sortby_nulls === 'SORTBY_NULLS_LAST' ? ' NULLS LAST' : '';
     order.push(`${ref}${dir}${nulls}`);
     idx = -1;
   }
   const perShard = limit === Infinity ? undefined : intConst(limit + offset);
   const shardStmt = { ...stmt, targetList: [...targets, ...hidden], limitOffset: undefined, limitCount: perShard };
-  const tasks = tasksFor(shardStmt, table, table.shards.map((s) => s.index), params, 'SelectStmt');
+  const all = table.shards.map((s) => s.index);
+  const tasks = tasksFor(shardStmt, table, all, params, 'SelectStmt');
+  const keyed = { ...shardStmt, targetList: [...targets, ...keyExprs.map((val, i) => ({ ResTarget: { name: `__vecshard_key${i}`, val } }))] };
+  const sorted = stmt.distinctClause ? undefined : { tasks: tasksFor(keyed, table, all, params, 'SelectStmt'), keys, limit, offset };
   return {
     kind: 'aggregate',
     table,
     tasks,
+    ...(sorted && { sorted }),
     combine: (source, names) => {
       const n = names.length - hidden.length;
       // Hidden sort keys are the last partial columns: h0 is c<n>, h1 is c<n+1>, ...
@@ -55,6 +76,8 @@ export function planSorted(stmt: Node, table: DistributedTable, params: BoundPar
         limit === Infinity ? '' : ` LIMIT ${limit}`
       }${offset ? ` OFFSET ${offset}` : ''}`;
     },
-    strategy: `sort: every shard sorted${perShard ? ` and limited to ${limit + offset}` : ''}, merged on node 0${stmt.distinctClause ? ' (DISTINCT)' : ''}`,
+    strategy: `sort: every shard sorted${perShard ? ` and limited to ${limit + offset}` : ''}, ${
+      sorted ? 'merged by the coordinator (on node 0 for keys it cannot order, such as text)' : 'merged on node 0 (DISTINCT)'
+    }`,
   };
 }

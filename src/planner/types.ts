@@ -20,6 +20,13 @@ export interface ShardTask {
 }
 
 
+/** One ORDER BY key's direction. */
+export interface SortKey {
+  desc: boolean;
+  /** Where NULLs go; Postgres's default is last ascending, first descending. */
+  nullsFirst: boolean;
+}
+
 /** How shard answers become the client's answer. */
 export type Merge =
   /** Rows in any order; LIMIT and OFFSET applied after. */

@@ -1,7 +1,7 @@
 // A client's prepared statements and the portals bound to distributed ones, as the session keeps them.
 import type { RawStmt } from '../sql/parse.ts';
 import type { BoundParams } from '../planner/params.ts';
-import type { PortalStream } from '../executor/portal-stream.ts';
+import type { PortalReader } from '../executor/portal-stream.ts';
 
 export interface PreparedStatement {
   sql: string;
@@ -29,5 +29,5 @@ export interface DistributedPortal {
   /** For vecshard's functions, the RowDescription a Describe of the portal gets. */
   coordinatorOnly?: Buffer;
   /** Read in parts straight from the shards' portals (executor/portal-stream.ts), instead of kept whole. */
-  stream?: PortalStream;
+  stream?: PortalReader;
 }

@@ -11,7 +11,7 @@ import { changesProtected } from '../sql/protected.ts';
 import { distributedTables } from '../planner/relations.ts';
 import { readBind } from '../planner/params.ts';
 import { walk, type Node } from '../sql/ast.ts';
-import { PortalStream, streamable } from '../executor/portal-stream.ts';
+import { portalReader } from '../executor/portal-stream.ts';
 import { BufferSink } from '../executor/sink.ts';
 import { clientFields, standInRefusal } from '../errors.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
@@ -216,8 +216,7 @@ export class ExtendedProtocol {
         const plan = await cs.plan(dp.stmt, dp.sql, dp.params);
         // Read in parts by the client, outside a transaction block: straight from the shards, part by part (on
         // connections of its own: not on embedded nodes, which have one).
-        if (maxRows > 0 && cs.s.status === 'I' && plan.kind === 'distributed' && streamable(plan) && plan.table.shards.every((sh) => sh.nodes.every((n) => cs.s.cluster.nodes[n].kind === 'postgres'))) {
-          dp.stream = PortalStream.start(plan, cs.s, dp.resultFormats);
+        if (maxRows > 0 && cs.s.status === 'I' && (dp.stream = await portalReader(plan, cs.s, dp.resultFormats))) {
           return void (await dp.stream.fetch(maxRows, (f) => cs.ctx.send(f)));
         }
         // The portal's rows are kept, so an Execute with a row limit can hand them out in parts.

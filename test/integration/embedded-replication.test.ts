@@ -62,5 +62,13 @@ it('keeps two copies of every shard on embedded nodes, and adds, rebalances and 
   for (const p of placed) expect(p.nodes).toEqual([0, 2]);
   expect((await db.query('SELECT count(*)::int AS n, sum(id)::int AS s FROM e')).rows).toEqual([{ n: 200, s: 19900 }]);
   expect((await db.query(`SELECT id FROM e ORDER BY v <-> '[10,1]' LIMIT 1`)).rows).toEqual([{ id: 10 }]);
+  // ORDER BY merged on the coordinator, a batch at a time from each shard's portal on the embedded nodes.
+  await db.query('CREATE TABLE ord (id int, w float8)');
+  await db.query(`SELECT create_distributed_table('ord', 'id', shard_count => 3)`);
+  await db.query('INSERT INTO ord SELECT g, g * 7919 % 3001 FROM generate_series(1, 5000) g');
+  const w = (i: number) => (i * 7919) % 3001;
+  const want = Array.from({ length: 5000 }, (_, i) => i + 1).sort((a, b) => w(b) - w(a) || a - b);
+  expect((await db.query({ text: 'SELECT id FROM ord ORDER BY w DESC, id', rowMode: 'array' })).rows.map((r) => r[0])).toEqual(want);
+  expect((await db.query({ text: 'SELECT id FROM ord ORDER BY w DESC, id LIMIT 3 OFFSET 1500', rowMode: 'array' })).rows.map((r) => r[0])).toEqual(want.slice(1500, 1503));
   await db.end();
 }, 120_000);
