@@ -88,11 +88,24 @@ export function hashUuid(s: string): number {
   return hashBytes(Buffer.from(s.replace(/[^0-9a-f]/gi, ''), 'hex'));
 }
 
+/**
+ * An integer column's value as Postgres reads it (digits with a sign, spaces around; hex, octal, binary and
+ * underscores as PostgreSQL 16 allows): anything else is 22P02, and out of the type's range 22003, as Postgres says.
+ */
+function readInt(t: string, type: string, bits: number): bigint {
+  const m = /^\s*([+-]?)(0[xX][0-9a-fA-F](_?[0-9a-fA-F])*|0[oO][0-7](_?[0-7])*|0[bB][01](_?[01])*|\d(_?\d)*)\s*$/.exec(t);
+  if (!m) throw new PgError({ severity: 'ERROR', code: '22P02', message: `invalid input syntax for type ${type}: "${t}"` });
+  const abs = BigInt(m[2].replaceAll('_', ''));
+  const v = m[1] === '-' ? -abs : abs;
+  if (BigInt.asIntN(bits, v) !== v) throw new PgError({ severity: 'ERROR', code: '22003', message: `value "${t}" is out of range for type ${type}` });
+  return v;
+}
+
 /** Distribution column types vecshard can hash, by pg_type name, to the hash of a value in text form. */
 export const HASHERS: Record<string, (text: string) => number> = {
-  int2: (t) => hashInt8(BigInt(t)),
-  int4: (t) => hashInt8(BigInt(t)),
-  int8: (t) => hashInt8(BigInt(t)),
+  int2: (t) => hashInt8(readInt(t, 'smallint', 16)),
+  int4: (t) => hashInt8(readInt(t, 'integer', 32)),
+  int8: (t) => hashInt8(readInt(t, 'bigint', 64)),
   text: hashText,
   varchar: hashText,
   uuid: hashUuid,

@@ -113,6 +113,11 @@ export class Session implements RunContext {
     return this.#conns.get(this.home);
   }
 
+  /** The session's settings and SET LOCALs as a key (what a statement's description depends on besides its text). */
+  get settingsKey(): string {
+    return `${this.#settingsKey}\0${this.#localKey}`;
+  }
+
   get heldConns(): NodeConnection[] {
     return [...this.#conns.values()];
   }
@@ -334,8 +339,6 @@ export class Session implements RunContext {
     await this.release();
   }
 
-  // ---- catalog ----
-
   catalog(): Promise<Catalog> {
     if (this.#txCatalog) {
       if (this.status !== 'I') return Promise.resolve(this.#txCatalog);
@@ -355,8 +358,6 @@ export class Session implements RunContext {
     this.#txCatalog = undefined;
     this.cluster.invalidateCatalog(this.database);
   }
-
-  // ---- planning ----
 
   /** Plans one statement against the session's catalog and settings; the time goes to P5's figures. */
   async plan(raw: RawStmt, text: string, params: BoundParams): Promise<StatementPlan> {
@@ -390,8 +391,7 @@ export class Session implements RunContext {
 
   async evalDefault(expr: string, n: number): Promise<Array<string | null>> {
     if (this.home !== 0) {
-      const message = `vecshard: node 0 is down, and the sequence behind ${expr} lives there`;
-      throw new PgError({ severity: 'ERROR', code: '55000', message, hint: 'Give the column a value explicitly until node 0 is back.' });
+      throw new PgError({ severity: 'ERROR', code: '55000', message: `vecshard: node 0 is down, and the sequence behind ${expr} lives there`, hint: 'Give the column a value explicitly until node 0 is back.' });
     }
     const r = await runQuery(await this.acquire(), `SELECT ${expr} FROM generate_series(1, ${n})`);
     return r.rows.map((row) => row[0]);

@@ -2,6 +2,7 @@
 import type { RawStmt } from '../sql/parse.ts';
 import type { BoundParams } from '../planner/params.ts';
 import type { PortalReader } from '../executor/portal-stream.ts';
+import type { Described } from './described.ts';
 
 export interface PreparedStatement {
   sql: string;
@@ -16,6 +17,8 @@ export interface PreparedStatement {
   distributed?: RawStmt;
   /** vecshard's functions: no node knows them, so vecshard answers every message itself; this is the row they return. */
   coordinatorOnly?: Buffer;
+  /** Its parameters and rows as the home node described them: vecshard answers Bind and Describe itself. */
+  described?: Described;
 }
 
 /** A portal bound to a distributed statement: run by the coordinator, not by the home node. */
@@ -30,4 +33,6 @@ export interface DistributedPortal {
   coordinatorOnly?: Buffer;
   /** Read in parts straight from the shards' portals (executor/portal-stream.ts), instead of kept whole. */
   stream?: PortalReader;
+  /** Bound by vecshard alone (never on the home node): Describe and Close are answered here. */
+  described?: Described;
 }

@@ -17,25 +17,11 @@ import { clientFields, standInRefusal } from '../errors.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import type { PreparedStatement } from '../session/statements.ts';
 import { isLocalSet, readsOnly, type ClientSession } from './session.ts';
+import { completes, type Entry, type EntryKind } from './entries.ts';
+import { answerable, describedKey, learner, lookUp, paramCountError, portalRow, usable } from '../session/described.ts';
 
 /** Statements vecshard keeps prepared on one node connection for its clients. */
 const PREPARED_PER_CONNECTION = 500;
-
-export type EntryKind = 'parse' | 'bind' | 'describe-S' | 'describe-P' | 'execute' | 'close' | 'sync';
-
-/** One expected answer from the node (or one vecshard gives itself), in the order the client must see it. */
-export interface Entry {
-  kind: EntryKind;
-  /** Forward the node's answer to the client (false for statements vecshard prepares on its own). */
-  forward: boolean;
-  /** An answer vecshard gives without the node. */
-  synthetic?: Buffer;
-  /** The node's error is replaced by this one (used to abort the node's transaction with vecshard's error). */
-  replaceError?: Buffer;
-  nodeName?: string;
-  /** The client's Parse this answers: refused by the node, the client's statement does not exist either. */
-  parsed?: { name: string; st: PreparedStatement };
-}
 
 export class ExtendedProtocol {
   /** Messages for the home node, sent at Sync or Flush. */
@@ -114,8 +100,18 @@ export class ExtendedProtocol {
       const [raw] = q.unparsed ? [] : ((parseSql(m.sql) as RawStmt[]) ?? []);
       if (raw && !readsOnly(raw)) return this.error(standInRefusal().fields, 'parse');
     }
+    // A read or write of distributed tables described before is answered here; the first time, node 0 describes it.
+    const key = st.distributed && answerable(st.distributed) && !q.allNodes && !q.pins && !q.changesSettings && !s.refreshSettings && s.status !== 'E' ? describedKey(m.sql, m.paramTypes, s.settingsKey, `${s.database}\0${s.login.role}`) : undefined;
+    st.described = key === undefined ? undefined : lookUp(key);
     s.statements.set(m.name, st);
+    if (st.described) return void this.entries.push({ kind: 'parse', forward: true, synthetic: be.parseComplete() });
     const conn = await s.acquire();
+    if (key !== undefined) {
+      this.#queueParse(conn, st, true, m.name, m.name === st.nodeName && sent === st.sql ? frame : undefined);
+      this.out.push(fe.describe({ kind: 'S', name: st.nodeName }));
+      this.entries.push({ kind: 'describe-S', forward: false, capture: learner(key, (d) => (st.described = d)) });
+      return;
+    }
     if (st.nodeName !== '' && conn.backend.prepared.has(st.nodeName)) {
       this.entries.push({ kind: 'parse', forward: true, synthetic: be.parseComplete() });
       return;
@@ -150,7 +146,7 @@ export class ExtendedProtocol {
       await this.error({ severity: 'ERROR', code: '26000', message }, kind);
       return undefined;
     }
-    if (st.coordinatorOnly) return st;
+    if (st.coordinatorOnly || usable(st.described)) return st;
     const conn = await this.cs.s.acquire();
     const missing = st.nodeName === '' ? conn.backend.unnamedOwner !== st.owner : !conn.backend.prepared.has(st.nodeName);
     if (missing) this.#queueParse(conn, st, false);
@@ -165,6 +161,15 @@ export class ExtendedProtocol {
     if (!st) return;
     if (st.pins) s.pinned = true;
     if (st.changesSettings) s.refreshSettings = true;
+    if (usable(st.described)) {
+      // Checked and kept here; the values reach the shards at Execute.
+      const bound = readBind(h.rest, st.paramTypes);
+      const wrong = paramCountError(bound.params.values.length, st.described, h.statement);
+      if (wrong) return this.error(wrong, 'bind');
+      s.dropPortal(h.portal);
+      s.portals.set(h.portal, { stmt: st.distributed!, sql: st.sql, ...bound, described: st.described });
+      return void this.entries.push({ kind: 'bind', forward: true, synthetic: be.bindComplete() });
+    }
     if (st.coordinatorOnly) {
       s.dropPortal(h.portal);
       s.portals.set(h.portal, { stmt: st.distributed!, sql: st.sql, ...readBind(h.rest, st.paramTypes), coordinatorOnly: st.coordinatorOnly });
@@ -181,12 +186,17 @@ export class ExtendedProtocol {
     if (this.failed) return;
     const t = fe.readTarget(frame);
     if (t.kind === 'P') {
-      const only = this.cs.s.portals.get(t.name)?.coordinatorOnly;
-      if (only) return void this.entries.push({ kind: 'describe-P', forward: true, synthetic: only });
+      const dp = this.cs.s.portals.get(t.name);
+      if (dp?.coordinatorOnly) return void this.entries.push({ kind: 'describe-P', forward: true, synthetic: dp.coordinatorOnly });
+      if (dp?.described) return void this.entries.push({ kind: 'describe-P', forward: true, synthetic: portalRow(dp.described, dp.resultFormats) });
       return this.#forward('describe-P', frame);
     }
     const st = await this.#ensureStatement(t.name, 'describe-S');
     if (!st) return;
+    if (usable(st.described)) {
+      this.entries.push({ kind: 'describe-S', forward: true, synthetic: be.parameterDescription(st.described.params) });
+      return void this.entries.push({ kind: 'describe-S', forward: true, synthetic: st.described.row });
+    }
     if (st.coordinatorOnly) {
       // Parameters are described as text: every argument of vecshard's functions is read as text.
       const n = st.paramTypes.length || countParams(st.distributed!.stmt);
@@ -249,7 +259,10 @@ export class ExtendedProtocol {
       this.entries.push({ kind: 'close', forward: true, synthetic: be.closeComplete() });
       return;
     }
+    // A portal the coordinator bound was never on the node.
+    const ours = this.cs.s.portals.get(t.name)?.described;
     this.cs.s.dropPortal(t.name);
+    if (ours) return void this.entries.push({ kind: 'close', forward: true, synthetic: be.closeComplete() });
     return this.#forward('close', frame);
   }
 
@@ -280,14 +293,11 @@ export class ExtendedProtocol {
     const { cs } = this;
     this.failed = false;
     const conn = cs.s.homeConn;
-    if (!conn) {
+    // Nothing went to the node since its last ReadyForQuery (vecshard answered the batch, and a distributed
+    // portal's shard task on this connection ended in a Sync of its own): it would answer with the same status.
+    if (!conn || (!this.out.length && this.entries.every((e) => e.synthetic) && conn.atRest && conn.quiet)) {
       await this.#pump(undefined);
-      return cs.ready(cs.s.status);
-    }
-    if (!this.out.length && !this.entries.length && conn.atRest && conn.quiet) {
-      // Nothing went to the node since its last ReadyForQuery (a distributed portal's shard task on this
-      // connection ended in a Sync of its own): the node would answer this Sync with the same status.
-      await cs.ready(conn.status);
+      await cs.ready(conn?.status ?? cs.s.status);
       return cs.afterReady();
     }
     this.out.push(fe.sync());
@@ -300,7 +310,7 @@ export class ExtendedProtocol {
   /** Flush: what is batched goes to the node, and its answers to the client (`toClient`: flushed at once). */
   async flush(toClient = true): Promise<void> {
     const conn = this.cs.s.homeConn;
-    if (conn && (this.out.length || this.entries.length)) this.out.push(fe.flush());
+    if (conn && (this.out.length || this.entries.some((e) => !e.synthetic))) this.out.push(fe.flush());
     await this.#pump(conn);
     if (toClient) await this.cs.ctx.flush();
   }
@@ -354,29 +364,11 @@ export class ExtendedProtocol {
         cs.s.status = be.readyStatus(f);
         failed = false;
       }
+      e.capture?.(f);
       if (e.forward) cs.ctx.send(f);
       cs.throttle(conn);
       if (completes(e.kind, t)) this.entries.shift();
     }
-  }
-}
-
-/** Whether backend message `t` is the last answer to a message of this kind. */
-function completes(kind: EntryKind, t: number): boolean {
-  switch (kind) {
-    case 'parse':
-      return t === 0x31;
-    case 'bind':
-      return t === 0x32;
-    case 'close':
-      return t === 0x33;
-    case 'describe-S':
-    case 'describe-P':
-      return t === 0x54 || t === 0x6e; // RowDescription or NoData
-    case 'execute':
-      return t === 0x43 || t === 0x49 || t === 0x73; // CommandComplete, EmptyQueryResponse, PortalSuspended
-    case 'sync':
-      return t === 0x5a;
   }
 }
 

@@ -1,6 +1,7 @@
 // A bare protocol client for tests that need exact control over bytes: pg-protocol's serializer and parser, not
 // vecshard's own codecs, so the two sides are independent.
 import net from 'node:net';
+import { createRequire } from 'node:module';
 import { serialize, parse } from 'pg-protocol';
 import type { BackendMessage } from 'pg-protocol/dist/messages.js';
 import { within } from './wait.ts';
@@ -12,7 +13,7 @@ export class RawClient {
   #waiters: Array<() => void> = [];
 
   /** Connects and starts up; `pipelined` goes out in the same write as the startup packet (its answers stay in `messages`). */
-  static async connect(port: number, params: Record<string, string> = { user: 'postgres', database: 'postgres' }, pipelined?: Buffer): Promise<RawClient> {
+  static async connect(port: number, params: Record<string, string> = { user: 'postgres', database: 'postgres' }, pipelined?: Buffer, password?: string): Promise<RawClient> {
     const c = new RawClient();
     c.socket = net.connect({ host: '127.0.0.1', port });
     await connected(c.socket);
@@ -26,6 +27,16 @@ export class RawClient {
     });
     c.socket.on('error', () => {});
     c.socket.write(pipelined ? Buffer.concat([serialize.startup(params), pipelined]) : serialize.startup(params));
+    if (password !== undefined) {
+      // SCRAM as node-postgres does it (its own SASL module), for servers that ask for a password.
+      const sasl = createRequire(import.meta.url)('pg/lib/crypto/sasl.js');
+      const [first] = (await c.until('authenticationSASL')).slice(-1) as any[];
+      const session = sasl.startSession(first.mechanisms);
+      c.socket.write(serialize.sendSASLInitialResponseMessage(session.mechanism, session.response));
+      const [cont] = (await c.until('authenticationSASLContinue')).slice(-1) as any[];
+      await sasl.continueSession(session, password, cont.data);
+      c.socket.write(serialize.sendSCRAMClientFinalMessage(session.response));
+    }
     await c.until('readyForQuery');
     if (!pipelined) c.messages = [];
     return c;
