@@ -54,6 +54,25 @@ function preparedName(task: ShardTask, settingsKey: string): string | undefined 
   return name;
 }
 
+/**
+ * Adds to `out` what makes task `t`'s statement ready on `conn`: its Parse under its kept name (closing the oldest
+ * kept one when there are many), or nothing when the connection has it; `parsed` says whether a Parse went.
+ */
+export function prepareTask(conn: NodeConnection, t: ShardTask, out: Buffer[]): { name: string | undefined; parsed: boolean } {
+  const name = preparedName(t, conn.backend.localSettings ? `${conn.backend.settingsKey}\0${conn.backend.localSettings}` : conn.backend.settingsKey);
+  if (name !== undefined && conn.backend.taskStatements.has(name)) return { name, parsed: false };
+  if (name !== undefined) {
+    if (conn.backend.taskStatements.size >= KEPT_PER_CONNECTION) {
+      const oldest = conn.backend.taskStatements.values().next().value!;
+      conn.backend.taskStatements.delete(oldest);
+      out.push(fe.close({ kind: 'S', name: oldest }));
+    }
+    conn.backend.taskStatements.add(name);
+  }
+  out.push(fe.parse({ name: name ?? '', sql: t.sql, paramTypes: t.params.types }));
+  return { name, parsed: true };
+}
+
 /** Bind of a task's parameters to `portal`, from prepared statement `statement` (unnamed by default). */
 export function bindFor(task: Pick<ShardTask, 'params'>, resultFormats: number[], statement = '', portal = ''): Buffer {
   const w: Buffer[] = [];
@@ -133,19 +152,8 @@ export async function runTasksSettled(
           parses.push(undefined);
           steps.push(undefined);
         }
-        const name = preparedName(t, conn.backend.localSettings ? `${conn.backend.settingsKey}\0${conn.backend.localSettings}` : conn.backend.settingsKey);
-        if (name === undefined || !conn.backend.taskStatements.has(name)) {
-          if (name !== undefined) {
-            if (conn.backend.taskStatements.size >= KEPT_PER_CONNECTION) {
-              const oldest = conn.backend.taskStatements.values().next().value!;
-              conn.backend.taskStatements.delete(oldest);
-              out.push(fe.close({ kind: 'S', name: oldest }));
-            }
-            conn.backend.taskStatements.add(name);
-          }
-          out.push(fe.parse({ name: name ?? '', sql: t.sql, paramTypes: t.params.types }));
-          parses.push(name);
-        }
+        const { name, parsed } = prepareTask(conn, t, out);
+        if (parsed) parses.push(name);
         out.push(bindFor(t, resultFormats, name));
         if (describe && t === (stream ? list[0] : tasks[0])) out.push(fe.describe({ kind: 'P', name: '' }));
         out.push(fe.execute(''));

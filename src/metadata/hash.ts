@@ -93,6 +93,7 @@ export function hashUuid(s: string): number {
  * underscores as PostgreSQL 16 allows): anything else is 22P02, and out of the type's range 22003, as Postgres says.
  */
 function readInt(t: string, type: string, bits: number): bigint {
+  if (/^\d{1,9}$/.test(t)) return BigInt(Number(t)); // the common case, without the general pattern
   const m = /^\s*([+-]?)(0[xX][0-9a-fA-F](_?[0-9a-fA-F])*|0[oO][0-7](_?[0-7])*|0[bB][01](_?[01])*|\d(_?\d)*)\s*$/.exec(t);
   if (!m) throw new PgError({ severity: 'ERROR', code: '22P02', message: `invalid input syntax for type ${type}: "${t}"` });
   const abs = BigInt(m[2].replaceAll('_', ''));

@@ -15,11 +15,22 @@ export function valueText(n: Node | undefined, params: BoundParams): string | nu
 
 /** The value the WHERE clause pins the distribution column to, if it does (top-level `col = v` under AND). */
 export function pinnedValue(where: Node | undefined, table: DistributedTable, params: BoundParams): string | null | undefined {
+  return pinning(where, table, params)?.value;
+}
+
+/** The parameter ($n) that pins the distribution column, when a parameter does: its value alone picks the shard. */
+export function pinningParam(where: Node | undefined, table: DistributedTable, params: BoundParams): number | undefined {
+  let n = pinning(where, table, params)?.node;
+  while (n?.TypeCast) n = n.TypeCast.arg;
+  return n?.ParamRef?.number;
+}
+
+function pinning(where: Node | undefined, table: DistributedTable, params: BoundParams): { value: string | null; node: Node } | undefined {
   if (!where || !table.distColumn) return undefined;
   const b = where.BoolExpr;
   if (b?.boolop === 'AND_EXPR') {
     for (const a of b.args) {
-      const v = pinnedValue(a, table, params);
+      const v = pinning(a, table, params);
       if (v !== undefined) return v;
     }
     return undefined;
@@ -32,7 +43,7 @@ export function pinnedValue(where: Node | undefined, table: DistributedTable, pa
   ]) {
     if (columnName(col) === table.distColumn) {
       const v = valueText(val, params);
-      if (v !== undefined) return v;
+      if (v !== undefined) return { value: v, node: val };
     }
   }
   return undefined;

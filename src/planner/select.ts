@@ -3,7 +3,7 @@
 import { columnName, walk, intConst, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
-import { pinnedValue, shardForValue, valueText, vectorValue } from './router.ts';
+import { pinnedValue, pinningParam, shardForValue, valueText, vectorValue } from './router.ts';
 import { OPERATOR_METRIC, distance } from '../index/distance.ts';
 import { lowerBound } from '../index/bounds.ts';
 import { routingMetric } from '../index/kmeans.ts';
@@ -99,10 +99,13 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
   const pinned = pinnedValue(stmt.whereClause, table, ctx.params);
   if (pinned !== undefined && pinned !== null) {
     const shard = shardForValue(table, pinned);
+    // The shard's SQL differs from another shard's by the name only: made once per statement text.
+    const task = (i: number, params: BoundParams) => tasksFor(stmt, table, [i], params, 'SelectStmt', { parsed: stmt, key: 'one' })[0];
+    const param = pinningParam(stmt.whereClause, table, ctx.params);
     return {
       ...base,
-      // The shard's SQL differs from another shard's by the name only: made once per statement text.
-      tasks: tasksFor(stmt, table, [shard.index], ctx.params, 'SelectStmt', { parsed: stmt, key: 'one' }),
+      tasks: [task(shard.index, ctx.params)],
+      ...(param !== undefined && { route: { param, task } }),
       merge: { kind: 'concat', limit: Infinity, offset: 0 },
       hidden: 0,
       strategy: `router: ${table.distColumn} = ${pinned}`,

@@ -5,6 +5,8 @@
 import * as be from '../protocol/backend.ts';
 import { shardGeneration } from '../executor/shard-tasks.ts';
 import { stmtKind, type RawStmt } from '../sql/parse.ts';
+import type { DistributedPlan, ShardTask } from '../planner/types.ts';
+import type { Catalog, DistributedTable } from '../metadata/catalog.ts';
 
 export interface Described {
   /** Parameter types as the node inferred them. */
@@ -12,6 +14,13 @@ export interface Described {
   /** RowDescription (formats all text) or NoData. */
   row: Buffer;
   generation: number;
+  /** A read whose shard one parameter picks, learnt from its first plan; valid while the catalog is the same. */
+  route?: NonNullable<DistributedPlan['route']> & {
+    table: DistributedTable;
+    catalog: Catalog;
+    /** Each shard's task, made once (its SQL and parameter types; the values are each Bind's own). */
+    byShard: Map<number, ShardTask>;
+  };
 }
 
 const known = new Map<string, Described>();

@@ -224,6 +224,8 @@ export class ExtendedProtocol {
       if (dp.stream) return void (await dp.stream.fetch(maxRows, (f) => cs.ctx.send(f)));
       if (!dp.pending) {
         const plan = await cs.plan(dp.stmt, dp.sql, dp.params);
+        // Routed by a parameter: later lookups of this statement skip the plan (routed-lane.ts).
+        if (dp.described && plan.kind === 'distributed' && plan.route && !plan.write && cs.s.status === 'I') dp.described.route = { ...plan.route, table: plan.table, catalog: await cs.s.catalog(), byShard: new Map() };
         // Read in parts by the client, outside a transaction block: straight from the shards, part by part (on
         // connections of its own: not on embedded nodes, which have one).
         if (maxRows > 0 && cs.s.status === 'I' && (dp.stream = await portalReader(plan, cs.s, dp.resultFormats))) {

@@ -5,12 +5,15 @@
 import * as fe from '../protocol/frontend.ts';
 import type { PreparedStatement } from '../session/statements.ts';
 import type { ClientSession } from './session.ts';
+import { routed } from './routed-lane.ts';
 
 /**
  * Undefined when the batch needs the general path (then nothing has changed); the promise gives false when a
  * statement must first be parsed on the connection.
  */
 export function relay(cs: ClientSession, frames: Buffer[]): Promise<boolean> | undefined {
+  const lookup = routed(cs, frames);
+  if (lookup) return lookup;
   const x = cs.extended;
   const n = frames.length;
   if (n < 2 || frames[n - 1][0] !== 0x53 || cs.copy.active || x.out.length || x.entries.length || x.failed) return undefined;

@@ -145,3 +145,23 @@ it('routed lookups on another node go on answering while node 0 does not (no rou
   expect(slowest).toBeLessThan(1500);
   await client.end();
 }, 60_000);
+
+it('a routed lookup whose node stops answering is answered from another copy', async () => {
+  await vs.query('CREATE TABLE docs2 (id int PRIMARY KEY, title text)');
+  await vs.query(`SELECT create_distributed_table('docs2', 'id', shard_count => 4, replication_factor => 2)`);
+  await vs.query(`INSERT INTO docs2 SELECT g, 'two ' || g FROM generate_series(1, 100) g`);
+  const client = new pg.Client(c.options());
+  await client.connect();
+  const lookup = { name: 'lookup2', text: 'SELECT title FROM docs2 WHERE id = $1' };
+  for (let id = 1; id <= 10; id++) expect((await client.query({ ...lookup, values: [id] })).rows).toEqual([{ title: `two ${id}` }]);
+  pgs.servers[1].signal('SIGSTOP');
+  try {
+    for (let id = 11; id <= 40; id++) {
+      const r = await Promise.race([client.query({ ...lookup, values: [id] }), new Promise<never>((_, no) => setTimeout(() => no(new Error(`lookup of ${id} unanswered`)), 5000))]);
+      expect(r.rows).toEqual([{ title: `two ${id}` }]);
+    }
+  } finally {
+    pgs.servers[1].signal('SIGCONT');
+  }
+  await client.end();
+}, 60_000);
