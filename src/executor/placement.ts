@@ -17,12 +17,44 @@ const unreachable = (shard: Shard, what: string) =>
     hint: 'Bring a node that holds it back, then run SELECT vecshard.repair().',
   });
 
+/** Shard reads under way on each node, across sessions: where a read's next task has the least to wait for. */
+const outstanding = new WeakMap<Cluster, Map<number, number>>();
+
+/** Counts `tasks` as under way on their nodes until the returned function is called. */
+export function underWay(cluster: Cluster, tasks: ShardTask[]): () => void {
+  let load = outstanding.get(cluster);
+  if (!load) outstanding.set(cluster, (load = new Map()));
+  const l = load;
+  for (const t of tasks) l.set(t.nodeId, (l.get(t.nodeId) ?? 0) + 1);
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    for (const t of tasks) l.set(t.nodeId, (l.get(t.nodeId) ?? 1) - 1);
+  };
+}
+
+/**
+ * Each read task goes to the reachable active copy whose node has the least work: reads under way there (all
+ * sessions) plus this statement's tasks already placed there. Ties rotate with `turn`. A statement's shards spread
+ * over the nodes holding copies, so its scans run side by side rather than one after another on one node.
+ */
 export function placeReads(tasks: ShardTask[], table: DistributedTable, cluster: Cluster, turn: number): ShardTask[] {
+  const busy = outstanding.get(cluster);
+  const here = new Map<number, number>();
   return tasks.map((t, i) => {
     const shard = table.shards[t.shardIndex];
     const up = shard.nodes.filter((n) => cluster.isUp(n));
     if (!up.length) throw unreachable(shard, 'answer');
-    return { ...t, nodeId: up[(turn + i) % up.length] };
+    let best = -1;
+    let least = Infinity;
+    for (let j = 0; j < up.length; j++) {
+      const n = up[(turn + i + j) % up.length];
+      const work = (busy?.get(n) ?? 0) + (here.get(n) ?? 0);
+      if (work < least) [best, least] = [n, work];
+    }
+    here.set(best, (here.get(best) ?? 0) + 1);
+    return { ...t, nodeId: best };
   });
 }
 
@@ -34,7 +66,8 @@ export function placeReads(tasks: ShardTask[], table: DistributedTable, cluster:
 export async function readShards(ctx: RunContext, tasks: ShardTask[], table: DistributedTable, formats: number[], describe: boolean, notices: (f: Buffer) => void): Promise<TaskResult[]> {
   for (let attempt = 0; ; attempt++) {
     const placed = placeReads(tasks, table, ctx.cluster, ctx.nextTurn());
-    const { results, failures } = await runTasksSettled(ctx.conn, placed, formats, describe, notices, ctx.roundTrip, ctx.resultLimitBytes);
+    const done = underWay(ctx.cluster, placed);
+    const { results, failures } = await runTasksSettled(ctx.conn, placed, formats, describe, notices, ctx.roundTrip, ctx.resultLimitBytes).finally(done);
     if (!failures.size) return results;
     const lost = [...failures].filter(([, e]) => isLost(e)).map(([n]) => n);
     for (const n of lost) {

@@ -17,7 +17,7 @@ import type { Sink } from './sink.ts';
 import { CopyOutSink } from './sink.ts';
 import { runTasksSettled, type RowStream, type TaskResult } from './shard-tasks.ts';
 import { streamable } from './portal-stream.ts';
-import { placeReads, placeWrites, deactivate, onePerShard } from './placement.ts';
+import { placeReads, placeWrites, deactivate, onePerShard, underWay } from './placement.ts';
 import { gatherRows, stripColumns, stripDescription } from './gather.ts';
 import { beginEach, commitDistributed, rollbackAll } from './transaction.ts';
 import { prunedKnn } from './knn-prune.ts';
@@ -163,7 +163,8 @@ export async function runShardTasks(plan: DistributedPlan, ctx: RunContext, sink
       const t0 = performance.now();
       let sent = false;
       const tracked: RowStream | undefined = stream && { description: stream.description, row: (f, c) => ((sent = true), stream.row(f, c)) };
-      const run = await runTasksSettled(ctx.conn, live, formats, describe, (f) => sink.send(f), ctx.roundTrip, plan.write ? undefined : ctx.resultLimitBytes, tracked);
+      const done = plan.write ? () => {} : underWay(cluster, live);
+      const run = await runTasksSettled(ctx.conn, live, formats, describe, (f) => sink.send(f), ctx.roundTrip, plan.write ? undefined : ctx.resultLimitBytes, tracked).finally(done);
       ctx.timing.shardMs += performance.now() - t0;
       for (const [n, e] of run.failures) errors.set(n, e);
       const failed = new Set(errors.keys());

@@ -6,7 +6,7 @@ import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
 import { readBind, paramText } from '../planner/params.ts';
 import { shardIndexFor } from '../metadata/route.ts';
-import { placeReads } from '../executor/placement.ts';
+import { placeReads, underWay } from '../executor/placement.ts';
 import { prepareTask } from '../executor/shard-tasks.ts';
 import { portalRow, usable, type Described } from '../session/described.ts';
 import { isLost, ShardError } from '../errors.ts';
@@ -52,6 +52,7 @@ async function lookup(cs: ClientSession, d: Described, types: number[], rest: Bu
     return false; // a value that does not route, or no copy up: the general path reports it
   }
   let answered = false;
+  const done = underWay(s.cluster, [task]);
   try {
     const conn = await s.acquire(task.nodeId);
     const out: Buffer[] = [];
@@ -90,6 +91,8 @@ async function lookup(cs: ClientSession, d: Described, types: number[], rest: Bu
       return false;
     }
     await cs.fail(e);
+  } finally {
+    done();
   }
   return true;
 }
