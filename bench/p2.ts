@@ -57,7 +57,8 @@ export async function p2(o: P2Options, log: (s: string) => void = () => {}): Pro
   const dim = rows[0].length;
   const pgs = await startPgServers(o.nodes + 1);
   const baseNode = pgs.servers[o.nodes];
-  const c = await startTestCoordinator({ servers: pgs.servers.slice(0, o.nodes) }, { pool: { size: Math.max(...o.clients) + 2 } });
+  // The benchmark's own work (loading vectors, exact ground truth) shares this process: health checks get time.
+  const c = await startTestCoordinator({ servers: pgs.servers.slice(0, o.nodes) }, { pool: { size: Math.max(...o.clients) + 2, healthCheckTimeoutMs: 60_000 } });
   const ddl = `CREATE TABLE items (id bigint, embedding vector(${dim}), PRIMARY KEY (id))`;
   try {
     const single = await connectAll(Math.max(...o.clients), { connectionString: baseNode.url + '/postgres' });

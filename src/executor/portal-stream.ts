@@ -42,8 +42,8 @@ export async function portalReader(plan: StatementPlan, ctx: RunContext, resultF
   return SortedPortal.start(plan.sorted!, plan.table, ctx, resultFormats);
 }
 
-/** Connections taken from the pools for a portal, one per node, given back (their transaction ended) at close. */
-class Held {
+/** Connections taken from the pools (not the session's), one per node, given back (transaction ended) at release. */
+export class Held {
   readonly list: Array<{ conn: NodeConnection; pool: NodePool }> = [];
   constructor(readonly ctx: RunContext) {}
 

@@ -22,6 +22,7 @@ import { gatherRows, stripColumns, stripDescription } from './gather.ts';
 import { beginEach, commitDistributed, rollbackAll } from './transaction.ts';
 import { prunedKnn } from './knn-prune.ts';
 import { runAggregate } from './combine.ts';
+import { measureRecall, toMeasure } from './measure.ts';
 import { runExplain } from './explain.ts';
 import { runDdl, runDropIndex } from './ddl.ts';
 import { runCopyOut } from './copy-out.ts';
@@ -129,7 +130,8 @@ async function runDistributed(plan: DistributedPlan, ctx: RunContext, sink: Sink
   if (streamed) return sink.send(be.commandComplete(`SELECT ${streamed.rows}`));
   const t0 = performance.now();
   try {
-    deliver(plan, results, sink, describe, hiddenBinary);
+    const sent = deliver(plan, results, sink, describe, hiddenBinary);
+    if (toMeasure(plan, ctx)) void measureRecall(ctx, plan, sent, hiddenFormats(plan, resultFormats).formats, hiddenBinary);
   } finally {
     if (plan.merge.kind === 'knn') ctx.cluster.stats.record(ctx.timing.parseMs + ctx.timing.planMs, ctx.timing.shardMs, performance.now() - t0);
   }
@@ -212,15 +214,17 @@ export async function runShardTasks(plan: DistributedPlan, ctx: RunContext, sink
   }
 }
 
-function deliver(plan: DistributedPlan, results: TaskResult[], sink: Sink, describe: boolean, hiddenBinary: boolean): void {
+/** Sends the merged answer; returns its rows as sent. */
+function deliver(plan: DistributedPlan, results: TaskResult[], sink: Sink, describe: boolean, hiddenBinary: boolean): Buffer[] {
   const desc = results[0]?.description;
   if (describe && desc && desc[0] === 0x54) sink.send(stripDescription(desc, plan.hidden));
-  const rows = gatherRows(results, plan.merge, hiddenBinary);
-  for (const r of rows) sink.send(stripColumns(r, plan.hidden));
+  const rows = gatherRows(results, plan.merge, hiddenBinary).map((r) => stripColumns(r, plan.hidden));
+  for (const r of rows) sink.send(r);
   const count = (tag: string) => Number(/(\d+)$/.exec(tag)?.[1] ?? 0);
   const total = results.reduce((n, r) => n + count(r.tag), 0);
   const tag = plan.command === 'SELECT' ? `SELECT ${rows.length}` : plan.command === 'INSERT' ? `INSERT 0 ${total}` : `${plan.command} ${total}`;
   sink.send(be.commandComplete(tag));
+  return rows;
 }
 
 /** Clustered tables: the catalog's radii grow to cover rows about to be written, before they are. */

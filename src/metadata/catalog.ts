@@ -42,6 +42,8 @@ export interface DistributedTable {
   /** Clustered tables: the metric of the centroids and bounds. */
   metric?: Metric;
   shards: Shard[];
+  /** Recall@k measured at each hnsw.ef_search (vecshard.calibrate), by distance operator, ef_search ascending. */
+  calibration?: Map<string, CalibrationPoint[]>;
   /**
    * For one statement only: reference tables joined with this table. Each shard's query reads their copy on its
    * own node, and only nodes holding an active copy of every one of them serve it.
@@ -52,6 +54,13 @@ export interface DistributedTable {
    * the distribution columns: shard i of each meets only shard i of the other, on a node that holds both.
    */
   colocated?: DistributedTable;
+}
+
+export interface CalibrationPoint {
+  efSearch: number;
+  recall: number;
+  k: number;
+  queries: number;
 }
 
 export const SHARD_SCHEMA = 'vecshard_shards';
@@ -146,6 +155,17 @@ export async function loadCatalog(conn: NodeConnection): Promise<Catalog> {
       nodes: nodes ? nodes.split(',').map(Number) : [],
       ...(centroidVec ? { geometry: { centroid: centroidVec, radiusL2: Number(rl2), radiusAngle: Number(rangle) } } : {}),
     });
+  }
+  const calibrated = await runQuery(conn, `SELECT to_regclass('vecshard.calibration') IS NOT NULL`);
+  if (calibrated.rows[0][0] !== 't') return cat;
+  const points = await runQuery(conn, 'SELECT schema_name, table_name, operator, ef_search, recall, k, queries FROM vecshard.calibration ORDER BY ef_search');
+  for (const [schema, name, op, ef, recall, k, queries] of points.rows) {
+    const t = cat.get(schema!, name!);
+    if (!t) continue;
+    t.calibration ??= new Map();
+    const list = t.calibration.get(op!) ?? [];
+    list.push({ efSearch: Number(ef), recall: Number(recall), k: Number(k), queries: Number(queries) });
+    t.calibration.set(op!, list);
   }
   return cat;
 }

@@ -129,6 +129,27 @@ export class Metrics {
         for (const p of gauges()?.placements() ?? []) this.set({ database: p.database, state: p.state }, p.count);
       },
     });
+    const recall = this.#recall;
+    new client.Gauge({
+      name: 'vecshard_knn_measured_recall',
+      help: 'Mean recall@k of kNN answers re-run exactly in the background (SET vecshard.measure_recall), by table',
+      labelNames: ['table'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [table, r] of recall) this.set({ table }, r.sum / r.n);
+      },
+    });
+    new client.Counter({
+      name: 'vecshard_knn_recall_samples_total',
+      help: 'kNN answers re-run exactly to measure recall, by table',
+      labelNames: ['table'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [table, r] of recall) this.inc({ table }, r.n);
+      },
+    });
     new client.Gauge({
       name: 'vecshard_client_connections',
       help: 'Clients connected to the coordinator',
@@ -164,6 +185,22 @@ export class Metrics {
     last.timed++;
     last.totalMs += ms;
     last.maxMs = Math.max(last.maxMs, ms);
+  }
+
+  /** Recall of sampled kNN answers against exact ones (vecshard.measure_recall), by table. */
+  readonly #recall = new Map<string, { sum: number; n: number }>();
+
+  knnRecall(table: string, recall: number): void {
+    const r = this.#recall.get(table) ?? { sum: 0, n: 0 };
+    r.sum += recall;
+    r.n++;
+    this.#recall.set(table, r);
+  }
+
+  /** The mean measured recall of a table's sampled kNN answers, and how many were measured. */
+  measuredRecall(table: string): { recall: number; samples: number } | undefined {
+    const r = this.#recall.get(table);
+    return r && { recall: r.sum / r.n, samples: r.n };
   }
 
   shardRoundTrip(node: number, ms: number): void {

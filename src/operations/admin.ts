@@ -10,6 +10,8 @@ import type { Cluster, NodeSpec } from '../shards/cluster.ts';
 import { repairDatabase, rebalance, moveShardPlacement } from './repair.ts';
 import { addNode, removeNode } from './membership.ts';
 import { recluster } from './recluster.ts';
+import { calibrate } from './calibrate.ts';
+import type { DistributedTable } from '../metadata/catalog.ts';
 
 export interface AdminCall {
   name: string;
@@ -68,19 +70,22 @@ export async function requireDatabaseRight(ctx: RunContext, what: 'create' | 'dr
 
 export async function runAdmin(call: AdminCall, ctx: RunContext): Promise<number> {
   const { cluster, database, log } = ctx;
+  if (call.name === 'calibrate') {
+    // For the table's owner, like ANALYZE.
+    const table = await namedTable(ctx, call);
+    await requireOwner(ctx, table.schema, table.name, 'vecshard.calibrate');
+    const n = Number(call.args[1] ?? 100);
+    if (!Number.isInteger(n) || n < 1 || n > 10000) throw new PgError({ severity: 'ERROR', code: '22023', message: 'vecshard.calibrate(table, queries) takes between 1 and 10000 queries' });
+    return calibrate(ctx, table, { queries: n, k: 10 });
+  }
   await requireAdmin(call.name, ctx);
   switch (call.name) {
     case 'repair':
       return repairDatabase(cluster, database, log);
     case 'rebalance':
       return rebalance(cluster, database, log);
-    case 'recluster': {
-      const rel = call.args[0];
-      const q = rel ? parseQualifiedName(rel) : undefined;
-      const table = q ? (await ctx.catalog()).get(q.schema ?? 'public', q.name) : undefined;
-      if (!table) throw new PgError({ severity: 'ERROR', code: '42P01', message: `vecshard.recluster: "${rel ?? ''}" is not a distributed table` });
-      return recluster(cluster, database, table, log);
-    }
+    case 'recluster':
+      return recluster(cluster, database, await namedTable(ctx, call), log);
     case 'add_node': {
       const n = await addNode(cluster, nodeToAdd(cluster, call.args[0]), log);
       cluster.onMembershipChange();
@@ -100,6 +105,15 @@ export async function runAdmin(call: AdminCall, ctx: RunContext): Promise<number
       return 0;
     }
   }
+}
+
+/** The distributed table an admin function's first argument names. */
+async function namedTable(ctx: RunContext, call: AdminCall): Promise<DistributedTable> {
+  const rel = call.args[0];
+  const q = rel ? parseQualifiedName(rel) : undefined;
+  const table = q ? (await ctx.catalog()).get(q.schema ?? 'public', q.name) : undefined;
+  if (!table) throw new PgError({ severity: 'ERROR', code: '42P01', message: `vecshard.${call.name}: "${rel ?? ''}" is not a distributed table` });
+  return table;
 }
 
 /** The node vecshard.add_node(url) names: a PostgreSQL server, or (no argument) one more embedded node. */

@@ -1,7 +1,7 @@
 // SELECT on a distributed table: one shard when the WHERE clause pins the distribution column, else every shard,
 // with kNN (ORDER BY a vector distance LIMIT k) merged by distance.
 import { columnName, walk, intConst, type Node } from '../sql/ast.ts';
-import type { DistributedTable } from '../metadata/catalog.ts';
+import type { CalibrationPoint, DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { pinnedValue, pinningParam, shardForValue, valueText, vectorValue } from './router.ts';
 import { OPERATOR_METRIC, distance } from '../index/distance.ts';
@@ -35,6 +35,10 @@ export interface SelectContext {
   efSearch: number;
   /** vecshard.probes: how many of a clustered table's shards a kNN query visits (default about √shards). */
   probes?: number | 'all';
+  /** vecshard.target_recall: ef_search is picked from the table's calibration to reach it. */
+  targetRecall?: number;
+  /** vecshard.measure_recall: the share of kNN answers re-run exactly in the background. */
+  measureRecall?: number;
 }
 
 function limitValue(n: Node | undefined, params: BoundParams, what: string): number | ErrorPlan {
@@ -162,27 +166,36 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
     limitOffset: undefined,
     limitCount: perShard === Infinity ? undefined : intConst(perShard),
   };
+  const aimed = ctx.targetRecall === undefined || ctx.exact ? undefined : targetEf(table, op!, ctx.targetRecall);
+  if (aimed && 'kind' in aimed) return aimed;
+  const target = aimed;
   // One HNSW scan returns at most about hnsw.ef_search rows: raise it to the shard's LIMIT for this query.
   // Only when the shard's LIMIT is above the session's ef_search (settings follow the session, so it is known).
-  const before =
-    perShard === Infinity || ctx.exact || perShard <= ctx.efSearch
+  const before = target
+    ? [`SELECT set_config('hnsw.ef_search', '${Math.min(1000, Math.max(target.efSearch, perShard === Infinity ? 0 : perShard))}', true)`]
+    : perShard === Infinity || ctx.exact || perShard <= ctx.efSearch
       ? []
       : [`SELECT set_config('hnsw.ef_search', greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, ${Math.min(perShard, 1000)})::text, true)`];
+  const aim = target ? `, target recall ${ctx.targetRecall}: ef_search ${target.efSearch} (calibrated recall@${target.k} ${target.recall.toFixed(3)})` : '';
   const merge = { kind: 'knn' as const, limit, offset, desc, nullsFirst };
+  // The same query scanning every shard exactly, for the share of answers whose recall is measured.
+  const exactStmt = { ...shardStmt, sortClause: [{ SortBy: { ...first.SortBy, node: { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '+' } }], lexpr: key, rexpr: intConst(0) } } } }] };
+  const measure = ctx.measureRecall && !ctx.exact ? { measure: { share: ctx.measureRecall, tasks: tasksFor(exactStmt, table, all, ctx.params, 'SelectStmt', { parsed: stmt, key: `knn-exact|${perShard}` }) } } : {};
   // Everything the shard statement depends on besides the text: the per-shard LIMIT and exact mode.
   const cache = { parsed: stmt, key: `knn|${perShard}|${ctx.exact}` };
   const tasks = (shards: number[]) => tasksFor(shardStmt, table, shards, ctx.params, 'SelectStmt', cache).map((t) => ({ ...t, before }));
   const clustered = table.method === 'clustered' ? planClustered(key, op!, table, ctx, desc, limit === Infinity ? Infinity : limit + offset) : undefined;
   if (clustered) {
     const shards = clustered.visit ?? clustered.prune!.order;
-    return { ...base, tasks: tasks(shards), merge, hidden: 1, strategy: `${clustered.strategy}, LIMIT ${perShard} per shard${ctx.exact ? ' (exact scan)' : ''}`, ...(clustered.prune ? { prune: clustered.prune } : {}) };
+    return { ...base, ...measure, tasks: tasks(shards), merge, hidden: 1, strategy: `${clustered.strategy}, LIMIT ${perShard} per shard${ctx.exact ? ' (exact scan)' : ''}${aim}`, ...(clustered.prune ? { prune: clustered.prune } : {}) };
   }
   return {
     ...base,
+    ...measure,
     tasks: tasks(all),
     merge,
     hidden: 1,
-    strategy: `knn scatter-gather: every shard, LIMIT ${perShard} per shard${ctx.exact ? ' (exact scan)' : ''}, merged by distance`,
+    strategy: `knn scatter-gather: every shard, LIMIT ${perShard} per shard${ctx.exact ? ' (exact scan)' : ''}, merged by distance${aim}`,
   };
 }
 
@@ -214,4 +227,21 @@ function planClustered(key: Node, op: string, table: DistributedTable, ctx: Sele
     .slice(0, probes)
     .map((x) => x.i);
   return { visit: near, strategy: `knn clustered: the ${probes} of ${n} shards whose centroids are nearest (vecshard.probes)` };
+}
+
+/** The smallest ef_search the calibration says reaches `target` (the largest measured when none did). */
+function targetEf(table: DistributedTable, op: string, target: number): CalibrationPoint | ErrorPlan {
+  const points = table.calibration?.get(op);
+  if (table.method === 'clustered') {
+    return { kind: 'error', error: { severity: 'ERROR', code: '55000', message: `vecshard.target_recall: clustered tables such as "${table.name}" cannot be calibrated yet`, hint: 'Set vecshard.probes and hnsw.ef_search instead.' } };
+  }
+  if (!points?.length) {
+    return { kind: 'error', error: { severity: 'ERROR', code: '55000', message: `vecshard.target_recall: "${table.name}" has no recall calibration for ${op}`, hint: `Run SELECT vecshard.calibrate('${table.schema}.${table.name}') once its rows and HNSW index are in.` } };
+  }
+  const i = points.findIndex((p) => p.recall >= target);
+  if (i <= 0) return points[i === 0 ? 0 : points.length - 1];
+  // Between two measured settings, linearly: recall grows ever more slowly with ef_search, so this errs upward.
+  const [a, b] = [points[i - 1], points[i]];
+  const efSearch = Math.ceil(a.efSearch + ((target - a.recall) / (b.recall - a.recall)) * (b.efSearch - a.efSearch));
+  return { ...b, efSearch, recall: target };
 }

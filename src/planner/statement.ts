@@ -25,7 +25,7 @@ import { notSupported } from '../errors.ts';
 import { intermediateLimit, planSubqueries, pullUp, pullUpAll, type RecursivePlan } from './recursive.ts';
 import { parseQualifiedName, quoteLiteral } from '../sql/quote.ts';
 
-const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance', 'add_node', 'remove_node', 'recluster'];
+const ADMIN_FUNCTIONS = ['repair', 'move_shard_placement', 'rebalance', 'add_node', 'remove_node', 'recluster', 'calibrate'];
 
 export interface RelayCopyPlan {
   kind: 'copy-in';
@@ -272,7 +272,14 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
       if (typeof probes === 'number' && !(Number.isInteger(probes) && probes >= 1)) {
         return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `vecshard.probes must be a positive integer or all, not "${probesText}"` } };
       }
-      const p = planSelect(n, target, { params: ctx.params, exact, overfetch: overfetch >= 1 ? overfetch : 1, efSearch: Number(setting(ctx, ['hnsw.ef_search']) ?? '40') || 40, probes });
+      const recallText = setting(ctx, ['vecshard.target_recall']);
+      const targetRecall = recallText === undefined || recallText === '' ? undefined : Number(recallText);
+      if (targetRecall !== undefined && !(targetRecall > 0 && targetRecall <= 1)) {
+        return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `vecshard.target_recall must be a number above 0 and at most 1, not "${recallText}"` } };
+      }
+      const measureRecall = Number(setting(ctx, ['vecshard.measure_recall']) ?? 0);
+      if (!(measureRecall >= 0 && measureRecall <= 1)) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: 'vecshard.measure_recall must be a share between 0 and 1' } };
+      const p = planSelect(n, target, { params: ctx.params, exact, overfetch: overfetch >= 1 ? overfetch : 1, efSearch: Number(setting(ctx, ['hnsw.ef_search']) ?? '40') || 40, probes, targetRecall, measureRecall });
       return p.kind === 'error' && p.error.code === '0A000' ? (pullUp(n, ctx.catalog, limit) ?? p) : p;
     }
     case 'InsertStmt':

@@ -51,6 +51,8 @@ export interface DistributedPlan {
   growRadii?: string;
   /** Clustered kNN with exact pruning: shards in the order to visit, each with its lower bound (see executor). */
   prune?: PruneSpec;
+  /** kNN: the share of answers re-run exactly in the background (vecshard.measure_recall), and the exact tasks. */
+  measure?: { share: number; tasks: ShardTask[] };
   /** A read routed by parameter $param alone: the task for whichever shard a value picks (see wire/routed-lane.ts). */
   route?: { param: number; task(shardIndex: number, params: BoundParams): ShardTask };
   /** Clustered UPDATE of the vector: the statement that takes out (and returns) a shard's rows that must move. */

@@ -1,0 +1,103 @@
+// vecshard.calibrate('t'): how recall follows hnsw.ef_search on a hash-distributed table. Rows of the table are taken
+// as queries; each is answered exactly (every shard scanned, no index) and approximately at each ef_search of a
+// grid, the way the planner runs a kNN query (LIMIT k per shard, ef_search raised to it), and recall@k is kept per
+// operator in the catalog. SET vecshard.target_recall then picks the smallest ef_search that reached the target.
+import { PgError } from '../errors.ts';
+import type { DistributedTable } from '../metadata/catalog.ts';
+import { SHARD_SCHEMA } from '../metadata/catalog.ts';
+import { writeCatalog } from '../metadata/catalog-copies.ts';
+import { runQuery } from '../shards/internal-query.ts';
+import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
+import type { RunContext } from '../executor/context.ts';
+import { runTasks } from '../executor/shard-tasks.ts';
+import { placeReads } from '../executor/placement.ts';
+import { NO_PARAMS } from '../planner/params.ts';
+import type { ShardTask } from '../planner/types.ts';
+import * as be from '../protocol/backend.ts';
+
+/** ef_search values measured: pgvector's range is 1..1000. */
+export const EF_GRID = [10, 16, 24, 32, 40, 56, 80, 112, 160, 224, 320, 480, 640, 1000];
+const OPERATORS: Record<string, string> = { vector_l2_ops: '<->', vector_cosine_ops: '<=>', vector_ip_ops: '<#>', vector_l1_ops: '<+>' };
+
+export interface CalibrateOptions {
+  queries: number;
+  k: number;
+}
+
+/** Calibrates every HNSW index of `table`; returns how many (operator, ef_search) points were kept. */
+export async function calibrate(ctx: RunContext, table: DistributedTable, o: CalibrateOptions = { queries: 100, k: 10 }): Promise<number> {
+  if (table.method !== 'hash') throw new PgError({ severity: 'ERROR', code: '0A000', message: `vecshard.calibrate: only hash-distributed tables can be calibrated yet ("${table.name}" is ${table.method})` });
+  const home = await ctx.conn(ctx.home);
+  const rel = quoteLiteral(`${quoteIdent(table.schema)}.${quoteIdent(table.name)}`);
+  const indexes = await runQuery(
+    home,
+    `SELECT a.attname, opc.opcname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+       JOIN pg_opclass opc ON opc.oid = i.indclass[0] JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+      WHERE i.indrelid = ${rel}::regclass AND am.amname = 'hnsw'`,
+  );
+  const found = indexes.rows.filter(([, opc]) => OPERATORS[opc!]).map(([col, opc]) => ({ column: col!, op: OPERATORS[opc!] }));
+  if (!found.length) throw new PgError({ severity: 'ERROR', code: '55000', message: `vecshard.calibrate: "${table.name}" has no HNSW index to calibrate`, hint: 'CREATE INDEX ... USING hnsw first.' });
+  const statements: string[] = [];
+  for (const { column, op } of found) {
+    const queries = await sample(ctx, table, column, o.queries);
+    if (!queries.length) throw new PgError({ severity: 'ERROR', code: '55000', message: `vecshard.calibrate: "${table.name}" has no rows to calibrate with` });
+    // One after another: they share the session's connection to each node.
+    const truth: string[][] = [];
+    for (const q of queries) truth.push(await nearest(ctx, table, column, op, q, o.k, undefined));
+    const key = `${quoteLiteral(table.schema)}, ${quoteLiteral(table.name)}, ${quoteLiteral(op)}`;
+    statements.push(`DELETE FROM vecshard.calibration WHERE (schema_name, table_name, operator) = (${key})`);
+    for (const ef of EF_GRID) {
+      let hits = 0;
+      for (let i = 0; i < queries.length; i++) {
+        const got = await nearest(ctx, table, column, op, queries[i], o.k, ef);
+        hits += got.filter((id) => truth[i].includes(id)).length;
+      }
+      const recall = hits / (queries.length * o.k);
+      statements.push(`INSERT INTO vecshard.calibration (schema_name, table_name, operator, ef_search, recall, k, queries) VALUES (${key}, ${ef}, ${recall}, ${o.k}, ${queries.length})`);
+      if (recall >= 0.9995) break; // higher settings cannot do better
+    }
+  }
+  await writeCatalog(ctx.cluster, ctx.database, statements.join(';\n'));
+  await ctx.catalogChanged();
+  return statements.length - found.length;
+}
+
+/** About `n` vectors of the table, spread over its shards, each with the row it came from (left out of its answers). */
+async function sample(ctx: RunContext, table: DistributedTable, column: string, n: number): Promise<Array<{ vector: string; self: string }>> {
+  const per = Math.ceil(n / table.shards.length);
+  const tasks: ShardTask[] = table.shards.map((s) => ({
+    nodeId: s.nodes[0],
+    shard: s.name,
+    shardIndex: s.index,
+    // A fixed sample (the same rows each time) keeps repeated calibrations comparable.
+    sql: `SELECT ctid::text, ${quoteIdent(column)}::text FROM ${SHARD_SCHEMA}.${quoteIdent(s.name)} WHERE ${quoteIdent(column)} IS NOT NULL ORDER BY md5(ctid::text) LIMIT ${per}`,
+    params: NO_PARAMS,
+  }));
+  const results = await runTasks(ctx.conn, placeReads(tasks, table, ctx.cluster, ctx.nextTurn()), [], false, () => {});
+  const rows = results.flatMap((r) => r.rows.map((row) => be.readDataRow(row).map((b) => b!.toString('utf8'))).map(([ctid, vector]) => ({ vector, self: `${r.task.shardIndex}:${ctid}` })));
+  return rows.slice(0, n);
+}
+
+/**
+ * The ids (shard:ctid) of the k rows nearest `q` other than itself: exactly (ef undefined: no index) or as the
+ * planner's kNN runs at that ef_search (LIMIT k+1 on every shard, ef_search at least that).
+ */
+async function nearest(ctx: RunContext, table: DistributedTable, column: string, op: string, q: { vector: string; self: string }, k: number, ef: number | undefined): Promise<string[]> {
+  const dist = `${quoteIdent(column)} ${op} ${quoteLiteral(q.vector)}`; // the literal takes the column's type (vector, halfvec)
+  const before = ef === undefined ? [] : [`SELECT set_config('hnsw.ef_search', '${Math.max(ef, k + 1)}', true)`];
+  const tasks: ShardTask[] = table.shards.map((s) => ({
+    nodeId: s.nodes[0],
+    shard: s.name,
+    shardIndex: s.index,
+    sql: `SELECT ctid::text, (${dist})::float8 FROM ${SHARD_SCHEMA}.${quoteIdent(s.name)} ORDER BY ${ef === undefined ? `(${dist}) + 0` : dist} LIMIT ${k + 1}`,
+    params: NO_PARAMS,
+    before,
+  }));
+  const results = await runTasks(ctx.conn, placeReads(tasks, table, ctx.cluster, ctx.nextTurn()), [], false, () => {});
+  const rows = results.flatMap((r) => r.rows.map((row) => be.readDataRow(row).map((b) => b!.toString('utf8'))).map(([ctid, d]) => ({ id: `${r.task.shardIndex}:${ctid}`, d: Number(d) })));
+  return rows
+    .filter((r) => r.id !== q.self)
+    .sort((a, b) => a.d - b.d)
+    .slice(0, k)
+    .map((r) => r.id);
+}
