@@ -9,6 +9,8 @@ CREATE TABLE vecshard.calibration (
   recall float8 NOT NULL,
   k int NOT NULL,
   queries int NOT NULL,
+  -- Rows in the table when measured: after writes of a fifth as many again, it is measured anew.
+  table_rows bigint NOT NULL,
   measured_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (schema_name, table_name, operator, ef_search),
   FOREIGN KEY (schema_name, table_name) REFERENCES vecshard.tables ON DELETE CASCADE ON UPDATE CASCADE

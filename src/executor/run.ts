@@ -23,6 +23,7 @@ import { beginEach, commitDistributed, rollbackAll } from './transaction.ts';
 import { prunedKnn } from './knn-prune.ts';
 import { runAggregate } from './combine.ts';
 import { measureRecall, toMeasure } from './measure.ts';
+import { rowsWritten } from '../operations/calibrate.ts';
 import { runExplain } from './explain.ts';
 import { runDdl, runDropIndex } from './ddl.ts';
 import { runCopyOut } from './copy-out.ts';
@@ -131,6 +132,7 @@ async function runDistributed(plan: DistributedPlan, ctx: RunContext, sink: Sink
   const t0 = performance.now();
   try {
     const sent = deliver(plan, results, sink, describe, hiddenBinary);
+    if (plan.write && plan.table.calibration) rowsWritten(ctx, plan.table, results.reduce((n, r) => n + Number(/(\d+)$/.exec(r.tag)?.[1] ?? 0), 0));
     if (toMeasure(plan, ctx)) void measureRecall(ctx, plan, sent, hiddenFormats(plan, resultFormats).formats, hiddenBinary);
   } finally {
     if (plan.merge.kind === 'knn') ctx.cluster.stats.record(ctx.timing.parseMs + ctx.timing.planMs, ctx.timing.shardMs, performance.now() - t0);

@@ -61,6 +61,7 @@ export interface CalibrationPoint {
   recall: number;
   k: number;
   queries: number;
+  tableRows: number;
 }
 
 export const SHARD_SCHEMA = 'vecshard_shards';
@@ -158,13 +159,13 @@ export async function loadCatalog(conn: NodeConnection): Promise<Catalog> {
   }
   const calibrated = await runQuery(conn, `SELECT to_regclass('vecshard.calibration') IS NOT NULL`);
   if (calibrated.rows[0][0] !== 't') return cat;
-  const points = await runQuery(conn, 'SELECT schema_name, table_name, operator, ef_search, recall, k, queries FROM vecshard.calibration ORDER BY ef_search');
-  for (const [schema, name, op, ef, recall, k, queries] of points.rows) {
+  const points = await runQuery(conn, 'SELECT schema_name, table_name, operator, ef_search, recall, k, queries, table_rows FROM vecshard.calibration ORDER BY ef_search');
+  for (const [schema, name, op, ef, recall, k, queries, rows] of points.rows) {
     const t = cat.get(schema!, name!);
     if (!t) continue;
     t.calibration ??= new Map();
     const list = t.calibration.get(op!) ?? [];
-    list.push({ efSearch: Number(ef), recall: Number(recall), k: Number(k), queries: Number(queries) });
+    list.push({ efSearch: Number(ef), recall: Number(recall), k: Number(k), queries: Number(queries), tableRows: Number(rows) });
     t.calibration.set(op!, list);
   }
   return cat;

@@ -14,6 +14,7 @@ import { placeReads } from '../executor/placement.ts';
 import { NO_PARAMS } from '../planner/params.ts';
 import type { ShardTask } from '../planner/types.ts';
 import * as be from '../protocol/backend.ts';
+import { Held } from '../executor/portal-stream.ts';
 
 /** ef_search values measured: pgvector's range is 1..1000. */
 export const EF_GRID = [10, 16, 24, 32, 40, 56, 80, 112, 160, 224, 320, 480, 640, 1000];
@@ -24,8 +25,11 @@ export interface CalibrateOptions {
   k: number;
 }
 
+/** What calibrating needs: connections to the nodes (the session's, or a background run's own). */
+export type CalibrateContext = Pick<RunContext, 'conn' | 'home' | 'cluster' | 'database' | 'nextTurn' | 'catalogChanged'>;
+
 /** Calibrates every HNSW index of `table`; returns how many (operator, ef_search) points were kept. */
-export async function calibrate(ctx: RunContext, table: DistributedTable, o: CalibrateOptions = { queries: 100, k: 10 }): Promise<number> {
+export async function calibrate(ctx: CalibrateContext, table: DistributedTable, o: CalibrateOptions = { queries: 100, k: 10 }): Promise<number> {
   if (table.method !== 'hash') throw new PgError({ severity: 'ERROR', code: '0A000', message: `vecshard.calibrate: only hash-distributed tables can be calibrated yet ("${table.name}" is ${table.method})` });
   const home = await ctx.conn(ctx.home);
   const rel = quoteLiteral(`${quoteIdent(table.schema)}.${quoteIdent(table.name)}`);
@@ -38,6 +42,8 @@ export async function calibrate(ctx: RunContext, table: DistributedTable, o: Cal
   const found = indexes.rows.filter(([, opc]) => OPERATORS[opc!]).map(([col, opc]) => ({ column: col!, op: OPERATORS[opc!] }));
   if (!found.length) throw new PgError({ severity: 'ERROR', code: '55000', message: `vecshard.calibrate: "${table.name}" has no HNSW index to calibrate`, hint: 'CREATE INDEX ... USING hnsw first.' });
   const statements: string[] = [];
+  const counts = await runTasks(ctx.conn, placeReads(table.shards.map((sh) => ({ nodeId: sh.nodes[0], shard: sh.name, shardIndex: sh.index, sql: `SELECT count(*) FROM ${SHARD_SCHEMA}.${quoteIdent(sh.name)}`, params: NO_PARAMS })), table, ctx.cluster, ctx.nextTurn()), [], false, () => {});
+  const tableRows = counts.reduce((n, r) => n + Number(be.readDataRow(r.rows[0])[0]), 0);
   for (const { column, op } of found) {
     const queries = await sample(ctx, table, column, o.queries);
     if (!queries.length) throw new PgError({ severity: 'ERROR', code: '55000', message: `vecshard.calibrate: "${table.name}" has no rows to calibrate with` });
@@ -53,7 +59,7 @@ export async function calibrate(ctx: RunContext, table: DistributedTable, o: Cal
         hits += got.filter((id) => truth[i].includes(id)).length;
       }
       const recall = hits / (queries.length * o.k);
-      statements.push(`INSERT INTO vecshard.calibration (schema_name, table_name, operator, ef_search, recall, k, queries) VALUES (${key}, ${ef}, ${recall}, ${o.k}, ${queries.length})`);
+      statements.push(`INSERT INTO vecshard.calibration (schema_name, table_name, operator, ef_search, recall, k, queries, table_rows) VALUES (${key}, ${ef}, ${recall}, ${o.k}, ${queries.length}, ${tableRows})`);
       if (recall >= 0.9995) break; // higher settings cannot do better
     }
   }
@@ -63,7 +69,7 @@ export async function calibrate(ctx: RunContext, table: DistributedTable, o: Cal
 }
 
 /** About `n` vectors of the table, spread over its shards, each with the row it came from (left out of its answers). */
-async function sample(ctx: RunContext, table: DistributedTable, column: string, n: number): Promise<Array<{ vector: string; self: string }>> {
+async function sample(ctx: CalibrateContext, table: DistributedTable, column: string, n: number): Promise<Array<{ vector: string; self: string }>> {
   const per = Math.ceil(n / table.shards.length);
   const tasks: ShardTask[] = table.shards.map((s) => ({
     nodeId: s.nodes[0],
@@ -82,7 +88,7 @@ async function sample(ctx: RunContext, table: DistributedTable, column: string, 
  * The ids (shard:ctid) of the k rows nearest `q` other than itself: exactly (ef undefined: no index) or as the
  * planner's kNN runs at that ef_search (LIMIT k+1 on every shard, ef_search at least that).
  */
-async function nearest(ctx: RunContext, table: DistributedTable, column: string, op: string, q: { vector: string; self: string }, k: number, ef: number | undefined): Promise<string[]> {
+async function nearest(ctx: CalibrateContext, table: DistributedTable, column: string, op: string, q: { vector: string; self: string }, k: number, ef: number | undefined): Promise<string[]> {
   const dist = `${quoteIdent(column)} ${op} ${quoteLiteral(q.vector)}`; // the literal takes the column's type (vector, halfvec)
   const before = ef === undefined ? [] : [`SELECT set_config('hnsw.ef_search', '${Math.max(ef, k + 1)}', true)`];
   const tasks: ShardTask[] = table.shards.map((s) => ({
@@ -100,4 +106,42 @@ async function nearest(ctx: RunContext, table: DistributedTable, column: string,
     .sort((a, b) => a.d - b.d)
     .slice(0, k)
     .map((r) => r.id);
+}
+
+/** Rows written to calibrated tables since their calibration, by database and table; and runs under way. */
+const written = new Map<string, number>();
+const running = new Set<string>();
+
+/**
+ * Counts rows a statement wrote to `table`; once they reach a fifth of the rows it had when calibrated, it is
+ * calibrated again in the background, on connections of its own (not on embedded nodes: their one connection is
+ * the clients'). A failed run is logged; the old calibration stays.
+ */
+export function rowsWritten(ctx: RunContext, table: DistributedTable, n: number): void {
+  const first = table.calibration?.values().next().value?.[0];
+  if (!first || n <= 0) return;
+  const key = `${ctx.database}\0${table.schema}.${table.name}`;
+  const total = (written.get(key) ?? 0) + n;
+  written.set(key, total);
+  if (total < Math.max(1000, first.tableRows / 5) || running.has(key)) return;
+  if (!ctx.cluster.members().every((m) => ctx.cluster.nodes[m].kind === 'postgres')) return;
+  running.add(key);
+  written.set(key, 0);
+  const held = new Held(ctx);
+  let turn = 0;
+  const bg: CalibrateContext = {
+    conn: (node) => held.conn(node),
+    home: ctx.home,
+    cluster: ctx.cluster,
+    database: ctx.database,
+    nextTurn: () => turn++,
+    catalogChanged: async () => ctx.cluster.invalidateCatalog(ctx.database),
+  };
+  void calibrate(bg, table, { queries: first.queries, k: first.k })
+    .then(() => ctx.log.info({ table: `${table.schema}.${table.name}`, rows: total }, 'recall calibration refreshed after writes'))
+    .catch((e: unknown) => ctx.log.warn({ err: e, table: `${table.schema}.${table.name}` }, 'refreshing the recall calibration failed'))
+    .finally(() => {
+      running.delete(key);
+      void held.release();
+    });
 }

@@ -1,5 +1,6 @@
 // COPY FROM STDIN: the client's CopyData relayed to the home node (a plain table), or routed row by row to the
 // shards of a distributed table — streamed as it arrives where the nodes allow, else sent at CopyDone.
+import { rowsWritten } from '../operations/calibrate.ts';
 import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
 import type { CopyPlan } from '../planner/statement.ts';
@@ -183,6 +184,7 @@ export class CopyIn {
     else this.#release();
     this.#unlock = undefined;
     cs.ctx.send(be.commandComplete(`COPY ${copy.rows}`));
+    if (copy.plan.table.calibration) rowsWritten(s, copy.plan.table, copy.rows);
     await cs.ready(s.status);
     await cs.afterReady();
   }

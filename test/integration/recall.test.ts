@@ -116,3 +116,17 @@ it('says clearly what it cannot calibrate or aim at', async () => {
   expect((await cl.query(`SELECT DISTINCT table_name FROM vecshard.calibration`)).rows).toEqual([{ table_name: 'words2' }]);
   await cl.query('ALTER TABLE words2 RENAME TO words');
 });
+
+it('calibrates again by itself once a fifth as many rows again were written', async () => {
+  const state = async () => (await cl.query(`SELECT min(table_rows)::int AS rows, max(measured_at) AS at FROM vecshard.calibration WHERE table_name = 'words'`)).rows[0];
+  const before = await state();
+  expect(before.rows).toBe(ROWS);
+  const rows = (await cl.query({ text: 'SELECT id, v::text FROM words WHERE id < 4100', rowMode: 'array' })).rows;
+  await pipeline(Readable.from(rows.map(([id, v]) => `${100_000 + id}\t${v}\n`)), cl.query(copyFrom('COPY words (id, v) FROM STDIN')));
+  const after = await waitFor('a new calibration', async () => {
+    const s = await state();
+    return s.rows > ROWS && s;
+  }, { timeoutMs: 120_000, everyMs: 500 });
+  expect(after.rows).toBe(ROWS + 4100);
+  expect(after.at.getTime()).toBeGreaterThan(before.at.getTime());
+}, 180_000);
