@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { p1, type P1Cell } from './p1.ts';
+import { equalRecallTable } from './equal-recall.ts';
 import { p2 } from './p2.ts';
 import { p4 } from './p4.ts';
 import { p5 } from './p5.ts';
@@ -81,7 +82,8 @@ async function runP2(): Promise<void> {
     { name: `vecshard, ${cl} client${cl > 1 ? 's' : ''}`, points: cells.filter((c) => c.clients === cl).map((c) => [c.vecshard.recall, c.vecshard.qps] as [number, number]) },
   ]));
   const data = glove ? `GloVe-100 (cosine), ${opts.queries} held-out queries` : `${opts.rows} × ${opts.dim} clustered vectors (40 Gaussian clusters, fixed seed), ${opts.queries} queries`;
-  report('p2', opts, cells, 'P2 sharded kNN', `${data}; one node, one HNSW table (m 16, ef_construction 64) vs vecshard with ${opts.shards} shards on ${opts.nodes} nodes, same index settings.`, head + table + (chart ? `\n\nChart: ![P2](${chart})` : ''));
+  const equal = `\n\nAt equal recall (vecshard's q/s read off its own curve at each one-node recall):\n\n${equalRecallTable(cells)}`;
+  report('p2', opts, cells, 'P2 sharded kNN', `${data}; one node, one HNSW table (m 16, ef_construction 64) vs vecshard with ${opts.shards} shards on ${opts.nodes} nodes, same index settings.`, head + table + equal + (chart ? `\n\nChart: ![P2](${chart})` : ''));
 }
 
 async function runP4(): Promise<void> {
