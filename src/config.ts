@@ -88,6 +88,9 @@ const schema = z
       .strict()
       .default({}),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    // How long a coordinator's lease lasts unrenewed (renewed every 5 s): another coordinator settles its prepared
+    // transactions only after that.
+    coordinatorLeaseMs: z.number().int().min(1000).default(30_000),
   })
   .strict();
 
@@ -103,6 +106,7 @@ export interface Config {
   readTimeoutMs: number;
   limits: { maxMessageBytes: number; maxCopyLineBytes: number };
   logLevel: string;
+  coordinatorLeaseMs: number;
   /** Where the HTTP port (metrics, health, status page) listens; null when off. */
   http: { host: string; port: number; allowedHosts: string[]; token?: string } | null;
   /** Where embedded nodes keep their data, when the nodes are embedded. */
@@ -200,6 +204,7 @@ export function parseConfig(raw: unknown, baseDir = process.cwd()): Config {
     readTimeoutMs: c.pool.readTimeoutMs,
     limits: c.limits,
     logLevel: c.logLevel,
+    coordinatorLeaseMs: c.coordinatorLeaseMs,
     embeddedDir,
   };
 }

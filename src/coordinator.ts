@@ -7,6 +7,7 @@ import { Server } from './wire/server.ts';
 import path from 'node:path';
 import { repairDatabase, settlePrepared, settleUnfinishedCommits } from './operations/repair.ts';
 import { useCommitJournal } from './executor/commit-journal.ts';
+import { setLease } from './executor/transaction.ts';
 
 /** How often prepared transactions left behind are looked for. */
 const SETTLE_INTERVAL_MS = 5000;
@@ -31,6 +32,7 @@ export function createLogger(level: string): Logger {
 export async function startCoordinator(config: Config, log = createLogger(config.logLevel)): Promise<Coordinator> {
   await loadParser();
   setLimits(config.limits);
+  setLease(config.coordinatorLeaseMs);
   const cluster = new Cluster(config.nodes, { connectTimeoutMs: config.connectTimeoutMs, acquireTimeoutMs: config.acquireTimeoutMs, healthCheckTimeoutMs: config.healthCheckTimeoutMs, readTimeoutMs: config.readTimeoutMs });
   const server = new Server(config.server, cluster, log);
   if (config.embeddedDir) {

@@ -23,6 +23,22 @@ async function supportsTwoPhase(c: NodeConnection): Promise<boolean> {
 
 export const GID_PREFIX = 'vecshard_';
 
+/** This coordinator process, in the names of the transactions it prepares and in its lease (vecshard.coordinators). */
+export const COORDINATOR_ID = randomBytes(4).toString('hex');
+
+/** How long a coordinator's lease lasts without renewal (config `coordinatorLeaseMs`). */
+let leaseMs = 30_000;
+export function setLease(ms: number): void {
+  leaseMs = ms;
+}
+
+/** Renews this coordinator's lease on a node (a connection to one database there, at rest). */
+export async function renewLease(c: NodeConnection): Promise<void> {
+  if ((await runQuery(c, `SELECT to_regclass('vecshard.coordinators') IS NOT NULL`)).rows[0][0] !== 't') return;
+  await runQuery(c, `INSERT INTO vecshard.coordinators (id) VALUES (${quoteLiteral(COORDINATOR_ID)}) ON CONFLICT (id) DO UPDATE SET heartbeat_at = now();
+    DELETE FROM vecshard.coordinators WHERE heartbeat_at < now() - interval '1 day'`);
+}
+
 /** Transactions this process is committing right now: recovery leaves their prepared parts alone. */
 const inFlight = new Set<string>();
 
@@ -66,7 +82,7 @@ export async function commitDistributed(home: NodeConnection, others: NodeConnec
     });
     return;
   }
-  const gid = `${GID_PREFIX}${randomBytes(8).toString('hex')}_${home.nodeId}`;
+  const gid = `${GID_PREFIX}${COORDINATOR_ID}-${randomBytes(8).toString('hex')}_${home.nodeId}`;
   // One prepared name per connection: a streamed COPY may use several connections to one node.
   const names = new Map<NodeConnection, string>();
   const seen = new Map<number, number>();
@@ -136,10 +152,28 @@ export async function rollbackAll(conns: NodeConnection[]): Promise<void> {
 /** A prepared transaction's name without its part (vecshard_<hex>_<home>_<node>[p<k>] → vecshard_<hex>_<home>). */
 const baseGid = (g: string) => g.replace(/_\d+(?:p\d+)?$/, '');
 
-/** The node holding the commit record of prepared transaction `gid` (vecshard_<hex>_<home>_<node>). */
+/** The node holding the commit record of prepared transaction `gid` (vecshard_[<coordinator>-]<hex>_<home>). */
 function recordNode(base: string): number {
-  const m = /^vecshard_[0-9a-f]+_(\d+)$/.exec(base);
+  const m = /^vecshard_(?:[0-9a-f]+-)?[0-9a-f]+_(\d+)$/.exec(base);
   return m ? Number(m[1]) : 0;
+}
+
+/** The coordinator that prepared it (names from before leases have none). */
+const preparedBy = (base: string) => /^vecshard_([0-9a-f]+)-/.exec(base)?.[1];
+
+/**
+ * Whether another coordinator may still finish prepared transaction `base`: its lease (on the node with the
+ * commit record) is running, or the transaction is younger than a lease (that coordinator may not have renewed
+ * its lease in this database yet). Ours, when not in flight, and unnamed ones are settled at once.
+ */
+async function ownedElsewhere(base: string, prepared: string, record: NodeConnection): Promise<boolean> {
+  const by = preparedBy(base);
+  if (!by || by === COORDINATOR_ID) return false;
+  const young = (await runQuery(record, `SELECT ${quoteLiteral(prepared)}::timestamptz > now() - interval '${leaseMs} milliseconds'`)).rows[0][0] === 't';
+  if (young) return true;
+  if ((await runQuery(record, `SELECT to_regclass('vecshard.coordinators') IS NOT NULL`)).rows[0][0] !== 't') return false;
+  const r = await runQuery(record, `SELECT 1 FROM vecshard.coordinators WHERE id = ${quoteLiteral(by)} AND heartbeat_at > now() - interval '${leaseMs} milliseconds'`);
+  return r.rows.length > 0;
 }
 
 /**
@@ -154,12 +188,12 @@ export async function recoverPrepared(nodes: NodeConnection[], complete: boolean
   for (const c of nodes) logs.set(c.nodeId, (await runQuery(c, `SELECT to_regclass('vecshard.transactions') IS NOT NULL`)).rows[0][0] === 't');
   let settled = 0;
   for (const c of nodes) {
-    const r = await runQuery(c, `SELECT gid FROM pg_prepared_xacts WHERE gid LIKE 'vecshard\\_%' AND database = current_database()`);
-    for (const [gid] of r.rows) {
+    const r = await runQuery(c, `SELECT gid, prepared FROM pg_prepared_xacts WHERE gid LIKE 'vecshard\\_%' AND database = current_database()`);
+    for (const [gid, prepared] of r.rows) {
       const base = baseGid(gid!);
       if (inFlight.has(base)) continue;
       const home = byNode.get(recordNode(base));
-      if (!home) continue;
+      if (!home || (await ownedElsewhere(base, prepared!, home))) continue;
       const committed = logs.get(home.nodeId) && (await runQuery(home, `SELECT 1 FROM vecshard.transactions WHERE gid = ${quoteLiteral(base)}`)).rows.length > 0;
       await runQuery(c, `${committed ? 'COMMIT' : 'ROLLBACK'} PREPARED ${quoteLiteral(gid!)}`);
       settled++;

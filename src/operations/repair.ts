@@ -9,7 +9,7 @@ import * as fe from '../protocol/frontend.ts';
 import { shardDdl } from './distribute.ts';
 import { openCatalog, readCatalog, refreshStaleCopies, withConn, writeCatalog } from '../metadata/catalog-copies.ts';
 import { clearCommitJournal, unfinishedCommits } from '../executor/commit-journal.ts';
-import { recoverPrepared } from '../executor/transaction.ts';
+import { recoverPrepared, renewLease } from '../executor/transaction.ts';
 import { readErrorFields } from '../protocol/backend.ts';
 import { PgError } from '../errors.ts';
 import { quoteIdent } from '../sql/quote.ts';
@@ -175,6 +175,8 @@ export async function settlePrepared(cluster: Cluster, database: string, log: Lo
   const conns: NodeConnection[] = [];
   try {
     for (const i of up) conns.push(await cluster.pool(i, database).acquire());
+    // This coordinator's lease, renewed on every node as it goes: its prepared transactions are its own to finish.
+    for (const c of conns) await renewLease(c);
     const n = await recoverPrepared(conns, up.length === cluster.members().length);
     if (n) log.warn({ settled: n, database }, 'settled prepared transactions left behind');
   } finally {

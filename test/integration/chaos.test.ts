@@ -38,7 +38,7 @@ beforeAll(async () => {
   pgs = await startPgServers(3);
   port = await freePort();
   const pool = { connectTimeoutMs: 1000, healthCheckIntervalMs: 200, healthCheckTimeoutMs: 1000, acquireTimeoutMs: 5000 };
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: pgs.servers.map((s) => s.url), pool, logLevel: 'warn' }));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: pgs.servers.map((s) => s.url), pool, logLevel: 'warn', coordinatorLeaseMs: 3000 }));
   await coordinator();
   const cl = await client();
   await cl.query('CREATE EXTENSION IF NOT EXISTS vector');

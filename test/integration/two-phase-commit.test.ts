@@ -47,7 +47,7 @@ async function preparedCount(): Promise<number> {
 beforeAll(async () => {
   pgs = await startPgServers(2);
   port = await freePort();
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ listen: { port }, http: { port: 0 }, nodes: pgs.servers.map((s) => s.url), logLevel: 'warn' }));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ listen: { port }, http: { port: 0 }, nodes: pgs.servers.map((s) => s.url), logLevel: 'warn', coordinatorLeaseMs: 2000 }));
   const p = await coordinator();
   const cl = await client();
   await cl.query('CREATE TABLE kv (k int PRIMARY KEY, v text)');
@@ -79,11 +79,13 @@ for (const [hang, expected] of [
     await waitFor('a prepared transaction on a node', async () => (await preparedCount()) > 0, { timeoutMs: 10_000 });
     await killed(p);
 
+    // The restarted coordinator is another one: it settles what the killed one prepared once that one's lease ran out.
     const again = await coordinator();
     const c2 = await client();
+    await c2.query('SELECT 1 FROM kv LIMIT 1'); // the database is served again: its settling runs every 5 s
+    await waitFor('the killed coordinator\'s transaction settled', async () => (await preparedCount()) === 0, { timeoutMs: 20_000 });
     const rows = (await c2.query('SELECT k FROM kv WHERE v = $1', [hang])).rows;
     expect(rows.length).toBe(expected);
-    expect(await preparedCount()).toBe(0);
     const nodes = new Set((await c2.query('SELECT node_id FROM vecshard.placements')).rows.map((r) => r.node_id));
     expect(nodes.size).toBe(2);
     await c2.end();
@@ -101,6 +103,37 @@ it('the answer to the commit record lost: the client hears 08007, the prepared p
   // Node 0 committed (the record is there): the periodic settling commits node 1's prepared part.
   await waitFor('the prepared part to be settled', async () => (await preparedCount()) === 0, { timeoutMs: 30_000 });
   expect((await cl.query(`SELECT count(*)::int AS n FROM kv WHERE v = 'lost'`)).rows).toEqual([{ n: 2 }]);
+  await cl.end();
+  await killed(p);
+}, 60_000);
+
+it("a transaction another coordinator prepared is left to it while its lease runs, and settled once the lease is out", async () => {
+  const p = await coordinator();
+  const cl = await client();
+  await cl.query('SELECT count(*) FROM kv'); // the database served: its lease is renewed from now on
+  const node = (i: number) => {
+    const c = new pg.Client({ connectionString: pgs.servers[i].url + '/postgres' });
+    return c.connect().then(() => c);
+  };
+  const [n0, n1] = [await node(0), await node(1)];
+  // Another coordinator ("0ther123"), alive: its lease row is fresh. Its transaction is prepared on node 1, with no
+  // commit record yet (it is between PREPARE and the record).
+  await n0.query(`INSERT INTO vecshard.coordinators (id) VALUES ('0a0b0c0d') ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`);
+  await n1.query(`BEGIN; INSERT INTO vecshard_shards.kv_0001 VALUES (-7, 'other') ON CONFLICT DO NOTHING; PREPARE TRANSACTION 'vecshard_0a0b0c0d-00112233445566aa_0_1'`);
+  const renew = setInterval(() => void n0.query(`UPDATE vecshard.coordinators SET heartbeat_at = now() WHERE id = '0a0b0c0d'`).catch(() => {}), 500);
+  try {
+    // Several settling rounds (every 5 s) and a repair pass leave it alone while the lease is renewed.
+    await cl.query('SELECT vecshard.repair()');
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(await preparedCount()).toBe(1);
+  } finally {
+    clearInterval(renew);
+  }
+  // Its coordinator stops renewing: once the lease (2 s here) is out, it is settled — rolled back, no record.
+  await waitFor('the other coordinator\'s transaction settled', async () => (await preparedCount()) === 0, { timeoutMs: 20_000 });
+  expect((await n1.query(`SELECT count(*)::int AS n FROM vecshard_shards.kv_0001 WHERE k = -7`)).rows).toEqual([{ n: 0 }]);
+  await n0.end();
+  await n1.end();
   await cl.end();
   await killed(p);
 }, 60_000);
