@@ -8,6 +8,8 @@ import path from 'node:path';
 import { repairDatabase, settlePrepared, settleUnfinishedCommits } from './operations/repair.ts';
 import { useCommitJournal } from './executor/commit-journal.ts';
 import { setLease } from './executor/transaction.ts';
+import { shardStatementsStale } from './executor/shard-tasks.ts';
+import { onCatalogChange, stopWatching } from './metadata/catalog-watch.ts';
 
 /** How often prepared transactions left behind are looked for. */
 const SETTLE_INTERVAL_MS = 5000;
@@ -33,6 +35,8 @@ export async function startCoordinator(config: Config, log = createLogger(config
   await loadParser();
   setLimits(config.limits);
   setLease(config.coordinatorLeaseMs);
+  // Another coordinator changed a table: statements prepared and described against the old one are not used again.
+  onCatalogChange(() => shardStatementsStale());
   const cluster = new Cluster(config.nodes, { connectTimeoutMs: config.connectTimeoutMs, acquireTimeoutMs: config.acquireTimeoutMs, healthCheckTimeoutMs: config.healthCheckTimeoutMs, readTimeoutMs: config.readTimeoutMs });
   const server = new Server(config.server, cluster, log);
   if (config.embeddedDir) {
@@ -69,6 +73,7 @@ export async function startCoordinator(config: Config, log = createLogger(config
     log,
     async close() {
       clearInterval(settle);
+      stopWatching(cluster);
       await web?.close();
       await server.close();
       await cluster.close();

@@ -5,7 +5,7 @@ import * as fe from '../protocol/frontend.ts';
 import type { DdlPlan } from '../planner/types.ts';
 import { planDropIndex } from '../planner/ddl.ts';
 import { PgError } from '../errors.ts';
-import { BUMP_VERSION, type DistributedTable } from '../metadata/catalog.ts';
+import { ANNOUNCE, BUMP_VERSION, type DistributedTable } from '../metadata/catalog.ts';
 import { requireAllNodes } from '../metadata/catalog-copies.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
@@ -37,7 +37,8 @@ async function changeEverywhere(plan: DdlPlan, text: string, ctx: RunContext, si
   const catalog = plan.catalog.length ? [...plan.catalog, BUMP_VERSION] : [];
   const sql = plan.transactional ? [plan.shell, ...catalog].join(';\n') : plan.shell;
   const change = async () => {
-    home.write(fe.query(sql));
+    // Other coordinators drop what they know of the tables when this commits (the home node's part announces it).
+    home.write(fe.query(plan.transactional ? `${sql};\n${ANNOUNCE}` : sql));
     let error: be.PgErrorFields | undefined;
     const notices: Buffer[] = [];
     await home.readUntilReady((f) => {
@@ -60,6 +61,7 @@ async function changeEverywhere(plan: DdlPlan, text: string, ctx: RunContext, si
   // In the client's transaction (or where none may be used) the statements simply run in turn.
   if (!plan.transactional || ctx.inTransaction) await change();
   else await withOwnTransaction(home, await Promise.all(nodes.map(ctx.conn)), change);
+  if (!plan.transactional) await runQuery(home, ANNOUNCE);
   await ctx.catalogChanged();
   sink.send(be.commandComplete(tag || text.trim().split(/\s+/).slice(0, 2).join(' ').toUpperCase()));
 }

@@ -3,8 +3,9 @@
 // before it is trusted again, and a coordinator starts from the newest copy that answers.
 import type { Cluster } from '../shards/cluster.ts';
 import { type NodeConnection } from '../shards/node-connection.ts';
-import { BUMP_VERSION, loadCatalog, migrate, type Catalog } from './catalog.ts';
+import { ANNOUNCE, BUMP_VERSION, loadCatalog, migrate, type Catalog } from './catalog.ts';
 export { BUMP_VERSION };
+import { watchCatalog } from './catalog-watch.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import type { Logger } from 'pino';
 import { recoverPrepared } from '../executor/transaction.ts';
@@ -102,6 +103,7 @@ export function openCatalog(cluster: Cluster, database: string, log: Logger, hel
         if (n) log.warn({ settled: n }, 'settled prepared transactions left by an earlier coordinator');
       }
       cluster.setRecovered(database);
+      watchCatalog(cluster, database, log);
       return cat;
     } finally {
       for (const c of taken) await cluster.pool(c.nodeId, c.database).release(c, c.status === 'I');
@@ -158,8 +160,9 @@ export async function writeCatalog(cluster: Cluster, database: string, sql: stri
     let lost: unknown;
     const write = async (c: NodeConnection) => {
       // A session's own connection inside its client's transaction: the change joins that transaction.
-      if (c.status !== 'I') return void (await runQuery(c, `${sql}; ${BUMP_VERSION}`));
-      await runQuery(c, `BEGIN; ${sql}; ${BUMP_VERSION}; COMMIT`).catch(async (e) => {
+      // Inside the client's transaction only the home node's part may announce it (the others may be prepared).
+      if (c.status !== 'I') return void (await runQuery(c, `${sql}; ${BUMP_VERSION}${c.nodeId === cluster.homeNode(database) ? `; ${ANNOUNCE}` : ''}`));
+      await runQuery(c, `BEGIN; ${sql}; ${BUMP_VERSION}; ${ANNOUNCE}; COMMIT`).catch(async (e) => {
         await runQuery(c, 'ROLLBACK').catch(() => {});
         throw e;
       });

@@ -69,6 +69,12 @@ export const SHARD_SCHEMA = 'vecshard_shards';
 /** Every change to a catalog copy bumps its version; the highest version is the newest copy. */
 export const BUMP_VERSION = 'UPDATE vecshard.catalog_state SET version = version + 1';
 
+/**
+ * Tells other coordinators that tables changed, when the transaction commits (catalog-watch.ts). Sent by the home
+ * node's part only: a transaction that NOTIFYs cannot be prepared, and the home node's part is never prepared.
+ */
+export const ANNOUNCE = 'NOTIFY vecshard_catalog';
+
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
 export class Catalog {

@@ -6,7 +6,7 @@ import { type NodeConnection } from '../shards/node-connection.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import { tableAccess } from './access.ts';
 import { moveRows } from './move-rows.ts';
-import { BUMP_VERSION, migrate, readColumns, registerTableSql, SHARD_SCHEMA, type DistributedTable, type Shard } from '../metadata/catalog.ts';
+import { ANNOUNCE, BUMP_VERSION, migrate, readColumns, registerTableSql, SHARD_SCHEMA, type DistributedTable, type Shard } from '../metadata/catalog.ts';
 import { HASHERS, hashRange } from '../metadata/hash.ts';
 import { kmeans } from '../index/kmeans.ts';
 import { opclassMetric, type Metric } from '../index/distance.ts';
@@ -207,7 +207,7 @@ export async function distributeTable(
     const all = await Promise.all(members.map((n) => conn(n)));
     if (inTransaction) {
       for (const c of all) {
-        const own = c === home ? [`TRUNCATE ${rel}`] : [schemaIfMissing(req.schema), ...shell(req.schema, req.name)];
+        const own = c === home ? [`TRUNCATE ${rel}`, ANNOUNCE] : [schemaIfMissing(req.schema), ...shell(req.schema, req.name)];
         await runQuery(c, [...own, registerTableSql(table), BUMP_VERSION].join(';\n'));
       }
       return table;
@@ -215,7 +215,7 @@ export async function distributeTable(
     try {
       for (const c of all) {
         await migrate(c);
-        const own = c === home ? [`TRUNCATE ${rel}`] : [schemaIfMissing(req.schema), ...shell(req.schema, req.name)];
+        const own = c === home ? [`TRUNCATE ${rel}`, ANNOUNCE] : [schemaIfMissing(req.schema), ...shell(req.schema, req.name)];
         await runQuery(c, ['BEGIN', ...own, registerTableSql(table), BUMP_VERSION].join(';\n'));
       }
       await commit!(home, all.filter((c) => c !== home));

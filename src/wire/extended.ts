@@ -12,6 +12,7 @@ import { distributedTables } from '../planner/relations.ts';
 import { readBind } from '../planner/params.ts';
 import { walk, type Node } from '../sql/ast.ts';
 import { portalReader } from '../executor/portal-stream.ts';
+import { shardGeneration } from '../executor/shard-tasks.ts';
 import { BufferSink } from '../executor/sink.ts';
 import { clientFields, standInRefusal } from '../errors.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
@@ -100,6 +101,9 @@ export class ExtendedProtocol {
       const [raw] = q.unparsed ? [] : ((parseSql(m.sql) as RawStmt[]) ?? []);
       if (raw && !readsOnly(raw)) return this.error(standInRefusal().fields, 'parse');
     }
+    // Node 0 keeps it under a name of its catalog generation: after a table changed, a statement prepared before
+    // would fail there with "cached plan must not change result type", where a new Parse works on Postgres.
+    if (st.distributed && st.nodeName !== '') st.nodeName = statementName(`${shardGeneration()}\0${m.sql}`, m.paramTypes);
     // A read or write of distributed tables described before is answered here; the first time, node 0 describes it.
     const key = st.distributed && answerable(st.distributed) && !q.allNodes && !q.pins && !q.changesSettings && !s.refreshSettings && s.status !== 'E' ? describedKey(m.sql, m.paramTypes, s.settingsKey, `${s.database}\0${s.login.role}`) : undefined;
     st.described = key === undefined ? undefined : lookUp(key);
@@ -107,7 +111,8 @@ export class ExtendedProtocol {
     if (st.described) return void this.entries.push({ kind: 'parse', forward: true, synthetic: be.parseComplete() });
     const conn = await s.acquire();
     if (key !== undefined) {
-      this.#queueParse(conn, st, true, m.name, m.name === st.nodeName && sent === st.sql ? frame : undefined);
+      if (st.nodeName !== '' && conn.backend.prepared.has(st.nodeName)) this.entries.push({ kind: 'parse', forward: true, synthetic: be.parseComplete() });
+      else this.#queueParse(conn, st, true, m.name, m.name === st.nodeName && sent === st.sql ? frame : undefined);
       this.out.push(fe.describe({ kind: 'S', name: st.nodeName }));
       this.entries.push({ kind: 'describe-S', forward: false, capture: learner(key, (d) => (st.described = d)) });
       return;

@@ -1,0 +1,82 @@
+// Two coordinator processes in front of the same nodes (issue 18): a table distributed or changed through one is
+// seen as such by the other at its next statement (catalog changes are announced with NOTIFY when they commit; the
+// other drops its cached catalog and what it prepared from it), and both answer kNN exactly as one node does.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startPgServers, freePort } from '../helpers/pg-nodes.ts';
+import { startCli, waitForExit, type Watched } from '../helpers/wait.ts';
+
+let pgs: Awaited<ReturnType<typeof startPgServers>>;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vecshard-two-'));
+const procs: Watched[] = [];
+const clients: pg.Client[] = [];
+
+async function coordinator(): Promise<pg.Client> {
+  const port = await freePort();
+  const file = path.join(dir, `c${procs.length}.json`);
+  fs.writeFileSync(file, JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: pgs.servers.map((s) => s.url), logLevel: 'warn' }));
+  procs.push(await startCli(['start', '--config', file]));
+  const cl = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+  cl.on('error', () => {});
+  await cl.connect();
+  clients.push(cl);
+  return cl;
+}
+
+let one: pg.Client;
+let two: pg.Client;
+beforeAll(async () => {
+  pgs = await startPgServers(2);
+  one = await coordinator();
+  two = await coordinator();
+}, 120_000);
+afterAll(async () => {
+  for (const c of clients) await c.end().catch(() => {});
+  for (const p of procs) {
+    p.child.kill('SIGTERM');
+    await waitForExit(p).catch(() => p.child.kill('SIGKILL'));
+  }
+  pgs?.stopAll();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+it('a table distributed through one coordinator is read as distributed through the other at once', async () => {
+  await one.query('CREATE EXTENSION IF NOT EXISTS vector');
+  await one.query('CREATE TABLE items (id int PRIMARY KEY, v vector(3))');
+  await one.query(`INSERT INTO items SELECT g, ARRAY[cos(g), sin(g), g / 100.0]::vector FROM generate_series(1, 300) g`);
+  // The other coordinator has loaded the catalog (items is a plain table to it).
+  expect((await two.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 300 }]);
+  await one.query(`SELECT create_distributed_table('items', 'id', shard_count => 4)`);
+  // Its rows moved into the shards: read as a plain table, node 0's shell would say 0.
+  expect((await two.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 300 }]);
+  expect((await two.query({ text: 'SELECT v::text FROM items WHERE id = $1', values: [7] })).rows).toHaveLength(1);
+});
+
+it('DDL through one is seen by the next statement through the other, prepared statements included', async () => {
+  const lookup = { name: 'lookup', text: 'SELECT * FROM items WHERE id = $1' };
+  expect(Object.keys((await two.query({ ...lookup, values: [5] })).rows[0])).toEqual(['id', 'v']);
+  await one.query('ALTER TABLE items ADD COLUMN tag int DEFAULT 7');
+  expect((await two.query('SELECT tag FROM items WHERE id = 5')).rows).toEqual([{ tag: 7 }]);
+  const fresh = { name: 'lookup2', text: 'SELECT * FROM items WHERE id = $1' };
+  expect((await two.query({ ...fresh, values: [5] })).rows[0]).toMatchObject({ id: 5, tag: 7 });
+  await one.query('CREATE INDEX ON items USING hnsw (v vector_l2_ops)');
+  await two.query('UPDATE items SET tag = 8 WHERE id = 5');
+  expect((await one.query('SELECT tag FROM items WHERE id = 5')).rows).toEqual([{ tag: 8 }]);
+});
+
+it('both answer exact kNN as a brute-force scan does, while both write', async () => {
+  await Promise.all([
+    one.query(`INSERT INTO items (id, v) SELECT g, ARRAY[cos(g), sin(g), g / 100.0]::vector FROM generate_series(301, 400) g`),
+    two.query(`INSERT INTO items (id, v) SELECT g, ARRAY[cos(g), sin(g), g / 100.0]::vector FROM generate_series(401, 500) g`),
+  ]);
+  const q = '[0.5,0.5,2]';
+  const brute = (await one.query(`SELECT id FROM (SELECT id, v <-> '${q}' AS d FROM items ORDER BY id) s ORDER BY d, id LIMIT 10`)).rows.map((r) => r.id);
+  for (const cl of [one, two]) {
+    await cl.query('SET vecshard.exact = on');
+    expect((await cl.query(`SELECT id FROM items ORDER BY v <-> '${q}' LIMIT 10`)).rows.map((r) => r.id)).toEqual(brute);
+  }
+  expect((await two.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 500 }]);
+});
