@@ -39,12 +39,17 @@ export function watchCatalog(cluster: Cluster, database: string, log: Logger): v
   void listen(cluster, database, log, w);
 }
 
-export function stopWatching(cluster: Cluster): void {
-  for (const w of watches.get(cluster)?.values() ?? []) {
+/** Stops listening, for one database (about to be dropped: the listening session would hold it) or all. */
+export function stopWatching(cluster: Cluster, database?: string): void {
+  const m = watches.get(cluster);
+  for (const [db, w] of m ?? []) {
+    if (database !== undefined && db !== database) continue;
     w.stopped = true;
     w.conn?.close();
+    m!.delete(db);
+    // Loaded again, it is watched again.
+    cluster.invalidateCatalog(db);
   }
-  watches.delete(cluster);
 }
 
 async function listen(cluster: Cluster, database: string, log: Logger, w: Watch): Promise<void> {

@@ -78,3 +78,12 @@ export function paramCountError(given: number, d: Described, name: string): be.P
   if (given === d.params.length) return undefined;
   return { severity: 'ERROR', code: '08P01', message: `bind message supplies ${given} parameters, but prepared statement "${name}" requires ${d.params.length}` };
 }
+
+/**
+ * A statement's parameter types: the client's, and where it left one unspecified (0) the type the node inferred.
+ * Routing reads a binary parameter by its type (a 4-byte text value is not an int4).
+ */
+export function paramTypes(clientTypes: number[], d: Described | undefined): number[] {
+  if (!d) return clientTypes;
+  return d.params.map((t, i) => clientTypes[i] || t);
+}

@@ -35,4 +35,6 @@ export interface DistributedPortal {
   stream?: PortalReader;
   /** Bound by vecshard alone (never on the home node): Describe and Close are answered here. */
   described?: Described;
+  /** The statement it was bound from, when bound on the home node (what vecshard learns of it meanwhile counts). */
+  prepared?: PreparedStatement;
 }

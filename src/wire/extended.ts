@@ -19,7 +19,7 @@ import type { NodeConnection } from '../shards/node-connection.ts';
 import type { PreparedStatement } from '../session/statements.ts';
 import { isLocalSet, readsOnly, type ClientSession } from './session.ts';
 import { completes, type Entry, type EntryKind } from './entries.ts';
-import { answerable, describedKey, learner, lookUp, paramCountError, portalRow, usable } from '../session/described.ts';
+import { answerable, describedKey, learner, lookUp, paramCountError, paramTypes, portalRow, usable } from '../session/described.ts';
 
 /** Statements vecshard keeps prepared on one node connection for its clients. */
 const PREPARED_PER_CONNECTION = 500;
@@ -168,7 +168,7 @@ export class ExtendedProtocol {
     if (st.changesSettings) s.refreshSettings = true;
     if (usable(st.described)) {
       // Checked and kept here; the values reach the shards at Execute.
-      const bound = readBind(h.rest, st.paramTypes);
+      const bound = readBind(h.rest, paramTypes(st.paramTypes, st.described));
       const wrong = paramCountError(bound.params.values.length, st.described, h.statement);
       if (wrong) return this.error(wrong, 'bind');
       s.dropPortal(h.portal);
@@ -184,7 +184,7 @@ export class ExtendedProtocol {
     this.out.push(fe.bind({ ...h, statement: st.nodeName }));
     this.entries.push({ kind: 'bind', forward: true });
     s.dropPortal(h.portal);
-    if (st.distributed) s.portals.set(h.portal, { stmt: st.distributed, sql: st.sql, ...readBind(h.rest, st.paramTypes) });
+    if (st.distributed) s.portals.set(h.portal, { stmt: st.distributed, sql: st.sql, ...readBind(h.rest, st.paramTypes), prepared: st });
   }
 
   async describe(frame: Buffer): Promise<void> {
@@ -228,6 +228,8 @@ export class ExtendedProtocol {
     try {
       if (dp.stream) return void (await dp.stream.fetch(maxRows, (f) => cs.ctx.send(f)));
       if (!dp.pending) {
+        // Types the node inferred for parameters the client left untyped, learnt by now (the Describe went first).
+        if (dp.prepared?.described) dp.params.types = paramTypes(dp.prepared.paramTypes, dp.prepared.described);
         const plan = await cs.plan(dp.stmt, dp.sql, dp.params);
         // Routed by a parameter: later lookups of this statement skip the plan (routed-lane.ts).
         if (dp.described && plan.kind === 'distributed' && plan.route && !plan.write && cs.s.status === 'I') dp.described.route = { ...plan.route, table: plan.table, catalog: await cs.s.catalog(), byShard: new Map() };

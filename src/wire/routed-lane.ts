@@ -8,7 +8,7 @@ import { readBind, paramText } from '../planner/params.ts';
 import { shardIndexFor } from '../metadata/route.ts';
 import { placeReads, underWay } from '../executor/placement.ts';
 import { prepareTask } from '../executor/shard-tasks.ts';
-import { portalRow, usable, type Described } from '../session/described.ts';
+import { paramTypes, portalRow, usable, type Described } from '../session/described.ts';
 import { isLost, ShardError } from '../errors.ts';
 import type { ClientSession } from './session.ts';
 
@@ -33,7 +33,7 @@ async function lookup(cs: ClientSession, d: Described, types: number[], rest: Bu
   const route = d.route!;
   if ((await s.catalog()) !== route.catalog) return false; // the plan is made again, and the route with it
   const t0 = performance.now();
-  const { params, resultFormats } = readBind(rest, types);
+  const { params, resultFormats } = readBind(rest, paramTypes(types, d));
   if (params.values.length !== d.params.length) return false; // the general path says what is wrong
   const value = paramText(params, route.param);
   let task;

@@ -1,4 +1,5 @@
 // The simple query protocol: a Query message, one or more statements, answered and closed by ReadyForQuery.
+import { stopWatching } from '../metadata/catalog-watch.ts';
 import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
 import { classify, classifyPlain, mayName, quoteProbesAll } from '../sql/classify.ts';
@@ -41,6 +42,7 @@ export async function simpleQuery(cs: ClientSession, frame: Buffer): Promise<voi
       }
       await requireDatabaseRight(s, 'drop', plan.name);
       await s.release();
+      stopWatching(s.cluster, plan.name);
       if (!(await s.cluster.dropDatabase(plan.name, plan.text, plan.ifExists))) {
         cs.ctx.send(be.noticeResponse({ severity: 'NOTICE', code: '00000', message: `database "${plan.name}" does not exist, skipping` }));
       }

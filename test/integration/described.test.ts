@@ -117,6 +117,24 @@ it('a value the column cannot take is refused, first time at Bind and cached at 
   }
 });
 
+it('routes a binary parameter the client left untyped by the type the node gave it (a 4-byte text is not an int)', async () => {
+  await vs.query('CREATE TABLE tags (name text PRIMARY KEY, n int)');
+  await vs.query(`SELECT create_distributed_table('tags', 'name', shard_count => 4)`);
+  await vs.query(`INSERT INTO tags SELECT 'w' || g, g FROM generate_series(1, 50) g UNION ALL SELECT 'abcd', 0`);
+  const raw = await RawClient.connect(c.port);
+  try {
+    for (let i = 0; i < 3; i++) {
+      // A Buffer goes in binary format.
+      const bind = serialize.bind({ statement: 'bytag', values: [Buffer.from('abcd')] });
+      raw.write([...(i === 0 ? [serialize.parse({ name: 'bytag', text: 'SELECT n FROM tags WHERE name = $1' })] : []), bind, serialize.execute({}), serialize.sync()]);
+      const got = seen(await raw.until('readyForQuery'));
+      expect(got, `execution ${i + 1}`).toContain('D ["0"]');
+    }
+  } finally {
+    raw.end();
+  }
+});
+
 it('routed lookups on another node go on answering while node 0 does not (no round trip to it)', async () => {
   // Ids whose shard is on node 1.
   const onNode1 = (await vs.query(`SELECT s.shard_name FROM vecshard.shards s JOIN vecshard.placements p USING (shard_id) WHERE p.node_id = 1`)).rows.map((r) => r.shard_name);
