@@ -8,14 +8,19 @@ import { placeReads } from './placement.ts';
 import { gatherRows, stripColumns } from './gather.ts';
 import { Held } from './portal-stream.ts';
 
-/** Whether this answer is one to measure. */
+/** Exact re-runs under way in this process: a share of 1 under heavy load must not pile them up. */
+let running = 0;
+const MAX_RUNNING = 2;
+
+/** Whether this answer is one to measure (none while two are being measured: the sample skips, it does not queue). */
 export function toMeasure(plan: DistributedPlan, ctx: RunContext): boolean {
-  return !!plan.measure && plan.merge.kind === 'knn' && Math.random() < plan.measure.share && plan.table.shards.every((s) => s.nodes.every((n) => ctx.cluster.nodes[n].kind === 'postgres'));
+  return !!plan.measure && plan.merge.kind === 'knn' && running < MAX_RUNNING && Math.random() < plan.measure.share && plan.table.shards.every((s) => s.nodes.every((n) => ctx.cluster.nodes[n].kind === 'postgres'));
 }
 
 /** Compares `got` (the rows the client got, hidden columns stripped) with the exact answer; records the recall. */
 export async function measureRecall(ctx: RunContext, plan: DistributedPlan, got: Buffer[], formats: number[], hiddenBinary: boolean): Promise<void> {
   const held = new Held(ctx);
+  running++;
   try {
     const placed = placeReads(plan.measure!.tasks, plan.table, ctx.cluster, ctx.nextTurn());
     const results = await runTasks((n) => held.conn(n), placed, formats, false, () => {});
@@ -37,6 +42,7 @@ export async function measureRecall(ctx: RunContext, plan: DistributedPlan, got:
   } catch (e) {
     ctx.log.debug({ err: e }, 'measuring recall failed');
   } finally {
+    running--;
     await held.release();
   }
 }

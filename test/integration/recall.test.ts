@@ -86,11 +86,13 @@ it('reaches the recall asked for, at a lower ef_search than the settings that re
   await cl.query('RESET vecshard.target_recall');
 }, 300_000);
 
-it('measures the recall of a share of answers in the background and exports it', async () => {
+it('measures the recall of a share of answers in the background (two at a time at most) and exports it', async () => {
   await cl.query('SET hnsw.ef_search = 10');
   await cl.query('SET vecshard.measure_recall = 1');
-  for (const q of queries.slice(0, 30)) await cl.query(knn, [q]);
-  await waitFor('30 measured answers', async () => (c.cluster.metrics.measuredRecall('public.words')?.samples ?? 0) >= 30, { timeoutMs: 30_000 });
+  // Every answer is a candidate; while two are being measured the others are skipped, not queued.
+  for (const q of queries.slice(0, 60)) await cl.query(knn, [q]);
+  await waitFor('measured answers', async () => (c.cluster.metrics.measuredRecall('public.words')?.samples ?? 0) >= 10, { timeoutMs: 30_000 });
+  expect(c.cluster.metrics.measuredRecall('public.words')!.samples).toBeLessThanOrEqual(60);
   const m = c.cluster.metrics.measuredRecall('public.words')!;
   expect(m.recall).toBeGreaterThan(0.3);
   expect(m.recall).toBeLessThan(1);
