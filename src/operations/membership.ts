@@ -1,6 +1,7 @@
 // Adding and removing nodes online. A new node gets every database, the extensions, the shells and a copy of the
 // catalog, then takes shards through vecshard.rebalance(); a node to be removed is drained first: each of its
 // shard copies is rebuilt on another node (the repair machinery), then it leaves the cluster.
+import { takeShard } from './take-shard.ts';
 import type { Logger } from 'pino';
 import { MAINTENANCE_DB, type Cluster, type NodeSpec } from '../shards/cluster.ts';
 import { PgNodeConnection } from '../shards/pg-node.ts';
@@ -87,11 +88,11 @@ export async function removeNode(cluster: Cluster, id: number, log: Logger): Pro
       } else if (source === undefined) {
         throw bad('remove_node', `reference table shard ${shard} has no other active copy`, '55000');
       }
-      const unlock = await cluster.shardLock(shardId).exclusive();
+      const unlock = await takeShard(cluster, db, shardId);
       try {
         await writeCatalog(cluster, db, `DELETE FROM vecshard.placements WHERE shard_id = ${shardId} AND node_id = ${id}`);
       } finally {
-        unlock();
+        await unlock();
       }
       if (cluster.isUp(id)) dropLater(cluster, db, shardId, id, shard!, log);
     }

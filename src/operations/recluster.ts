@@ -3,6 +3,7 @@
 // (triangle inequality: a row within r of the old centroid is within r + d(old, new) of the new one), so exact
 // pruning stays correct at every moment. Then each shard's misplaced rows move, one shard at a time, in a
 // transaction of their own under the write locks of the shards involved; last, the radii are recomputed tight.
+import { takeShard, takeShards } from './take-shard.ts';
 import type { Logger } from 'pino';
 import type { Cluster } from '../shards/cluster.ts';
 import { type NodeConnection } from '../shards/node-connection.ts';
@@ -70,8 +71,7 @@ export async function recluster(cluster: Cluster, database: string, table: Distr
   const locks = [...table.shards].sort((a, b) => a.id - b.id);
   for (const s of table.shards) {
     // In id order, as writers take them: no deadlock.
-    const unlock: Array<() => void> = [];
-    for (const l of locks) unlock.push(await cluster.shardLock(l.id).exclusive());
+    const unlock = [await takeShards(cluster, database, locks.map((l) => l.id))];
     const conns = new Map<number, NodeConnection>();
     const conn = async (n: number) => {
       let c = conns.get(n);
@@ -105,13 +105,13 @@ export async function recluster(cluster: Cluster, database: string, table: Distr
       throw e;
     } finally {
       for (const c of conns.values()) await cluster.pool(c.nodeId, database).release(c, c.status === 'I');
-      for (const u of unlock) u();
+      for (const u of unlock) await u();
     }
   }
 
   // 3. Tight radii again, each computed under its shard's lock so no write slips past it.
   for (const s of table.shards) {
-    const unlock = await cluster.shardLock(s.id).exclusive();
+    const unlock = await takeShard(cluster, database, s.id);
     try {
       const c = formatVector(centroids[s.index]);
       const r = await withConn(cluster, up(s.nodes)[0], database, (conn) =>
@@ -123,7 +123,7 @@ export async function recluster(cluster: Cluster, database: string, table: Distr
       const [rl2, ra] = r.rows[0].map(Number);
       await writeCatalog(cluster, database, `UPDATE vecshard.shards SET radius_l2 = ${widen(rl2)}, radius_angle = ${widen(ra, Math.PI)} WHERE shard_id = ${s.id}`);
     } finally {
-      unlock();
+      await unlock();
     }
   }
   log.info({ table: table.name, moved }, 'reclustered');

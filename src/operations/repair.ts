@@ -1,5 +1,6 @@
 // Rebuilding inactive shard copies from an active one: the copy's table is made anew from the shell's definition,
 // filled by COPY while the shard's writes wait on its lock, then marked active. Writes pause; none is lost.
+import { takeShard } from './take-shard.ts';
 import type { Logger } from 'pino';
 import type { Cluster, CopyTask } from '../shards/cluster.ts';
 import { type NodeConnection } from '../shards/node-connection.ts';
@@ -47,7 +48,7 @@ export async function repairDatabase(cluster: Cluster, database: string, log: Lo
 
 /** Rebuilds the copy of shard `shardId` on `target` from `source` and marks it active, under the shard's lock. */
 export async function repairCopy(cluster: Cluster, database: string, shardId: number, source: number, target: number, log: Logger, kind: CopyTask['kind'] = 'repair'): Promise<void> {
-  const unlock = await cluster.shardLock(shardId).exclusive();
+  const unlock = await takeShard(cluster, database, shardId);
   let task: CopyTask | undefined;
   try {
     const [[shard, schema, table]] = (
@@ -80,7 +81,7 @@ export async function repairCopy(cluster: Cluster, database: string, shardId: nu
     throw e;
   } finally {
     if (task) task.finishedAt = new Date();
-    unlock();
+    await unlock();
   }
 }
 
@@ -132,13 +133,13 @@ export async function moveShardPlacement(cluster: Cluster, database: string, sha
   if (here.has(to)) throw bad(`shard ${shardId} already has a copy on node ${to}`);
   await writeCatalog(cluster, database, `INSERT INTO vecshard.placements (shard_id, node_id, state) VALUES (${shardId}, ${to}, 'inactive')`);
   await repairCopy(cluster, database, shardId, from, to, log, 'move');
-  const unlock = await cluster.shardLock(shardId).exclusive();
+  const unlock = await takeShard(cluster, database, shardId);
   try {
     const [[shard]] = (await readCatalog(cluster, database, (c) => runQuery(c, `SELECT shard_name FROM vecshard.shards WHERE shard_id = ${shardId}`))).rows;
     await writeCatalog(cluster, database, `DELETE FROM vecshard.placements WHERE shard_id = ${shardId} AND node_id = ${from}`);
     dropLater(cluster, database, shardId, from, shard!, log);
   } finally {
-    unlock();
+    await unlock();
   }
 }
 
@@ -213,7 +214,8 @@ export const DROP_DELAY_MS = 5000;
 /** Drops the copy of a shard left on `node` after a move, later, unless the node has been given a copy again. */
 export function dropLater(cluster: Cluster, database: string, shardId: number, node: number, shard: string, log: Logger): void {
   const t = setTimeout(async () => {
-    const unlock = await cluster.shardLock(shardId).exclusive();
+    const unlock = await takeShard(cluster, database, shardId).catch(() => undefined);
+    if (!unlock) return;
     try {
       const placed = await readCatalog(cluster, database, (c) => runQuery(c, `SELECT 1 FROM vecshard.placements WHERE shard_id = ${shardId} AND node_id = ${node}`));
       if (placed.rows.length) return;
@@ -221,7 +223,7 @@ export function dropLater(cluster: Cluster, database: string, shardId: number, n
     } catch (err) {
       log.warn({ err, shard, node }, 'could not drop a moved-away shard copy; it is left behind');
     } finally {
-      unlock();
+      await unlock();
     }
   }, DROP_DELAY_MS);
   t.unref();

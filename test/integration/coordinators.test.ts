@@ -80,3 +80,24 @@ it('both answer exact kNN as a brute-force scan does, while both write', async (
   }
   expect((await two.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 500 }]);
 });
+
+it('a shard another coordinator is moving or repairing is waited for (an advisory lock on the home node)', async () => {
+  await one.query('CREATE TABLE solo (id int PRIMARY KEY)');
+  await one.query(`SELECT create_distributed_table('solo', 'id', shard_count => 2, replication_factor => 1)`);
+  await one.query('INSERT INTO solo SELECT generate_series(1, 100)');
+  const [shard] = (await one.query(`SELECT s.shard_id, p.node_id FROM vecshard.shards s JOIN vecshard.placements p USING (shard_id) WHERE s.table_name = 'solo' ORDER BY 1 LIMIT 1`)).rows;
+  const target = 1 - shard.node_id;
+  // Another coordinator's move of this shard holds it: this one's move waits, then goes.
+  const holder = new pg.Client({ connectionString: pgs.servers[0].url + '/postgres' });
+  await holder.connect();
+  await holder.query(`SELECT pg_advisory_lock(${0x7673}, $1)`, [shard.shard_id]);
+  let done = false;
+  const move = one.query('SELECT vecshard.move_shard_placement($1, $2, $3)', [shard.shard_id, shard.node_id, target]).then(() => (done = true));
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(done, 'the move waited for the shard').toBe(false);
+  await holder.query(`SELECT pg_advisory_unlock(${0x7673}, $1)`, [shard.shard_id]);
+  await move;
+  await holder.end();
+  expect((await one.query('SELECT node_id FROM vecshard.placements WHERE shard_id = $1', [shard.shard_id])).rows).toEqual([{ node_id: target }]);
+  expect((await two.query('SELECT count(*)::int AS n FROM solo')).rows).toEqual([{ n: 100 }]);
+});
