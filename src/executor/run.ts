@@ -24,6 +24,7 @@ import { prunedKnn } from './knn-prune.ts';
 import { runAggregate } from './combine.ts';
 import { measureRecall, toMeasure } from './measure.ts';
 import { rowsWritten } from '../operations/calibrate.ts';
+import { shareShards } from '../operations/take-shard.ts';
 import { runExplain } from './explain.ts';
 import { runDdl, runDropIndex } from './ddl.ts';
 import { runCopyOut } from './copy-out.ts';
@@ -269,6 +270,14 @@ export async function lockShards(ctx: RunContext, plan: DistributedPlan): Promis
 export async function lockShardIds(ctx: RunContext, shardIds: number[]): Promise<Array<() => void>> {
   const out: Array<() => void> = [];
   for (const id of [...new Set(shardIds)].sort((a, b) => a - b)) out.push(await ctx.cluster.shardLock(id).shared());
+  try {
+    // With other coordinators alive, their repairs are waited for on the home node too (take-shard.ts).
+    const shared = await shareShards(ctx.cluster, ctx.database, shardIds);
+    if (shared) out.push(shared);
+  } catch (e) {
+    for (const u of out) u();
+    throw e;
+  }
   return out;
 }
 

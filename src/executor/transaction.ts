@@ -32,6 +32,13 @@ export function setLease(ms: number): void {
   leaseMs = ms;
 }
 
+/** How many other coordinators hold a live lease on this node (0 where leases are not kept yet). */
+export async function peersOn(c: NodeConnection): Promise<number> {
+  if ((await runQuery(c, `SELECT to_regclass('vecshard.coordinators') IS NOT NULL`)).rows[0][0] !== 't') return 0;
+  const r = await runQuery(c, `SELECT count(*) FROM vecshard.coordinators WHERE id <> ${quoteLiteral(COORDINATOR_ID)} AND heartbeat_at > now() - interval '${leaseMs} milliseconds'`);
+  return Number(r.rows[0][0]);
+}
+
 /** Renews this coordinator's lease on a node (a connection to one database there, at rest). */
 export async function renewLease(c: NodeConnection): Promise<void> {
   if ((await runQuery(c, `SELECT to_regclass('vecshard.coordinators') IS NOT NULL`)).rows[0][0] !== 't') return;

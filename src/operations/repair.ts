@@ -1,6 +1,6 @@
 // Rebuilding inactive shard copies from an active one: the copy's table is made anew from the shell's definition,
 // filled by COPY while the shard's writes wait on its lock, then marked active. Writes pause; none is lost.
-import { takeShard } from './take-shard.ts';
+import { register, takeShard } from './take-shard.ts';
 import type { Logger } from 'pino';
 import type { Cluster, CopyTask } from '../shards/cluster.ts';
 import { type NodeConnection } from '../shards/node-connection.ts';
@@ -10,7 +10,7 @@ import * as fe from '../protocol/frontend.ts';
 import { shardDdl } from './distribute.ts';
 import { openCatalog, readCatalog, refreshStaleCopies, withConn, writeCatalog } from '../metadata/catalog-copies.ts';
 import { clearCommitJournal, unfinishedCommits } from '../executor/commit-journal.ts';
-import { recoverPrepared, renewLease } from '../executor/transaction.ts';
+import { recoverPrepared } from '../executor/transaction.ts';
 import { readErrorFields } from '../protocol/backend.ts';
 import { PgError } from '../errors.ts';
 import { quoteIdent } from '../sql/quote.ts';
@@ -175,9 +175,9 @@ export async function settlePrepared(cluster: Cluster, database: string, log: Lo
   if (!up.length) return;
   const conns: NodeConnection[] = [];
   try {
-    for (const i of up) conns.push(await cluster.pool(i, database).acquire());
     // This coordinator's lease, renewed on every node as it goes: its prepared transactions are its own to finish.
-    for (const c of conns) await renewLease(c);
+    await register(cluster, database);
+    for (const i of up) conns.push(await cluster.pool(i, database).acquire());
     const n = await recoverPrepared(conns, up.length === cluster.members().length);
     if (n) log.warn({ settled: n, database }, 'settled prepared transactions left behind');
   } finally {

@@ -5,6 +5,37 @@
 import type { Cluster } from '../shards/cluster.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import { runQuery } from '../shards/internal-query.ts';
+import { peersOn, renewLease } from '../executor/transaction.ts';
+
+/** How often leases are renewed (the coordinator's settling timer). */
+export const RENEW_MS = 5000;
+
+/** Per database: whether other coordinators hold live leases, and when this one first registered there. */
+const peers = new WeakMap<Cluster, Map<string, { alive: boolean; since: number }>>();
+
+/** Renews this coordinator's lease on every PostgreSQL node that answers and notes whether it has company. */
+export async function register(cluster: Cluster, database: string): Promise<void> {
+  let alive = false;
+  for (const i of cluster.members().filter((n) => cluster.isUp(n) && cluster.nodes[n].kind === 'postgres')) {
+    const pool = cluster.pool(i, database);
+    const c = await pool.acquire();
+    try {
+      await renewLease(c);
+      if (i === cluster.homeNode(database)) alive = (await peersOn(c)) > 0;
+    } finally {
+      await pool.release(c, c.status === 'I');
+    }
+  }
+  let m = peers.get(cluster);
+  if (!m) peers.set(cluster, (m = new Map()));
+  m.set(database, { alive, since: m.get(database)?.since ?? Date.now() });
+}
+
+/** Registered first, once per database: a coordinator must know of the others before it writes or repairs. */
+async function company(cluster: Cluster, database: string): Promise<{ alive: boolean; since: number }> {
+  if (!peers.get(cluster)?.has(database)) await register(cluster, database);
+  return peers.get(cluster)!.get(database)!;
+}
 
 /** The advisory lock's first key: vecshard's shard locks ('vs'); the second is the shard id. */
 export const SHARD_LOCK_CLASS = 0x7673;
@@ -25,6 +56,11 @@ export async function takeShards(cluster: Cluster, database: string, shardIds: n
   const pool = cluster.pool(home, database);
   let conn: NodeConnection | undefined;
   try {
+    // Others write without waiting on the node until they have seen this coordinator's lease: a new coordinator
+    // repairs nothing until they have had two renewals to notice it.
+    const { alive, since } = await company(cluster, database);
+    const wait = since + 2 * RENEW_MS - Date.now();
+    if (alive && wait > 0) await new Promise((r) => setTimeout(r, wait));
     conn = await pool.acquire();
     for (const id of ids) await runQuery(conn, `SELECT pg_advisory_lock(${SHARD_LOCK_CLASS}, ${id})`);
   } catch (e) {
@@ -44,3 +80,28 @@ export async function takeShards(cluster: Cluster, database: string, shardIds: n
     }
   };
 }
+
+/**
+ * A writer's side: while other coordinators are alive, shared advisory locks on the home node for the shards it
+ * writes (a repair there waits for it, and it for a repair), and the catalog is read again after (a repair that
+ * finished meanwhile made a copy active that the write must reach). Alone, nothing: one process's locks suffice.
+ */
+export async function shareShards(cluster: Cluster, database: string, shardIds: number[]): Promise<(() => void) | undefined> {
+  const home = cluster.homeNode(database);
+  if (cluster.nodes[home]?.kind !== 'postgres' || !shardIds.length || !(await company(cluster, database)).alive) return undefined;
+  const ids = [...new Set(shardIds)].sort((a, b) => a - b);
+  const pool = cluster.pool(home, database);
+  const conn = await pool.acquire();
+  try {
+    await runQuery(conn, ids.map((id) => `SELECT pg_advisory_lock_shared(${SHARD_LOCK_CLASS}, ${id})`).join('; '));
+  } catch (e) {
+    await pool.release(conn, false);
+    throw e;
+  }
+  cluster.invalidateCatalog(database);
+  return () =>
+    void runQuery(conn, ids.map((id) => `SELECT pg_advisory_unlock_shared(${SHARD_LOCK_CLASS}, ${id})`).join('; '))
+      .then(() => pool.release(conn, true))
+      .catch(() => pool.release(conn, false));
+}
+

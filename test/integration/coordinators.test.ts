@@ -101,3 +101,27 @@ it('a shard another coordinator is moving or repairing is waited for (an advisor
   expect((await one.query('SELECT node_id FROM vecshard.placements WHERE shard_id = $1', [shard.shard_id])).rows).toEqual([{ node_id: target }]);
   expect((await two.query('SELECT count(*)::int AS n FROM solo')).rows).toEqual([{ n: 100 }]);
 });
+
+it("a write through one coordinator waits while another holds its shard for a repair or move (then goes on)", async () => {
+  const [shard] = (await one.query(`SELECT s.shard_id, p.node_id FROM vecshard.shards s JOIN vecshard.placements p USING (shard_id) WHERE s.table_name = 'solo' ORDER BY 1 LIMIT 1`)).rows;
+  const ids = (await one.query({ text: 'SELECT id FROM solo', rowMode: 'array' })).rows.map((r) => r[0]);
+  // A key of that shard: EXPLAIN names the shard a routed statement goes to.
+  const name = await shardName(shard.shard_id);
+  let key = 0;
+  for (let k = 1000; !key; k++) if ((await one.query(`EXPLAIN INSERT INTO solo VALUES (${k})`)).rows.some((r) => String(r['QUERY PLAN']).includes(name))) key = k;
+  const holder = new pg.Client({ connectionString: pgs.servers[0].url + '/postgres' });
+  await holder.connect();
+  await holder.query(`SELECT pg_advisory_lock(${0x7673}, $1)`, [shard.shard_id]);
+  let done = false;
+  const write = two.query(`INSERT INTO solo VALUES (${key})`).then(() => (done = true));
+  await new Promise((r) => setTimeout(r, 1500));
+  expect(done, 'the write waited for the shard').toBe(false);
+  await holder.query(`SELECT pg_advisory_unlock(${0x7673}, $1)`, [shard.shard_id]);
+  await write;
+  await holder.end();
+  expect((await one.query('SELECT count(*)::int AS n FROM solo')).rows).toEqual([{ n: ids.length + 1 }]);
+});
+
+async function shardName(id: number): Promise<string> {
+  return (await one.query('SELECT shard_name FROM vecshard.shards WHERE shard_id = $1', [id])).rows[0].shard_name;
+}
