@@ -111,7 +111,7 @@ export async function runPlan(plan: Exclude<StatementPlan, { kind: 'passthrough'
 
 async function runDistributed(plan: DistributedPlan, ctx: RunContext, sink: Sink, resultFormats: number[], describe: boolean): Promise<void> {
   ctx.timing.shardMs = 0;
-  const { hiddenBinary } = hiddenFormats(plan, resultFormats);
+  const { formats, hiddenBinary } = hiddenFormats(plan, resultFormats);
   // Rows that need no merge go to the client as the shards send them, the shards held back while it lags.
   const streamed = streamable(plan) && sink.congested ? { rows: 0, described: !describe } : undefined;
   const stream: RowStream | undefined = streamed && {
@@ -134,7 +134,7 @@ async function runDistributed(plan: DistributedPlan, ctx: RunContext, sink: Sink
   try {
     const sent = deliver(plan, results, sink, describe, hiddenBinary);
     if (plan.write && plan.table.calibration) rowsWritten(ctx, plan.table, results.reduce((n, r) => n + Number(/(\d+)$/.exec(r.tag)?.[1] ?? 0), 0));
-    if (toMeasure(plan, ctx)) void measureRecall(ctx, plan, sent, hiddenFormats(plan, resultFormats).formats, hiddenBinary);
+    if (toMeasure(plan, ctx)) void measureRecall(ctx, plan, sent, formats, hiddenBinary);
   } finally {
     if (plan.merge.kind === 'knn') ctx.cluster.stats.record(ctx.timing.parseMs + ctx.timing.planMs, ctx.timing.shardMs, performance.now() - t0);
   }

@@ -175,9 +175,9 @@ export async function settlePrepared(cluster: Cluster, database: string, log: Lo
   if (!up.length) return;
   const conns: NodeConnection[] = [];
   try {
-    // This coordinator's lease, renewed on every node as it goes: its prepared transactions are its own to finish.
-    await register(cluster, database);
     for (const i of up) conns.push(await cluster.pool(i, database).acquire());
+    // This coordinator's lease, renewed on every node as it goes: its prepared transactions are its own to finish.
+    await register(cluster, database, conns);
     const n = await recoverPrepared(conns, up.length === cluster.members().length);
     if (n) log.warn({ settled: n, database }, 'settled prepared transactions left behind');
   } finally {

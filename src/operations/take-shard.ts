@@ -13,17 +13,26 @@ export const RENEW_MS = 5000;
 /** Per database: whether other coordinators hold live leases, and when this one first registered there. */
 const peers = new WeakMap<Cluster, Map<string, { alive: boolean; since: number }>>();
 
-/** Renews this coordinator's lease on every PostgreSQL node that answers and notes whether it has company. */
-export async function register(cluster: Cluster, database: string): Promise<void> {
+/**
+ * Renews this coordinator's lease on every PostgreSQL node that answers and notes whether it has company; on
+ * `conns` when given (the settling round's, one per node, at rest), else on connections taken for it.
+ */
+export async function register(cluster: Cluster, database: string, conns?: NodeConnection[]): Promise<void> {
   let alive = false;
-  for (const i of cluster.members().filter((n) => cluster.isUp(n) && cluster.nodes[n].kind === 'postgres')) {
-    const pool = cluster.pool(i, database);
-    const c = await pool.acquire();
-    try {
-      await renewLease(c);
-      if (i === cluster.homeNode(database)) alive = (await peersOn(c)) > 0;
-    } finally {
-      await pool.release(c, c.status === 'I');
+  const renew = async (c: NodeConnection) => {
+    await renewLease(c);
+    if (c.nodeId === cluster.homeNode(database)) alive = (await peersOn(c)) > 0;
+  };
+  if (conns) for (const c of conns) await renew(c);
+  else {
+    for (const i of cluster.members().filter((n) => cluster.isUp(n) && cluster.nodes[n].kind === 'postgres')) {
+      const pool = cluster.pool(i, database);
+      const c = await pool.acquire();
+      try {
+        await renew(c);
+      } finally {
+        await pool.release(c, c.status === 'I');
+      }
     }
   }
   let m = peers.get(cluster);
