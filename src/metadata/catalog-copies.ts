@@ -60,16 +60,24 @@ export async function copyCatalog(src: NodeConnection, dst: NodeConnection): Pro
 
 /**
  * Loads the catalog from the newest copy among `conns` (one idle connection per node that answers) and brings
- * the older copies up to date; those nodes become the database's current catalog nodes.
+ * the older copies up to date; those nodes become the database's current catalog nodes. A node lost on the way
+ * (stopped since it was picked) is marked down and left out of `conns`.
  */
 export async function loadNewestCatalog(cluster: Cluster, database: string, conns: NodeConnection[]): Promise<Catalog> {
   const unlock = await cluster.catalogLock(database).exclusive();
   try {
-    const versions = await Promise.all(conns.map(catalogVersion));
-    const newest = Math.max(...versions);
-    const src = conns[versions.indexOf(newest)];
+    const lost = (c: NodeConnection) => (e: unknown) => {
+      if (!isConnectionFailure(e)) throw e;
+      cluster.markDown(c.nodeId);
+      conns.splice(conns.indexOf(c), 1);
+    };
+    const versions = new Map<NodeConnection, number>();
+    await Promise.all([...conns].map((c) => catalogVersion(c).then((v) => void versions.set(c, v), lost(c))));
+    if (!conns.length) throw new PgError({ severity: 'FATAL', code: '08006', message: 'vecshard: no node answers' });
+    const newest = Math.max(...versions.values());
+    const src = conns.find((c) => versions.get(c) === newest)!;
     if (newest >= 0) {
-      for (let i = 0; i < conns.length; i++) if (versions[i] < newest) await copyCatalog(src, conns[i]);
+      for (const c of [...conns]) if (versions.get(c)! < newest) await copyCatalog(src, c).catch(lost(c));
     }
     cluster.setCatalogNodes(database, conns.map((c) => c.nodeId));
     return await loadCatalog(src);
@@ -97,9 +105,10 @@ export function openCatalog(cluster: Cluster, database: string, log: Logger, hel
         else cluster.markDown(n);
       }
       if (!taken.length) throw new PgError({ severity: 'FATAL', code: '08006', message: 'vecshard: no node answers' });
-      const cat = await loadNewestCatalog(cluster, database, taken);
+      const answering = [...taken];
+      const cat = await loadNewestCatalog(cluster, database, answering);
       if (!cat.empty && !cluster.recovered(database)) {
-        const n = await recoverPrepared(taken, taken.length === cluster.members().length);
+        const n = await recoverPrepared(answering, answering.length === cluster.members().length);
         if (n) log.warn({ settled: n }, 'settled prepared transactions left by an earlier coordinator');
       }
       cluster.setRecovered(database);

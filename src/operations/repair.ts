@@ -40,20 +40,30 @@ export async function repairDatabase(cluster: Cluster, database: string, log: Lo
     const target = Number(nodeId);
     const source = (active ?? '').split(',').filter(Boolean).map(Number).find((n) => cluster.isUp(n));
     if (!cluster.isUp(target) || source === undefined) continue;
-    await repairCopy(cluster, database, Number(shardId), source, target, log);
-    repaired++;
+    if (await repairCopy(cluster, database, Number(shardId), source, target, log)) repaired++;
   }
   return repaired;
 }
 
-/** Rebuilds the copy of shard `shardId` on `target` from `source` and marks it active, under the shard's lock. */
-export async function repairCopy(cluster: Cluster, database: string, shardId: number, source: number, target: number, log: Logger, kind: CopyTask['kind'] = 'repair'): Promise<void> {
+/**
+ * Rebuilds the inactive copy of shard `shardId` on `target` from `source` and marks it active, under the shard's
+ * lock; false when the copy was no longer inactive once the lock was had.
+ */
+export async function repairCopy(cluster: Cluster, database: string, shardId: number, source: number, target: number, log: Logger, kind: CopyTask['kind'] = 'repair'): Promise<boolean> {
   const unlock = await takeShard(cluster, database, shardId);
   let task: CopyTask | undefined;
   try {
-    const [[shard, schema, table]] = (
-      await readCatalog(cluster, database, (c) => runQuery(c, `SELECT shard_name, schema_name, table_name FROM vecshard.shards WHERE shard_id = ${shardId}`))
+    const [[shard, schema, table, state]] = (
+      await readCatalog(cluster, database, (c) =>
+        runQuery(
+          c,
+          `SELECT shard_name, schema_name, table_name, (SELECT state FROM vecshard.placements WHERE shard_id = ${shardId} AND node_id = ${target})
+             FROM vecshard.shards WHERE shard_id = ${shardId}`,
+        ),
+      )
     ).rows;
+    // A repair that ran while this one waited for the shard (the background one, or another coordinator's) made it.
+    if (state !== 'inactive') return false;
     const index = Number(/_(\d+)$/.exec(shard!)?.[1] ?? 0);
     task = cluster.startTask({ kind, database, shardId, shard: shard!, source, target });
     const ddl = await readCatalog(cluster, database, (c) => shardDdl(c, schema!, table!));
@@ -73,6 +83,7 @@ export async function repairCopy(cluster: Cluster, database: string, shardId: nu
     await writeCatalog(cluster, database, `UPDATE vecshard.placements SET state = 'active' WHERE shard_id = ${shardId} AND node_id = ${target}`);
     log.info({ shard, from: source, to: target, rows }, 'copied shard');
     task.state = 'done';
+    return true;
   } catch (e) {
     if (task) {
       task.state = 'failed';

@@ -15,6 +15,8 @@ export interface PreparedStatement {
   changesSettings: boolean;
   /** The parsed statement, when it touches distributed tables (as the catalog stood at Parse). */
   distributed?: RawStmt;
+  /** What node 0 parses when it is not `sql` (the shape of a virtual table's rows). */
+  nodeSql?: string;
   /** vecshard's functions: no node knows them, so vecshard answers every message itself; this is the row they return. */
   coordinatorOnly?: Buffer;
   /** Its parameters and rows as the home node described them: vecshard answers Bind and Describe itself. */

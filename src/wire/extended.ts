@@ -12,6 +12,7 @@ import { distributedTables } from '../planner/relations.ts';
 import { readBind } from '../planner/params.ts';
 import { walk, type Node } from '../sql/ast.ts';
 import { portalReader } from '../executor/portal-stream.ts';
+import { virtualStatement } from '../planner/virtual.ts';
 import { shardGeneration } from '../executor/shard-tasks.ts';
 import { BufferSink } from '../executor/sink.ts';
 import { clientFields, standInRefusal } from '../errors.ts';
@@ -91,6 +92,9 @@ export class ExtendedProtocol {
       // SET LOCAL runs as a statement of its own too, so the nodes the transaction reaches get it (spreadLocalSet).
       if (raw && (q.allNodes || distributedTables(raw.stmt, catalog).length || isLocalSet(raw))) st.distributed = raw;
     }
+    // vecshard.nodes or vecshard.tasks: node 0 parses their typed shape; the coordinator fills them in at Execute.
+    const virtual = !st.distributed && !q.unparsed ? virtualStatement(m.sql) : undefined;
+    if (virtual) [st.distributed, st.nodeSql] = [virtual.raw, virtual.shape];
     if (!st.distributed && !q.unparsed && /^\s*(commit|rollback|end|abort|prepare|savepoint|release)\b/i.test(m.sql)) {
       // COMMIT or ROLLBACK may have to end the transaction on other nodes too (postgres.js sends them this way):
       // it runs like a distributed statement, which knows which nodes the transaction reached.
@@ -126,7 +130,7 @@ export class ExtendedProtocol {
   }
 
   #queueParse(conn: NodeConnection, st: PreparedStatement, forward: boolean, clientName?: string, frame?: Buffer): void {
-    this.out.push(frame ?? fe.parse({ name: st.nodeName, sql: st.sql, paramTypes: st.paramTypes }));
+    this.out.push((!st.nodeSql && frame) || fe.parse({ name: st.nodeName, sql: st.nodeSql ?? st.sql, paramTypes: st.paramTypes }));
     this.entries.push({ kind: 'parse', forward, nodeName: st.nodeName, parsed: clientName === undefined ? undefined : { name: clientName, st } });
     if (st.nodeName === '') conn.backend.unnamedOwner = st.owner;
     else {

@@ -8,6 +8,7 @@ import { stmtKind, type RawStmt } from '../sql/parse.ts';
 import { planLabel, type StatementPlan } from '../planner/statement.ts';
 import type { BoundParams } from '../planner/params.ts';
 import { runPlan } from '../executor/run.ts';
+import { runOnHome } from '../executor/recursive.ts';
 import type { Sink } from '../executor/sink.ts';
 import { clientFields, PgError, standInRefusal } from '../errors.ts';
 import { deallocatesAll, type NodeConnection, type TxStatus } from '../shards/node-connection.ts';
@@ -143,6 +144,8 @@ export class ClientSession {
   async runStatement(raw: RawStmt, text: string, plan: StatementPlan, sink: Sink, resultFormats: number[], describe: boolean, params: BoundParams, rethrow = false): Promise<boolean> {
     try {
       if (stmtKind(raw) === 'TransactionStmt' && this.s.distributedTx) return await this.#endDistributedTx(raw, sink);
+      // Rewritten by vecshard (its virtual tables) and bound or described in parts: the extended protocol on the node.
+      if (plan.kind === 'passthrough' && plan.sql && (params.values.length || !describe)) return (await runOnHome(plan.sql, this.s, sink, { resultFormats, describe, params }), true);
       if (plan.kind === 'passthrough') return await this.#passthrough(raw, plan.sql ?? text, sink);
       const after = await runPlan(plan, this.s, sink, { resultFormats, describe, text, raw, params });
       return after !== undefined ? await this.#passthrough(raw, after, sink) : true;

@@ -75,6 +75,9 @@ it('keeps the catalog and shells on every node, and serves from the survivors wh
     await new Promise((r) => setTimeout(r, 300));
   }
   expect(inactive).toBe(0);
+  // Each copy commits on its own node, and a reader may look between two commits: the copies agree within moments.
+  const same = async () => JSON.stringify([await catalogOf(0), await catalogOf(2)]) === JSON.stringify([await catalogOf(1), await catalogOf(1)]);
+  for (const until = Date.now() + 5000; Date.now() < until && !(await same()); ) await new Promise((r) => setTimeout(r, 100));
   expect(await catalogOf(0)).toEqual(await catalogOf(1));
   expect(await catalogOf(2)).toEqual(await catalogOf(1));
   await db.end();
@@ -85,3 +88,28 @@ it('keeps the catalog and shells on every node, and serves from the survivors wh
   expect((await db.query('SELECT count(*)::int AS n FROM items')).rows).toEqual([{ n: 42 }]);
   await db.end();
 }, 90_000);
+
+it('copies each inactive shard copy once when repairs run side by side', async () => {
+  const db = new pg.Client(c.options());
+  db.on('error', () => {});
+  await db.connect();
+  await db.query('CREATE TABLE twice (id int, k int, PRIMARY KEY (id, k))');
+  await db.query(`SELECT create_distributed_table('twice', 'k', shard_count => 6, replication_factor => 2)`);
+  pgs.servers[2].stop();
+  // Writes to every shard while node 2 is down leave its copies inactive.
+  await db.query(`INSERT INTO twice VALUES ${Array.from({ length: 60 }, (_, i) => `(${i}, ${i})`).join(", ")}`);
+  const inactive = (await db.query(`SELECT count(*)::int AS n FROM vecshard.placements WHERE state = 'inactive'`)).rows[0].n;
+  expect(inactive).toBeGreaterThan(0);
+  const before = Number((await db.query('SELECT coalesce(max(task_id), 0) AS m FROM vecshard.tasks')).rows[0].m);
+  pgs.servers[2].start();
+  // Once node 2 answers its health check a repair starts by itself; three more run beside it.
+  const up = async () => (await db.query(`SELECT health FROM vecshard.nodes WHERE node_id = $1`, [2])).rows[0]?.health === 'up';
+  for (const until = Date.now() + 20_000; Date.now() < until && !(await up()); ) await new Promise((r) => setTimeout(r, 20));
+  await Promise.all([0, 1, 2].map(() => db.query('SELECT vecshard.repair()')));
+  const left = (await db.query(`SELECT count(*)::int AS n FROM vecshard.placements WHERE state = 'inactive'`)).rows[0].n;
+  expect(left).toBe(0);
+  const tasks = (await db.query(`SELECT shard, target_node FROM vecshard.tasks WHERE task_id > $1 AND kind = 'repair'`, [before])).rows;
+  expect(tasks.length).toBe(inactive);
+  expect(new Set(tasks.map((t) => `${t.shard}@${t.target_node}`)).size).toBe(inactive);
+  await db.end();
+}, 60_000);
