@@ -61,7 +61,7 @@ export async function p5(o: P5Options, log: (s: string) => void = () => {}): Pro
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vecshard-p5-'));
     const config = path.join(dir, 'vecshard.json');
     fs.writeFileSync(config, JSON.stringify({ listen: { host: '127.0.0.1', port }, http: { port: 0 }, nodes: pgs.servers.map((s) => s.url), pool: { size: o.rssClients + 4 }, logLevel: 'warn' }));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--workers', '1', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       await new Promise<void>((resolve, reject) => {
         child.stdout!.on('data', (b: Buffer) => b.toString().includes('listening') && resolve());

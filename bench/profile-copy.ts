@@ -19,7 +19,7 @@ const pgs = await startPgServers(2);
 const port = await freePort();
 const config = path.join(dir, 'config.json');
 fs.writeFileSync(config, JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: pgs.servers.map((s) => s.url), logLevel: 'warn' }));
-const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'src/cli/main.ts', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'src/cli/main.ts', 'start', '--workers', '1', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise<void>((r) => child.stdout!.on('data', (d) => String(d).includes('listening') && r()));
 const db = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
 await db.connect();

@@ -19,7 +19,7 @@ execFileSync(path.join(bin, 'pgbench'), ['-i', '-s', '1', '-q', '-h', '127.0.0.1
 const port = await freePort();
 const config = path.join(dir, 'config.json');
 fs.writeFileSync(config, JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: [server.url], logLevel: 'warn' }));
-const child = spawn(process.execPath, [...(process.env.PRELOAD ? ['--require', process.env.PRELOAD] : []), '--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'src/cli/main.ts', 'start', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, [...(process.env.PRELOAD ? ['--require', process.env.PRELOAD] : []), '--cpu-prof', `--cpu-prof-dir=${dir}`, '--import', 'tsx', 'src/cli/main.ts', 'start', '--workers', '1', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise<void>((r) => child.stdout!.on('data', (d) => String(d).includes('listening') && r()));
 if (process.argv.includes('--distributed')) {
   execFileSync(path.join(bin, 'psql'), ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-c', `SELECT create_distributed_table('pgbench_accounts', 'aid', shard_count => 4)`, 'postgres'], { env, stdio: 'ignore' });

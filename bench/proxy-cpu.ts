@@ -21,7 +21,7 @@ execFileSync(path.join(bin, 'pgbench'), ['-i', '-s', '1', '-q', '-h', '127.0.0.1
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vecshard-cpu-'));
 const port = await freePort();
 fs.writeFileSync(path.join(dir, 'c.json'), JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: [server.url], logLevel: 'warn', pool: { size: 40 } }));
-const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--config', path.join(dir, 'c.json')], { stdio: ['ignore', 'pipe', 'inherit'] });
+const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--workers', '1', '--config', path.join(dir, 'c.json')], { stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise<void>((r) => child.stdout!.on('data', (d) => String(d).includes('listening') && r()));
 const bouncer = await startPgBouncer(server, 40);
 const bouncerPid = Number(execFileSync('pgrep', ['-n', '-x', 'pgbouncer'], { encoding: 'utf8' }).trim());

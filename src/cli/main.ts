@@ -3,29 +3,42 @@ import { Command } from 'commander';
 import { loadConfigFile, parseConfig, ConfigError, type Config } from '../config.ts';
 import { startCoordinator } from '../coordinator.ts';
 import { quoteLiteral } from '../sql/quote.ts';
+import { isWorker, reportListening, superviseWorkers, type Listening } from './workers.ts';
+import os from 'node:os';
 
 const program = new Command();
 program.name('vecshard').description('One PostgreSQL endpoint in front of many PostgreSQL+pgvector nodes.');
 
-async function run(config: Config): Promise<void> {
-  const c = await startCoordinator(config);
+function banner(config: Config, l: Listening, workers: number): string {
   const where = config.embeddedDir ? `${config.nodes.length} embedded nodes (PGlite + pgvector) in ${config.embeddedDir}` : `${config.nodes.length} PostgreSQL nodes`;
-  process.stdout.write(
-    `vecshard is listening on ${c.host}:${c.port} in front of ${where}.\n` +
-      `Connect with:  psql -h ${c.host} -p ${c.port} -U postgres\n` +
-      (c.httpPort !== undefined ? `Status page:   http://${config.http!.host}:${c.httpPort}/  (metrics at /metrics, health at /healthz)\n` : '') +
-      `Stop with Ctrl-C.\n`,
+  return (
+    `vecshard is listening on ${l.host}:${l.port} in front of ${where}${workers > 1 ? `, in ${workers} worker processes` : ''}.\n` +
+    `Connect with:  psql -h ${l.host} -p ${l.port} -U postgres\n` +
+    (l.httpPort !== undefined ? `Status page:   http://${config.http!.host}:${l.httpPort}/  (metrics at /metrics, health at /healthz)\n` : '') +
+    `Stop with Ctrl-C.\n`
   );
+}
+
+async function run(config: Config, workers = 1): Promise<void> {
+  // Embedded nodes live in this process: one process only.
+  if (config.embeddedDir) workers = 1;
+  if (workers > 1 && !isWorker()) return superviseWorkers(workers, (l) => banner(config, l, workers));
+  const c = await startCoordinator(config);
+  const l = { host: c.host, port: c.port, httpPort: c.httpPort };
+  if (isWorker()) reportListening(l);
+  else process.stdout.write(banner(config, l, 1));
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    process.stdout.write('vecshard: stopping\n');
+    if (!isWorker()) process.stdout.write('vecshard: stopping\n');
     await c.close();
     process.exit(0);
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // A worker whose first process is gone (killed) stops too.
+  if (isWorker()) process.on('disconnect', stop);
 }
 
 function fail(e: unknown): never {
@@ -37,10 +50,13 @@ program
   .command('start')
   .description('Run the coordinator in front of the nodes named in a config file.')
   .requiredOption('-c, --config <file>', 'JSON config file (see docs/getting-started.md)')
-  .addHelpText('after', '\nExample:\n  vecshard start --config vecshard.config.json')
-  .action(async (opts: { config: string }) => {
+  .option('-w, --workers <n>', 'coordinator processes sharing the port (default: the number of cores)', String(os.availableParallelism()))
+  .addHelpText('after', '\nExamples:\n  vecshard start --config vecshard.config.json\n  vecshard start --config vecshard.config.json --workers 4')
+  .action(async (opts: { config: string; workers: string }) => {
     try {
-      await run(loadConfigFile(opts.config));
+      const workers = Number(opts.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new ConfigError(`--workers must be a whole number from 1 to 256, not "${opts.workers}"`);
+      await run(loadConfigFile(opts.config), workers);
     } catch (e) {
       fail(e);
     }

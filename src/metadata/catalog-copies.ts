@@ -3,30 +3,45 @@
 // before it is trusted again, and a coordinator starts from the newest copy that answers.
 import type { Cluster } from '../shards/cluster.ts';
 import { type NodeConnection } from '../shards/node-connection.ts';
-import { ANNOUNCE, BUMP_VERSION, loadCatalog, migrate, type Catalog } from './catalog.ts';
-export { BUMP_VERSION };
+import { ANNOUNCE, loadCatalog, migrate, type Catalog } from './catalog.ts';
 import { watchCatalog } from './catalog-watch.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import type { Logger } from 'pino';
-import { recoverPrepared } from '../executor/transaction.ts';
+import { commitDistributed, recoverPrepared, rollbackAll } from '../executor/transaction.ts';
 import { tableDdl } from '../operations/distribute.ts';
 import { PgError, isConnectionFailure } from '../errors.ts';
 import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
 
-/** The version of a node's copy: -1 where vecshard never kept a catalog in this database. */
-export async function catalogVersion(c: NodeConnection): Promise<number> {
-  const r = await runQuery(c, `SELECT to_regclass('vecshard.tables') IS NOT NULL, to_regclass('vecshard.catalog_state') IS NOT NULL`);
-  if (r.rows[0][0] !== 't') return -1;
-  if (r.rows[0][1] !== 't') return 0;
-  return Number((await runQuery(c, 'SELECT version FROM vecshard.catalog_state')).rows[0][0]);
+/** A copy's version and content digest; version -1 where vecshard never kept a catalog in this database. */
+interface CopyState {
+  version: number;
+  digest: string | null;
 }
 
-const CATALOG_TABLES = ['tables', 'shards', 'placements'];
+async function copyState(c: NodeConnection, lock = false): Promise<CopyState> {
+  if (!lock) {
+    const r = await runQuery(c, `SELECT to_regclass('vecshard.tables') IS NOT NULL, to_regclass('vecshard.catalog_state') IS NOT NULL`);
+    if (r.rows[0][0] !== 't') return { version: -1, digest: null };
+    if (r.rows[0][1] !== 't') return { version: 0, digest: null };
+  }
+  // The digest column came with a later upgrade: read through to_jsonb so an older copy answers too.
+  const r = await runQuery(c, `SELECT version, to_jsonb(s)->>'digest' FROM vecshard.catalog_state s${lock ? ' FOR UPDATE' : ''}`);
+  return { version: Number(r.rows[0][0]), digest: r.rows[0][1] };
+}
 
-/** Makes `dst`'s catalog copy equal to `src`'s and gives it the shells it lacks. Both connections idle. */
+/** Whether `dst` must be made equal to `src`: behind it, or at its version with other contents. */
+const behind = (dst: CopyState, src: CopyState) => dst.version < src.version || (dst.version === src.version && dst.digest !== src.digest);
+
+const CATALOG_TABLES = ['tables', 'shards', 'placements', 'calibration'];
+
+/**
+ * Makes `dst`'s catalog copy equal to `src`'s and gives it the shells it lacks. In a transaction of its own when
+ * `dst` is idle, else in the one it is in.
+ */
 export async function copyCatalog(src: NodeConnection, dst: NodeConnection): Promise<void> {
-  await migrate(src);
-  await migrate(dst);
+  const own = dst.status === 'I';
+  await migrate(src, src.status !== 'I');
+  await migrate(dst, !own);
   // Shells first: a node standing in for node 0 answers psql's catalog queries about them.
   const tables = await runQuery(src, 'SELECT schema_name, table_name FROM vecshard.tables');
   const exts = tables.rows.length ? await runQuery(src, `SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`) : { rows: [] };
@@ -39,29 +54,77 @@ export async function copyCatalog(src: NodeConnection, dst: NodeConnection): Pro
       [...exts.rows.map(([e]) => `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e!)}`), `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema!)}`, ...ddl(schema!, name!)].join('; '),
     );
   }
-  const sql = ['BEGIN', ...[...CATALOG_TABLES].reverse().map((t) => `DELETE FROM vecshard.${t}`)];
+  const sql = [...CATALOG_TABLES].reverse().map((t) => `DELETE FROM vecshard.${t}`);
   for (const t of CATALOG_TABLES) {
     const r = await runQuery(src, `SELECT * FROM vecshard.${t}`);
     if (!r.rows.length) continue;
     const values = r.rows.map((row) => `(${row.map((v) => (v === null ? 'NULL' : quoteLiteral(v))).join(', ')})`);
     sql.push(`INSERT INTO vecshard.${t} (${r.fields.map(quoteIdent).join(', ')}) VALUES ${values.join(', ')}`);
   }
-  const version = await catalogVersion(src);
+  const { version } = await copyState(src);
   sql.push(
     `SELECT setval(pg_get_serial_sequence('vecshard.shards', 'shard_id'), greatest((SELECT max(shard_id) FROM vecshard.shards), 1))`,
-    `UPDATE vecshard.catalog_state SET version = ${version}`,
-    'COMMIT',
+    `UPDATE vecshard.catalog_state SET version = ${version}, digest = vecshard.catalog_digest()`,
   );
-  await runQuery(dst, sql.join(';\n')).catch(async (e) => {
+  if (!own) return void (await runQuery(dst, sql.join(';\n')));
+  await runQuery(dst, ['BEGIN', ...sql, 'COMMIT'].join(';\n')).catch(async (e) => {
     await runQuery(dst, 'ROLLBACK').catch(() => {});
     throw e;
   });
 }
 
 /**
+ * Locks the copies for a change: on each connection (idle ones get a transaction of their own) the copy's state
+ * row is locked, in node order. Every writer, through any coordinator, takes them in that order, so changes reach
+ * every copy one after another and in the same order. Copies behind the newest are brought up to date in the same
+ * transaction (`upgrade`: copies are upgraded first). A node lost on the way is marked down and left out. Returns the copies taken and the newest version.
+ */
+async function lockCopies(cluster: Cluster, conns: NodeConnection[], upgrade = true): Promise<{ parts: NodeConnection[]; own: NodeConnection[]; version: number; lost?: unknown }> {
+  const parts: NodeConnection[] = [];
+  const own: NodeConnection[] = [];
+  const states = new Map<NodeConnection, CopyState>();
+  let lost: unknown;
+  try {
+    for (const c of [...conns].sort((a, b) => a.nodeId - b.nodeId)) {
+      try {
+        if (c.status === 'I') {
+          if (upgrade) await migrate(c);
+          await runQuery(c, 'BEGIN');
+          own.push(c);
+        }
+        states.set(c, await copyState(c, true));
+        parts.push(c);
+      } catch (e) {
+        if (!isConnectionFailure(e)) throw e;
+        cluster.markDown(c.nodeId);
+        lost = e;
+      }
+    }
+    const src = parts.reduce<NodeConnection | undefined>((best, c) => (!best || states.get(c)!.version > states.get(best)!.version ? c : best), undefined);
+    if (src) for (const c of parts) if (c !== src && behind(states.get(c)!, states.get(src)!)) await copyCatalog(src, c);
+    return { parts, own, version: src ? states.get(src)!.version : 0, lost };
+  } catch (e) {
+    await rollbackAll(own);
+    throw e;
+  }
+}
+
+/** Commits the copies' own transactions together (two-phase where the nodes allow); the first announces it. */
+async function commitCopies(own: NodeConnection[], announce: boolean): Promise<void> {
+  if (!own.length) return;
+  try {
+    if (announce) await runQuery(own[0], ANNOUNCE);
+    await commitDistributed(own[0], own.slice(1), true);
+  } catch (e) {
+    await rollbackAll(own);
+    throw e;
+  }
+}
+
+/**
  * Loads the catalog from the newest copy among `conns` (one idle connection per node that answers) and brings
- * the older copies up to date; those nodes become the database's current catalog nodes. A node lost on the way
- * (stopped since it was picked) is marked down and left out of `conns`.
+ * the other copies up to date (those behind it, or at its version with other contents); those nodes become the
+ * database's current catalog nodes. A node lost on the way is marked down and left out of `conns`.
  */
 export async function loadNewestCatalog(cluster: Cluster, database: string, conns: NodeConnection[]): Promise<Catalog> {
   const unlock = await cluster.catalogLock(database).exclusive();
@@ -71,16 +134,19 @@ export async function loadNewestCatalog(cluster: Cluster, database: string, conn
       cluster.markDown(c.nodeId);
       conns.splice(conns.indexOf(c), 1);
     };
-    const versions = new Map<NodeConnection, number>();
-    await Promise.all([...conns].map((c) => catalogVersion(c).then((v) => void versions.set(c, v), lost(c))));
+    const states = new Map<NodeConnection, CopyState>();
+    await Promise.all([...conns].map((c) => copyState(c).then((v) => void states.set(c, v), lost(c))));
     if (!conns.length) throw new PgError({ severity: 'FATAL', code: '08006', message: 'vecshard: no node answers' });
-    const newest = Math.max(...versions.values());
-    const src = conns.find((c) => versions.get(c) === newest)!;
-    if (newest >= 0) {
-      for (const c of [...conns]) if (versions.get(c)! < newest) await copyCatalog(src, c).catch(lost(c));
+    const newest = conns.reduce((best, c) => (states.get(c)!.version > states.get(best)!.version ? c : best));
+    if (states.get(newest)!.version >= 0 && conns.some((c) => behind(states.get(c)!, states.get(newest)!))) {
+      // Copies disagree: they are made equal under the copies' locks (another coordinator may be changing them).
+      const { parts, own } = await lockCopies(cluster, conns);
+      await commitCopies(own, false);
+      for (const c of [...conns]) if (!parts.includes(c)) conns.splice(conns.indexOf(c), 1);
     }
+    if (!conns.length) throw new PgError({ severity: 'FATAL', code: '08006', message: 'vecshard: no node answers' });
     cluster.setCatalogNodes(database, conns.map((c) => c.nodeId));
-    return await loadCatalog(src);
+    return await loadCatalog(conns[0]);
   } finally {
     unlock();
   }
@@ -141,67 +207,93 @@ export async function migrateCatalogs(cluster: Cluster, database: string): Promi
 export async function refreshStaleCopies(cluster: Cluster, database: string): Promise<number[]> {
   const unlock = await cluster.catalogLock(database).exclusive();
   const fixed: number[] = [];
+  const taken: NodeConnection[] = [];
   try {
     const current = cluster.catalogNodes(database);
     if (!current?.length) return fixed;
     const stale = cluster.members().filter((i) => cluster.isUp(i) && !current.includes(i));
+    if (!stale.length) return fixed;
+    for (const n of [...current, ...stale]) taken.push(await cluster.pool(n, database).acquire());
+    const { parts, own } = await lockCopies(cluster, taken);
+    await commitCopies(own, false);
     for (const n of stale) {
-      await withConn(cluster, current[0], database, (src) => withConn(cluster, n, database, (dst) => copyCatalog(src, dst)));
+      if (!parts.some((c) => c.nodeId === n)) continue;
       cluster.addCatalogNode(database, n);
       fixed.push(n);
     }
     return fixed;
   } finally {
+    for (const c of taken) await cluster.pool(c.nodeId, database).release(c, c.status === 'I');
     unlock();
     if (fixed.length) cluster.invalidateCatalog(database);
   }
 }
 
 /**
- * Runs `sql` on every current copy, each in a transaction of its own that bumps the version. A node that cannot
- * be reached is marked down (its copy is brought up to date when it is back); at least one copy must take it.
+ * Runs `sql` on every current copy, all in one transaction across them (committed in two phases where the nodes
+ * allow) that bumps their version, under the copies' locks (lockCopies). A node that cannot be reached is marked
+ * down (its copy is brought up to date when it is back); at least one copy must take it. `held` gives a
+ * session's connection, in its client's transaction, where it has one: the change joins that transaction there.
  */
 export async function writeCatalog(cluster: Cluster, database: string, sql: string, held?: (node: number) => NodeConnection | undefined): Promise<void> {
   const unlock = await cluster.catalogLock(database).exclusive();
   try {
-    const nodes = cluster.catalogNodes(database) ?? [0];
-    let wrote = 0;
-    let lost: unknown;
-    const write = async (c: NodeConnection) => {
-      // A session's own connection inside its client's transaction: the change joins that transaction.
-      // Inside the client's transaction only the home node's part may announce it (the others may be prepared).
-      if (c.status !== 'I') return void (await runQuery(c, `${sql}; ${BUMP_VERSION}${c.nodeId === cluster.homeNode(database) ? `; ${ANNOUNCE}` : ''}`));
-      await runQuery(c, `BEGIN; ${sql}; ${BUMP_VERSION}; ${ANNOUNCE}; COMMIT`).catch(async (e) => {
-        await runQuery(c, 'ROLLBACK').catch(() => {});
-        throw e;
-      });
-    };
-    await Promise.all(
-      nodes.map(async (n) => {
-        try {
-          // A connection the session holds is used (an embedded node has only one).
-          const own = held?.(n);
-          if (own) await write(own);
-          else await withConn(cluster, n, database, write);
-          wrote++;
-        } catch (e) {
-          if (!isConnectionFailure(e)) throw e;
-          cluster.markDown(n);
-          lost = e;
-        }
-      }),
-    );
-    if (!wrote) {
-      throw new PgError({
-        severity: 'ERROR',
-        code: '08006',
-        message: 'vecshard: no copy of the catalog could be written',
-        detail: lost instanceof Error ? lost.message : undefined,
-      });
+    // A node lost while the change is made leaves it undone everywhere; it is made again without that node.
+    for (let attempt = 0; ; attempt++) {
+      const lost = await writeCopies(cluster, database, sql, held);
+      if (lost === undefined) return;
+      if (!cluster.catalogNodes(database)?.length || attempt >= 2) {
+        throw new PgError({ severity: 'ERROR', code: '08006', message: 'vecshard: no copy of the catalog could be written', detail: lost instanceof Error ? lost.message : undefined });
+      }
     }
   } finally {
     unlock();
     cluster.invalidateCatalog(database);
+  }
+}
+
+/** One try of writeCatalog: undefined when done, or what was lost (a node's connection) when it must try again. */
+async function writeCopies(cluster: Cluster, database: string, sql: string, held?: (node: number) => NodeConnection | undefined): Promise<unknown> {
+  const taken: NodeConnection[] = [];
+  const lose = (n: number) => (e: unknown) => {
+    if (!isConnectionFailure(e)) throw e;
+    cluster.markDown(n);
+    return e;
+  };
+  try {
+    const conns: NodeConnection[] = [];
+    let lost: unknown;
+    for (const n of cluster.catalogNodes(database) ?? [0]) {
+      const own = held?.(n);
+      const c = own ?? (await cluster.pool(n, database).acquire().catch((e) => void (lost = lose(n)(e))));
+      if (!c) continue;
+      if (!own) taken.push(c);
+      conns.push(c);
+    }
+    const locked = await lockCopies(cluster, conns, false);
+    if (!locked.parts.length) return locked.lost ?? lost ?? new Error('no current copy');
+    const home = cluster.homeNode(database);
+    const bump = `UPDATE vecshard.catalog_state SET version = ${locked.version + 1}, digest = vecshard.catalog_digest()`;
+    let failed: unknown;
+    // Inside the client's transaction only the home node's part may announce it (the others may be prepared).
+    await Promise.all(
+      locked.parts.map((c) =>
+        runQuery(c, `${sql}; ${bump}${!locked.own.includes(c) && c.nodeId === home ? `; ${ANNOUNCE}` : ''}`).catch((e) => {
+          failed ??= e;
+        }),
+      ),
+    );
+    if (failed !== undefined) {
+      await rollbackAll(locked.own);
+      // A session's own connection that broke took its client's transaction with it: that is the client's error.
+      if (!isConnectionFailure(failed) || locked.parts.some((c) => c.broken && !locked.own.includes(c))) throw failed;
+      for (const c of locked.parts) if (c.broken) cluster.markDown(c.nodeId);
+      return failed;
+    }
+    await commitCopies(locked.own, true);
+    return undefined;
+  } finally {
+    for (const c of taken) await cluster.pool(c.nodeId, database).release(c, c.status === 'I');
   }
 }
 

@@ -66,8 +66,11 @@ export interface CalibrationPoint {
 
 export const SHARD_SCHEMA = 'vecshard_shards';
 
-/** Every change to a catalog copy bumps its version; the highest version is the newest copy. */
-export const BUMP_VERSION = 'UPDATE vecshard.catalog_state SET version = version + 1';
+/**
+ * Every change to a catalog copy bumps its version and stores a digest of its rows; the highest version is the
+ * newest copy, and copies at one version must have one digest (catalog-copies.ts).
+ */
+export const BUMP_VERSION = 'UPDATE vecshard.catalog_state SET version = version + 1, digest = vecshard.catalog_digest()';
 
 /**
  * Tells other coordinators that tables changed, when the transaction commits (catalog-watch.ts). Sent by the home

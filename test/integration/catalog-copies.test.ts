@@ -27,6 +27,7 @@ const catalogOf = (i: number) =>
             (SELECT string_agg(table_name || ':' || dist_column, ',') FROM vecshard.tables) AS tables,
             (SELECT string_agg(shard_id || ':' || shard_name, ',' ORDER BY shard_id) FROM vecshard.shards) AS shards,
             (SELECT string_agg(shard_id || ':' || node_id || ':' || state, ',' ORDER BY shard_id, node_id) FROM vecshard.placements) AS placements,
+            (SELECT digest FROM vecshard.catalog_state) AS digest,
             to_regclass('public.items') IS NOT NULL AS shell`,
   ).then((r) => r[0]);
 

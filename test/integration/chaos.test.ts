@@ -22,7 +22,7 @@ const vec = (i: number) => `[${coords(i).join(',')}]`;
 const dist = (a: number[], b: number[]) => Math.hypot(...a.map((x, j) => x - b[j]));
 
 async function coordinator(): Promise<Watched> {
-  const w = await startCli(['start', '--config', path.join(dir, 'config.json')], { ...process.env, VECSHARD_TEST_HANG: 'after-prepare', VECSHARD_TEST_HANG_FILE: hangFile });
+  const w = await startCli(['start', '--workers', '1', '--config', path.join(dir, 'config.json')], { ...process.env, VECSHARD_TEST_HANG: 'after-prepare', VECSHARD_TEST_HANG_FILE: hangFile });
   procs.push(w);
   return w;
 }

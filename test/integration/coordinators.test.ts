@@ -125,3 +125,44 @@ it("a write through one coordinator waits while another holds its shard for a re
 async function shardName(id: number): Promise<string> {
   return (await one.query('SELECT shard_name FROM vecshard.shards WHERE shard_id = $1', [id])).rows[0].shard_name;
 }
+
+const copyOf = async (i: number) => {
+  const c = new pg.Client({ connectionString: pgs.servers[i].url + '/postgres' });
+  await c.connect();
+  try {
+    return (
+      await c.query(`SELECT s.version, s.digest, vecshard.catalog_digest() AS actual,
+                            (SELECT string_agg(table_name, ',' ORDER BY table_name) FROM vecshard.tables) AS tables,
+                            (SELECT string_agg(shard_id || ':' || node_id, ',' ORDER BY shard_id, node_id) FROM vecshard.placements) AS placements
+                       FROM vecshard.catalog_state s`)
+    ).rows[0];
+  } finally {
+    await c.end();
+  }
+};
+
+it('catalog changes through both coordinators at once leave every copy equal, and a copy that differs at the same version is mended', async () => {
+  await one.query('CREATE TABLE many (id int PRIMARY KEY)');
+  await one.query(`SELECT create_distributed_table('many', 'id', shard_count => 8, replication_factor => 1)`);
+  const shards = (await one.query(`SELECT s.shard_id, p.node_id FROM vecshard.shards s JOIN vecshard.placements p USING (shard_id) WHERE s.table_name = 'many' ORDER BY 1`)).rows;
+  // Every shard moves to the other node, half through each coordinator, all at once.
+  await Promise.all(shards.map((s, i) => (i % 2 ? one : two).query('SELECT vecshard.move_shard_placement($1, $2, $3)', [s.shard_id, s.node_id, 1 - s.node_id])));
+  const [a, b] = [await copyOf(0), await copyOf(1)];
+  expect(b).toEqual(a);
+  expect(a.digest).toBe(a.actual);
+  for (const s of shards) expect(a.placements).toContain(`${s.shard_id}:${1 - s.node_id}`);
+
+  // Node 1's copy takes a change node 0's never had, at the same version (as if two writers had raced).
+  const raw = new pg.Client({ connectionString: pgs.servers[1].url + '/postgres' });
+  await raw.connect();
+  await raw.query(`INSERT INTO vecshard.tables (schema_name, table_name, method, dist_column, dist_type, shard_count) VALUES ('public', 'ghost', 'hash', 'id', 'int4', 1)`);
+  await raw.query('UPDATE vecshard.catalog_state SET digest = vecshard.catalog_digest()');
+  await raw.end();
+  expect((await copyOf(1)).version).toBe((await copyOf(0)).version);
+  // The next change finds the copies differ and makes node 1's equal to node 0's (the lowest node) first.
+  await one.query('SELECT vecshard.move_shard_placement($1, $2, $3)', [shards[0].shard_id, 1 - shards[0].node_id, shards[0].node_id]);
+  const [c, d] = [await copyOf(0), await copyOf(1)];
+  expect(d).toEqual(c);
+  expect(c.tables).not.toContain('ghost');
+  expect(Number(c.version)).toBeGreaterThan(Number(a.version));
+});

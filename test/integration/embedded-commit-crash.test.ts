@@ -16,7 +16,7 @@ let port: number;
 const procs: Watched[] = [];
 
 async function start(hang = ''): Promise<Watched> {
-  const w = await startCli(['start', '--config', config], { ...process.env, VECSHARD_TEST_HANG: hang });
+  const w = await startCli(['start', '--workers', '1', '--config', config], { ...process.env, VECSHARD_TEST_HANG: hang });
   procs.push(w);
   return w;
 }

@@ -20,7 +20,7 @@ beforeAll(async () => {
   port = await freePort();
   const config = path.join(dir, 'vecshard.json');
   fs.writeFileSync(config, JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, embedded: { dataDir: path.join(dir, 'data'), nodes: 1 } }));
-  w = await startCli(['start', '--config', config]);
+  w = await startCli(['start', '--workers', '1', '--config', config]);
 }, 90_000);
 
 afterAll(async () => {

@@ -105,7 +105,7 @@ it('logs slow statements with their distributed plan (vecshard start, slowQueryM
   const config = path.join(dir, 'vecshard.json');
   const up = pgs.servers.slice(0, 2).map((s) => s.url).concat(pgs.servers[2].url);
   fs.writeFileSync(config, JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: up, slowQueryMs: 0, logLevel: 'warn', pool: { healthCheckIntervalMs: 200 } }));
-  const w = await startCli(['start', '--config', config]);
+  const w = await startCli(['start', '--workers', '1', '--config', config]);
   try {
     const cl = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
     await cl.connect();

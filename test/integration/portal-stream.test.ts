@@ -22,7 +22,7 @@ beforeAll(async () => {
   pgs = await startPgServers(2);
   port = await freePort();
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ listen: { host: '127.0.0.1', port }, http: null, nodes: pgs.servers.map((s) => s.url), logLevel: 'warn' }));
-  w = await startCli(['start', '--config', path.join(dir, 'config.json')]);
+  w = await startCli(['start', '--workers', '1', '--config', path.join(dir, 'config.json')]);
   cl = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
   cl.on('error', () => {});
   await cl.connect();

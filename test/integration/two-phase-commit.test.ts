@@ -15,7 +15,7 @@ let port: number;
 const procs: Watched[] = [];
 
 async function coordinator(hang?: string, fault?: string): Promise<Watched> {
-  const w = await startCli(['start', '--config', path.join(dir, 'config.json')], { ...process.env, VECSHARD_TEST_HANG: hang ?? '', VECSHARD_TEST_FAULT: fault ?? '' });
+  const w = await startCli(['start', '--workers', '1', '--config', path.join(dir, 'config.json')], { ...process.env, VECSHARD_TEST_HANG: hang ?? '', VECSHARD_TEST_FAULT: fault ?? '' });
   w.child.stderr!.on('data', (d) => process.env.DEBUG_2PC && process.stdout.write('[coord] ' + d));
   procs.push(w);
   return w;
