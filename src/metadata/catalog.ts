@@ -82,6 +82,8 @@ const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '
 
 export class Catalog {
   readonly tables = new Map<string, DistributedTable>();
+  /** The version of the copy it was read from (read before its rows: a newer version only makes a reload). */
+  version = -1;
 
   static key(schema: string, name: string): string {
     return `${schema}.${name}`;
@@ -132,6 +134,7 @@ export async function loadCatalog(conn: NodeConnection): Promise<Catalog> {
   if (exists.rows[0][0] !== 't') return cat;
   // Upgrades run in a transaction of their own, so not from inside a client's.
   if (conn.status === 'I' && conn.backend.role === undefined) await migrate(conn);
+  cat.version = Number((await runQuery(conn, `SELECT coalesce((SELECT (to_jsonb(s)->>'version')::bigint FROM vecshard.catalog_state s), -1)`)).rows[0][0]);
   const tables = await runQuery(conn, 'SELECT schema_name, table_name, method, dist_column, dist_type, metric FROM vecshard.tables');
   for (const [schema, name, method, col, type, metric] of tables.rows) {
     cat.tables.set(Catalog.key(schema!, name!), {

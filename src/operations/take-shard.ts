@@ -92,8 +92,9 @@ export async function takeShards(cluster: Cluster, database: string, shardIds: n
 
 /**
  * A writer's side: while other coordinators are alive, shared advisory locks on the home node for the shards it
- * writes (a repair there waits for it, and it for a repair), and the catalog is read again after (a repair that
- * finished meanwhile made a copy active that the write must reach). Alone, nothing: one process's locks suffice.
+ * writes (a repair there waits for it, and it for a repair), and the catalog is read again after when its version
+ * moved (a repair that finished meanwhile made a copy active that the write must reach). Alone, nothing: one
+ * process's locks suffice.
  */
 export async function shareShards(cluster: Cluster, database: string, shardIds: number[]): Promise<(() => void) | undefined> {
   const home = cluster.homeNode(database);
@@ -101,13 +102,16 @@ export async function shareShards(cluster: Cluster, database: string, shardIds: 
   const ids = [...new Set(shardIds)].sort((a, b) => a - b);
   const pool = cluster.pool(home, database);
   const conn = await pool.acquire();
+  let version: number;
   try {
-    await runQuery(conn, ids.map((id) => `SELECT pg_advisory_lock_shared(${SHARD_LOCK_CLASS}, ${id})`).join('; '));
+    const r = await runQuery(conn, [...ids.map((id) => `SELECT pg_advisory_lock_shared(${SHARD_LOCK_CLASS}, ${id})`), 'SELECT version FROM vecshard.catalog_state'].join('; '));
+    version = Number(r.rows.at(-1)?.[0]);
   } catch (e) {
     await pool.release(conn, false);
     throw e;
   }
-  cluster.invalidateCatalog(database);
+  // A repair or move that ended meanwhile changed the catalog (and its version): read it again.
+  if (cluster.catalogVersion(database) !== version) cluster.invalidateCatalog(database);
   return () =>
     void runQuery(conn, ids.map((id) => `SELECT pg_advisory_unlock_shared(${SHARD_LOCK_CLASS}, ${id})`).join('; '))
       .then(() => pool.release(conn, true))

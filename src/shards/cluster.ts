@@ -266,6 +266,9 @@ export class Cluster {
     return [...this.#loaded];
   }
 
+  /** The version of the catalog sessions are served from, if it is loaded and still current here. */
+  catalogVersion = (database: string) => (this.#catalogs.has(database) ? this.#loaded.get(database)?.version : undefined);
+
   poolStats(): Array<{ node: number; database: string; size: number; idle: number; waiting: number }> {
     return [...this.#pools.values()].map((p) => ({ node: p.nodeId, database: p.database, size: p.size, idle: p.idleCount, waiting: p.waiting }));
   }
@@ -273,13 +276,8 @@ export class Cluster {
   #recovered = new Set<string>();
 
   /** Whether this coordinator has settled left-over prepared transactions in the database. */
-  recovered(database: string): boolean {
-    return this.#recovered.has(database);
-  }
-
-  setRecovered(database: string): void {
-    this.#recovered.add(database);
-  }
+  recovered = (database: string) => this.#recovered.has(database);
+  setRecovered = (database: string) => void this.#recovered.add(database);
 
   /** Databases whose catalog this coordinator has loaded. */
   databases(): string[] {
