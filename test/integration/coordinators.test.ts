@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startPgServers, freePort } from '../helpers/pg-nodes.ts';
+import { startPgServers, freePort, queryNode } from '../helpers/pg-nodes.ts';
 import { startCli, waitForExit, type Watched } from '../helpers/wait.ts';
 
 let pgs: Awaited<ReturnType<typeof startPgServers>>;
@@ -165,4 +165,42 @@ it('catalog changes through both coordinators at once leave every copy equal, an
   expect(d).toEqual(c);
   expect(c.tables).not.toContain('ghost');
   expect(Number(c.version)).toBeGreaterThan(Number(a.version));
+});
+
+it('DDL through both coordinators at once reaches every shard; a rebalance through one loses none of the writes through the other', async () => {
+  await one.query('CREATE TABLE wide (id int PRIMARY KEY, v vector(3))');
+  await one.query(`SELECT create_distributed_table('wide', 'id', shard_count => 4, replication_factor => 1)`);
+  await Promise.all([one.query('ALTER TABLE wide ADD COLUMN a int'), two.query('ALTER TABLE wide ADD COLUMN b text'), two.query('CREATE INDEX wide_v ON wide USING hnsw (v vector_l2_ops)')]);
+  await one.query(`INSERT INTO wide (id, v, a, b) VALUES (1, '[1,1,1]', 1, 'x')`);
+  await two.query(`INSERT INTO wide (id, v, a, b) VALUES (2, '[2,2,2]', 2, 'y')`);
+  const shards = new Map<string, string>();
+  for (const i of [0, 1]) {
+    for (const r of await queryNode(
+      pgs.servers[i],
+      `SELECT c.relname, (SELECT string_agg(attname, ',' ORDER BY attnum) FROM pg_attribute WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped) AS cols,
+              (SELECT count(*)::int FROM pg_index x JOIN pg_class ix ON ix.oid = x.indexrelid JOIN pg_am am ON am.oid = ix.relam WHERE x.indrelid = c.oid AND am.amname = 'hnsw') AS hnsw
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'vecshard_shards' AND c.relname LIKE 'wide%' AND c.relkind = 'r'`,
+    )) shards.set(r.relname, `${r.cols}:${r.hnsw}`);
+  }
+  expect([...shards.values()]).toEqual(Array(4).fill(expect.stringMatching(/^id,v,(a,b|b,a):1$/)));
+
+  // Every shard onto node 0 (through one), then a rebalance through two while one writes.
+  for (const s of (await one.query(`SELECT p.shard_id FROM vecshard.placements p JOIN vecshard.shards s USING (shard_id) WHERE s.table_name = 'wide' AND p.node_id = 1`)).rows) {
+    await one.query('SELECT vecshard.move_shard_placement($1, 1, 0)', [s.shard_id]);
+  }
+  let stop = false;
+  let acked = 2;
+  const writer = (async () => {
+    for (let id = 100; !stop; id++) {
+      await one.query('INSERT INTO wide (id, v, a) VALUES ($1, $2, $1)', [id, `[${id},0,0]`]);
+      acked++;
+    }
+  })();
+  await two.query('SELECT vecshard.rebalance()');
+  stop = true;
+  await writer;
+  const nodes = (await two.query(`SELECT p.node_id, count(*)::int AS n FROM vecshard.placements p JOIN vecshard.shards s USING (shard_id) WHERE s.table_name = 'wide' GROUP BY 1 ORDER BY 1`)).rows;
+  expect(nodes).toEqual([{ node_id: 0, n: 2 }, { node_id: 1, n: 2 }]);
+  expect((await two.query('SELECT count(*)::int AS n FROM wide')).rows).toEqual([{ n: acked }]);
+  expect(acked).toBeGreaterThan(2);
 });
