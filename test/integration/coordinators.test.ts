@@ -196,11 +196,13 @@ it('DDL through both coordinators at once reaches every shard; a rebalance throu
       acked++;
     }
   })();
-  await two.query('SELECT vecshard.rebalance()');
+  const [moved] = Object.values((await two.query('SELECT vecshard.rebalance()')).rows[0]);
   stop = true;
   await writer;
-  const nodes = (await two.query(`SELECT p.node_id, count(*)::int AS n FROM vecshard.placements p JOIN vecshard.shards s USING (shard_id) WHERE s.table_name = 'wide' GROUP BY 1 ORDER BY 1`)).rows;
-  expect(nodes).toEqual([{ node_id: 0, n: 2 }, { node_id: 1, n: 2 }]);
+  expect(Number(moved)).toBeGreaterThan(0);
+  // The database's copies are even again (rebalance evens all its tables' copies, not one table's).
+  const [n0, n1] = (await two.query(`SELECT count(*)::int AS n FROM vecshard.placements GROUP BY node_id ORDER BY node_id`)).rows.map((r) => r.n);
+  expect(Math.abs(n0 - n1)).toBeLessThanOrEqual(1);
   expect((await two.query('SELECT count(*)::int AS n FROM wide')).rows).toEqual([{ n: acked }]);
   expect(acked).toBeGreaterThan(2);
 });
