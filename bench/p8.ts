@@ -1,8 +1,9 @@
 // P8, several coordinators (issue 18): the same nodes behind `vecshard start --workers 1` and `--workers 2`, run as
-// separate processes side by side, alternating rounds: kNN q/s and routed lookups (pgbench -S style, prepared)
-// through each. And what another coordinator costs one that writes: single-row INSERTs through coordinator A alone,
-// then with B alive (writers then take shard locks on the home node and read the catalog again).
-// npx tsx bench/p8.ts [--rows 20000] [--queries 2000] [--rounds 3] [--clients 8]
+// separate processes side by side, alternating rounds: kNN q/s (as P2, synthetic vectors) and routed lookups
+// (as P1: pgbench, prepared, by the distribution column) through each. And what another coordinator costs one
+// that writes: single-row INSERTs through coordinator A alone, then with B alive (writers then take shard locks on
+// the home node and check the catalog's version).
+// npx tsx bench/p8.ts [--rows 20000] [--queries 2000] [--rounds 3] [--clients 8] [--seconds 5]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,12 +12,13 @@ import { freePort, startPgServers } from '../test/helpers/pg-nodes.ts';
 import { startCli, type Watched } from '../test/helpers/wait.ts';
 import { clustered, toSql } from './data.ts';
 import { connectAll, loadItems, spread } from './clients.ts';
+import { run } from '../test/helpers/run.ts';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : def;
 };
-const [rows, nq, rounds, clients] = [arg('rows', 20_000), arg('queries', 2000), arg('rounds', 3), arg('clients', 8)];
+const [rows, nq, rounds, clients, seconds] = [arg('rows', 20_000), arg('queries', 2000), arg('rounds', 3), arg('clients', 8), arg('seconds', 5)];
 const dim = 32;
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -67,13 +69,14 @@ try {
     await Promise.all(conns.map((c) => c.end()));
     return r.qps;
   };
+  // Lookups as P1 runs them: pgbench, prepared, by the distribution column (a routed one-shard read).
+  const script = path.join(dir, 'lookup.sql');
+  fs.writeFileSync(script, `\\set id random(0, ${rows - 1})\nSELECT id, embedding FROM items WHERE id = :id;\n`);
   const lookup = async (cfg: pg.ClientConfig) => {
-    const conns = await connectAll(clients, cfg);
-    const q = (c: pg.Client, i: number) => c.query({ name: 'get', text: 'SELECT id, embedding FROM items WHERE id = $1', values: [(i * 7919) % rows] });
-    await spread(conns, 500, q);
-    const r = await spread(conns, nq * 4, q);
-    await Promise.all(conns.map((c) => c.end()));
-    return r.qps;
+    const res = await run('pgbench', ['-n', '-M', 'prepared', '-f', script, '-c', String(clients), '-j', String(Math.min(clients, os.cpus().length)), '-T', String(seconds), '-h', '127.0.0.1', '-p', String(cfg.port), '-U', 'postgres', 'postgres'], { PGPASSWORD: pgs.servers[0].password });
+    const tps = Number(/tps = ([\d.]+)/.exec(res.stdout)?.[1] ?? NaN);
+    if (res.code !== 0 || !/number of failed transactions: 0 /.test(res.stdout)) throw new Error(`pgbench failed: ${res.stderr || res.stdout}`);
+    return tps;
   };
   const res = { knn: { w1: [] as number[], w2: [] as number[] }, lookup: { w1: [] as number[], w2: [] as number[] } };
   for (let r = 0; r < rounds; r++) {
@@ -91,7 +94,7 @@ try {
       '| workload | --workers 1 q/s | --workers 2 q/s | ratio |',
       '| --- | --- | --- | --- |',
       line('kNN LIMIT 10', res.knn.w1, res.knn.w2),
-      line('lookup by id (prepared)', res.lookup.w1, res.lookup.w2),
+      line(`pgbench lookup by id, -M prepared, ${seconds} s`, res.lookup.w1, res.lookup.w2),
       '',
       '| single-row INSERT through A | alone q/s | with B alive q/s | ratio |',
       '| --- | --- | --- | --- |',
