@@ -1,5 +1,6 @@
-// The catalog on every node, so losing any one node loses no metadata. Every change reaches every current copy and
-// bumps its version; a copy that missed changes (its node was down) is brought up to date from a current one
+// The catalog on every node, so losing any one node loses no metadata. Every change reaches every current copy
+// under the copies' locks (taken in node order, by every coordinator) and sets one new version and a digest of the
+// rows on all; a copy that missed changes (its node was down) or differs is brought up to date from the newest
 // before it is trusted again, and a coordinator starts from the newest copy that answers.
 import type { Cluster } from '../shards/cluster.ts';
 import { type NodeConnection } from '../shards/node-connection.ts';
@@ -77,7 +78,8 @@ export async function copyCatalog(src: NodeConnection, dst: NodeConnection): Pro
  * Locks the copies for a change: on each connection (idle ones get a transaction of their own) the copy's state
  * row is locked, in node order. Every writer, through any coordinator, takes them in that order, so changes reach
  * every copy one after another and in the same order. Copies behind the newest are brought up to date in the same
- * transaction (`upgrade`: copies are upgraded first). A node lost on the way is marked down and left out. Returns the copies taken and the newest version.
+ * transaction (`upgrade`: copies are upgraded first). A node lost on the way is marked down and left out. Returns
+ * the copies taken, those in transactions of their own, and the newest version.
  */
 async function lockCopies(cluster: Cluster, conns: NodeConnection[], upgrade = true): Promise<{ parts: NodeConnection[]; own: NodeConnection[]; version: number; lost?: unknown }> {
   const parts: NodeConnection[] = [];

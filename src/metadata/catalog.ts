@@ -57,6 +57,8 @@ export interface DistributedTable {
 }
 
 export interface CalibrationPoint {
+  /** Clustered tables: how many nearest shards were visited; 0 for every shard (hash tables). */
+  probes: number;
   efSearch: number;
   recall: number;
   k: number;
@@ -171,13 +173,13 @@ export async function loadCatalog(conn: NodeConnection): Promise<Catalog> {
   }
   const calibrated = await runQuery(conn, `SELECT to_regclass('vecshard.calibration') IS NOT NULL`);
   if (calibrated.rows[0][0] !== 't') return cat;
-  const points = await runQuery(conn, 'SELECT schema_name, table_name, operator, ef_search, recall, k, queries, table_rows FROM vecshard.calibration ORDER BY ef_search');
-  for (const [schema, name, op, ef, recall, k, queries, rows] of points.rows) {
+  const points = await runQuery(conn, `SELECT schema_name, table_name, operator, ef_search, recall, k, queries, table_rows, coalesce((to_jsonb(c)->>'probes')::int, 0) FROM vecshard.calibration c ORDER BY 9, ef_search`);
+  for (const [schema, name, op, ef, recall, k, queries, rows, probes] of points.rows) {
     const t = cat.get(schema!, name!);
     if (!t) continue;
     t.calibration ??= new Map();
     const list = t.calibration.get(op!) ?? [];
-    list.push({ efSearch: Number(ef), recall: Number(recall), k: Number(k), queries: Number(queries), tableRows: Number(rows) });
+    list.push({ probes: Number(probes), efSearch: Number(ef), recall: Number(recall), k: Number(k), queries: Number(queries), tableRows: Number(rows) });
     t.calibration.set(op!, list);
   }
   return cat;

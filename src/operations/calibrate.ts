@@ -1,7 +1,8 @@
-// vecshard.calibrate('t'): how recall follows hnsw.ef_search on a hash-distributed table. Rows of the table are taken
-// as queries; each is answered exactly (every shard scanned, no index) and approximately at each ef_search of a
-// grid, the way the planner runs a kNN query (LIMIT k per shard, ef_search raised to it), and recall@k is kept per
-// operator in the catalog. SET vecshard.target_recall then picks the smallest ef_search that reached the target.
+// vecshard.calibrate('t'): how recall follows hnsw.ef_search (and, on a clustered table, how many of the nearest
+// shards are visited). Rows of the table are taken as queries; each is answered exactly (every shard scanned, no
+// index) and approximately at each setting of a grid, the way the planner runs a kNN query (LIMIT k per shard,
+// ef_search raised to it, the nearest shards by centroid), and recall@k is kept per operator in the catalog.
+// SET vecshard.target_recall then picks the settings that reached the target for the least work (target-recall.ts).
 import { PgError } from '../errors.ts';
 import type { DistributedTable } from '../metadata/catalog.ts';
 import { SHARD_SCHEMA } from '../metadata/catalog.ts';
@@ -15,6 +16,8 @@ import { NO_PARAMS } from '../planner/params.ts';
 import type { ShardTask } from '../planner/types.ts';
 import * as be from '../protocol/backend.ts';
 import { Held } from '../executor/portal-stream.ts';
+import { nearestShards } from '../planner/target-recall.ts';
+import { parseVector } from '../index/vector.ts';
 
 /** ef_search values measured: pgvector's range is 1..1000. */
 export const EF_GRID = [10, 16, 24, 32, 40, 56, 80, 112, 160, 224, 320, 480, 640, 1000];
@@ -30,7 +33,7 @@ export type CalibrateContext = Pick<RunContext, 'conn' | 'home' | 'cluster' | 'd
 
 /** Calibrates every HNSW index of `table`; returns how many (operator, ef_search) points were kept. */
 export async function calibrate(ctx: CalibrateContext, table: DistributedTable, o: CalibrateOptions = { queries: 100, k: 10 }): Promise<number> {
-  if (table.method !== 'hash') throw new PgError({ severity: 'ERROR', code: '0A000', message: `vecshard.calibrate: only hash-distributed tables can be calibrated yet ("${table.name}" is ${table.method})` });
+  if (table.method === 'reference') throw new PgError({ severity: 'ERROR', code: '0A000', message: `vecshard.calibrate: "${table.name}" is a reference table (one copy per node, nothing to calibrate)` });
   const home = await ctx.conn(ctx.home);
   const rel = quoteLiteral(`${quoteIdent(table.schema)}.${quoteIdent(table.name)}`);
   const indexes = await runQuery(
@@ -52,20 +55,38 @@ export async function calibrate(ctx: CalibrateContext, table: DistributedTable, 
     for (const q of queries) truth.push(await nearest(ctx, table, column, op, q, o.k, undefined));
     const key = `${quoteLiteral(table.schema)}, ${quoteLiteral(table.name)}, ${quoteLiteral(op)}`;
     statements.push(`DELETE FROM vecshard.calibration WHERE (schema_name, table_name, operator) = (${key})`);
-    for (const ef of EF_GRID) {
-      let hits = 0;
-      for (let i = 0; i < queries.length; i++) {
-        const got = await nearest(ctx, table, column, op, queries[i], o.k, ef);
-        hits += got.filter((id) => truth[i].includes(id)).length;
+    for (const probes of probeSteps(table, column)) {
+      let [last, flat, best] = [-1, 0, 0];
+      for (const ef of EF_GRID) {
+        let hits = 0;
+        for (let i = 0; i < queries.length; i++) {
+          const got = await nearest(ctx, table, column, op, queries[i], o.k, ef, probes);
+          hits += got.filter((id) => truth[i].includes(id)).length;
+        }
+        const recall = hits / (queries.length * o.k);
+        best = Math.max(best, recall);
+        statements.push(`INSERT INTO vecshard.calibration (schema_name, table_name, operator, probes, ef_search, recall, k, queries, table_rows) VALUES (${key}, ${probes}, ${ef}, ${recall}, ${o.k}, ${queries.length}, ${tableRows})`);
+        if (recall >= 0.9995) break; // higher settings cannot do better
+        // Few shards visited hold only so many of the true neighbours: past that, ef_search buys nothing.
+        flat = recall - last < 0.002 ? flat + 1 : 0;
+        if (probes && flat >= 2) break;
+        last = recall;
       }
-      const recall = hits / (queries.length * o.k);
-      statements.push(`INSERT INTO vecshard.calibration (schema_name, table_name, operator, ef_search, recall, k, queries, table_rows) VALUES (${key}, ${ef}, ${recall}, ${o.k}, ${queries.length}, ${tableRows})`);
-      if (recall >= 0.9995) break; // higher settings cannot do better
+      if (best >= 0.9995) break; // visiting more shards cannot do better
     }
   }
   await writeCatalog(ctx.cluster, ctx.database, statements.join(';\n'));
   await ctx.catalogChanged();
   return statements.length - found.length;
+}
+
+/** The numbers of nearest shards a clustered table is measured at (0, every shard: hash tables, other columns). */
+function probeSteps(table: DistributedTable, column: string): number[] {
+  if (table.method !== 'clustered' || column !== table.distColumn) return [0];
+  const n = table.shards.length;
+  const steps = new Set<number>();
+  for (let p = 1; p < n; p = Math.max(p + 1, Math.round(p * 1.5))) steps.add(p);
+  return [...steps, n];
 }
 
 /** About `n` vectors of the table, spread over its shards, each with the row it came from (left out of its answers). */
@@ -88,10 +109,11 @@ async function sample(ctx: CalibrateContext, table: DistributedTable, column: st
  * The ids (shard:ctid) of the k rows nearest `q` other than itself: exactly (ef undefined: no index) or as the
  * planner's kNN runs at that ef_search (LIMIT k+1 on every shard, ef_search at least that).
  */
-async function nearest(ctx: CalibrateContext, table: DistributedTable, column: string, op: string, q: { vector: string; self: string }, k: number, ef: number | undefined): Promise<string[]> {
+async function nearest(ctx: CalibrateContext, table: DistributedTable, column: string, op: string, q: { vector: string; self: string }, k: number, ef: number | undefined, probes = 0): Promise<string[]> {
   const dist = `${quoteIdent(column)} ${op} ${quoteLiteral(q.vector)}`; // the literal takes the column's type (vector, halfvec)
   const before = ef === undefined ? [] : [`SELECT set_config('hnsw.ef_search', '${Math.max(ef, k + 1)}', true)`];
-  const tasks: ShardTask[] = table.shards.map((s) => ({
+  const visit = probes ? new Set(nearestShards(table, parseVector(q.vector)!, probes)) : undefined;
+  const tasks: ShardTask[] = table.shards.filter((s) => !visit || visit.has(s.index)).map((s) => ({
     nodeId: s.nodes[0],
     shard: s.name,
     shardIndex: s.index,

@@ -1,12 +1,12 @@
 // SELECT on a distributed table: one shard when the WHERE clause pins the distribution column, else every shard,
 // with kNN (ORDER BY a vector distance LIMIT k) merged by distance.
 import { columnName, walk, intConst, type Node } from '../sql/ast.ts';
-import type { CalibrationPoint, DistributedTable } from '../metadata/catalog.ts';
+import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { pinnedValue, pinningParam, shardForValue, valueText, vectorValue } from './router.ts';
-import { OPERATOR_METRIC, distance } from '../index/distance.ts';
+import { OPERATOR_METRIC } from '../index/distance.ts';
 import { lowerBound } from '../index/bounds.ts';
-import { routingMetric } from '../index/kmeans.ts';
+import { nearestShards, targetSettings } from './target-recall.ts';
 import { constantCtes, readsRelations } from './relations.ts';
 import { tasksFor } from './shard-sql.ts';
 import { planAggregate, type AggregatePlan } from './aggregate.ts';
@@ -166,7 +166,7 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
     limitOffset: undefined,
     limitCount: perShard === Infinity ? undefined : intConst(perShard),
   };
-  const aimed = ctx.targetRecall === undefined || ctx.exact ? undefined : targetEf(table, op!, ctx.targetRecall);
+  const aimed = ctx.targetRecall === undefined || ctx.exact ? undefined : targetSettings(table, op!, ctx.targetRecall, perShard === Infinity ? 0 : perShard);
   if (aimed && 'kind' in aimed) return aimed;
   const target = aimed;
   // One HNSW scan returns at most about hnsw.ef_search rows: raise it to the shard's LIMIT for this query.
@@ -176,7 +176,7 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
     : perShard === Infinity || ctx.exact || perShard <= ctx.efSearch
       ? []
       : [`SELECT set_config('hnsw.ef_search', greatest(coalesce(current_setting('hnsw.ef_search', true), '40')::int, ${Math.min(perShard, 1000)})::text, true)`];
-  const aim = target ? `, target recall ${ctx.targetRecall}: ef_search ${target.efSearch} (calibrated recall@${target.k} ${target.recall.toFixed(3)})` : '';
+  const aim = target ? `, target recall ${ctx.targetRecall}: ${target.probes ? `probes ${target.probes}, ` : ''}ef_search ${target.efSearch} (calibrated recall@${target.k} ${target.recall.toFixed(3)})` : '';
   const merge = { kind: 'knn' as const, limit, offset, desc, nullsFirst };
   // The same query scanning every shard exactly, for the share of answers whose recall is measured.
   const exactStmt = { ...shardStmt, sortClause: [{ SortBy: { ...first.SortBy, node: { A_Expr: { kind: 'AEXPR_OP', name: [{ String: { sval: '+' } }], lexpr: key, rexpr: intConst(0) } } } }] };
@@ -184,7 +184,9 @@ export function planSelect(stmt: Node, table: DistributedTable, ctx: SelectConte
   // Everything the shard statement depends on besides the text: the per-shard LIMIT and exact mode.
   const cache = { parsed: stmt, key: `knn|${perShard}|${ctx.exact}` };
   const tasks = (shards: number[]) => tasksFor(shardStmt, table, shards, ctx.params, 'SelectStmt', cache).map((t) => ({ ...t, before }));
-  const clustered = table.method === 'clustered' ? planClustered(key, op!, table, ctx, desc, limit === Infinity ? Infinity : limit + offset) : undefined;
+  // A target recall on a clustered table also picks how many shards to visit.
+  const routing = target?.probes ? { ...ctx, probes: target.probes } : ctx;
+  const clustered = table.method === 'clustered' ? planClustered(key, op!, table, routing, desc, limit === Infinity ? Infinity : limit + offset) : undefined;
   if (clustered) {
     const shards = clustered.visit ?? clustered.prune!.order;
     return { ...base, ...measure, tasks: tasks(shards), merge, hidden: 1, strategy: `${clustered.strategy}, LIMIT ${perShard} per shard${ctx.exact ? ' (exact scan)' : ''}${aim}`, ...(clustered.prune ? { prune: clustered.prune } : {}) };
@@ -220,28 +222,5 @@ function planClustered(key: Node, op: string, table: DistributedTable, ctx: Sele
     const order = table.shards.map((s) => s.index).sort((a, b) => bounds.get(a)! - bounds.get(b)! || a - b);
     return { prune: { order, bounds, first: probes, k }, strategy: `knn clustered, exact pruning: the ${probes} shard(s) with the lowest bounds first, others only if their bound is below the k-th distance` };
   }
-  const route = routingMetric(table.metric ?? 'l2');
-  const near = table.shards
-    .map((s) => ({ i: s.index, d: distance(route, q, s.geometry!.centroid) }))
-    .sort((a, b) => a.d - b.d || a.i - b.i)
-    .slice(0, probes)
-    .map((x) => x.i);
-  return { visit: near, strategy: `knn clustered: the ${probes} of ${n} shards whose centroids are nearest (vecshard.probes)` };
-}
-
-/** The smallest ef_search the calibration says reaches `target` (the largest measured when none did). */
-function targetEf(table: DistributedTable, op: string, target: number): CalibrationPoint | ErrorPlan {
-  const points = table.calibration?.get(op);
-  if (table.method === 'clustered') {
-    return { kind: 'error', error: { severity: 'ERROR', code: '55000', message: `vecshard.target_recall: clustered tables such as "${table.name}" cannot be calibrated yet`, hint: 'Set vecshard.probes and hnsw.ef_search instead.' } };
-  }
-  if (!points?.length) {
-    return { kind: 'error', error: { severity: 'ERROR', code: '55000', message: `vecshard.target_recall: "${table.name}" has no recall calibration for ${op}`, hint: `Run SELECT vecshard.calibrate('${table.schema}.${table.name}') once its rows and HNSW index are in.` } };
-  }
-  const i = points.findIndex((p) => p.recall >= target);
-  if (i <= 0) return points[i === 0 ? 0 : points.length - 1];
-  // Between two measured settings, linearly: recall grows ever more slowly with ef_search, so this errs upward.
-  const [a, b] = [points[i - 1], points[i]];
-  const efSearch = Math.ceil(a.efSearch + ((target - a.recall) / (b.recall - a.recall)) * (b.efSearch - a.efSearch));
-  return { ...b, efSearch, recall: target };
+  return { visit: nearestShards(table, q, probes), strategy: `knn clustered: the ${probes} of ${n} shards whose centroids are nearest (vecshard.probes)` };
 }

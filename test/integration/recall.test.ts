@@ -20,6 +20,7 @@ let pgs: { servers: PgServer[]; stopAll(): void };
 let c: TestCoordinator;
 let cl: pg.Client;
 let queries: string[] = [];
+let rowsText: string[] = [];
 const ROWS = 20_000;
 const QUERIES = 400;
 
@@ -33,15 +34,14 @@ beforeAll(async () => {
   const all = new Float32Array(buf.buffer.slice(buf.byteOffset + 12, buf.byteOffset + buf.byteLength));
   const at = (i: number) => all.subarray(i * dim, (i + 1) * dim);
   queries = Array.from({ length: q }, (_, i) => vec(at(n + i)));
+  rowsText = Array.from({ length: n }, (_, i) => `${i}\t${vec(at(i))}\n`);
   pgs = await startPgServers(2);
   c = await startTestCoordinator({ servers: pgs.servers });
   cl = new pg.Client(c.options());
   await cl.connect();
   await cl.query('CREATE TABLE words (id int PRIMARY KEY, v vector(100))');
   await cl.query(`SELECT create_distributed_table('words', 'id', shard_count => 4, replication_factor => 1)`);
-  await pipeline(Readable.from((function* () {
-    for (let i = 0; i < n; i++) yield `${i}\t${vec(at(i))}\n`;
-  })()), cl.query(copyFrom('COPY words (id, v) FROM STDIN')));
+  await pipeline(Readable.from(rowsText), cl.query(copyFrom('COPY words (id, v) FROM STDIN')));
   // A small graph, so recall moves over the range of ef_search a test can see.
   await cl.query('CREATE INDEX ON words USING hnsw (v vector_cosine_ops) WITH (m = 4, ef_construction = 16)');
 }, 400_000);
@@ -84,6 +84,37 @@ it('reaches the recall asked for, at a lower ef_search than the settings that re
     expect(ef).toBeLessThanOrEqual(enough);
   }
   await cl.query('RESET vecshard.target_recall');
+}, 300_000);
+
+it('on a clustered table, picks how many shards to visit together with ef_search, and reaches the recall asked for', async () => {
+  await cl.query('CREATE TABLE wordsc (id int, v vector(100))');
+  await pipeline(Readable.from(rowsText), cl.query(copyFrom('COPY wordsc (id, v) FROM STDIN')));
+  await cl.query('CREATE INDEX ON wordsc USING hnsw (v vector_cosine_ops) WITH (m = 4, ef_construction = 16)');
+  await cl.query(`SELECT create_distributed_table('wordsc', 'v', distribution => 'clustered', shard_count => 8)`);
+  expect(Number((await cl.query(`SELECT vecshard.calibrate('wordsc', 150)`)).rows[0].calibrate)).toBeGreaterThan(3);
+  // Settings were measured at several numbers of shards.
+  expect((await cl.query(`SELECT count(DISTINCT probes)::int AS n FROM vecshard.calibration WHERE table_name = 'wordsc'`)).rows[0].n).toBeGreaterThan(1);
+  const knnc = 'SELECT id FROM wordsc ORDER BY v <=> $1 LIMIT 10';
+  const run = async () => {
+    const out: number[][] = [];
+    for (const q of queries) out.push((await cl.query({ text: knnc, values: [q], rowMode: 'array' })).rows.map((r) => r[0]));
+    return out;
+  };
+  await cl.query('SET vecshard.exact = on');
+  const truth = await run();
+  await cl.query('RESET vecshard.exact');
+  for (const target of [0.9, 0.95]) {
+    await cl.query(`SET vecshard.target_recall = ${target}`);
+    const plan = (await cl.query({ text: `EXPLAIN ${knnc}`, values: [queries[0]] })).rows.map((r) => r['QUERY PLAN']).join('\n');
+    const m = /the (\d+) of 8 shards whose centroids are nearest.*target recall [\d.]+: probes (\d+), ef_search (\d+)/.exec(plan);
+    expect(m, plan).not.toBeNull();
+    expect(m![1]).toBe(m![2]);
+    const got = recallOf(await run(), truth);
+    console.log(`clustered target ${target}: probes ${m![2]}, ef_search ${m![3]}, recall ${got.toFixed(3)}`);
+    expect(Math.abs(got - target), `recall ${got} for target ${target}`).toBeLessThanOrEqual(0.02);
+  }
+  await cl.query('RESET vecshard.target_recall');
+  await cl.query('DROP TABLE wordsc');
 }, 300_000);
 
 it('measures the recall of a share of answers in the background (two at a time at most) and exports it', async () => {
