@@ -6,7 +6,7 @@ import { bringSubqueryTables, type RecursivePlan, type SubStep, type Intermediat
 import type { StatementPlan } from '../planner/statement.ts';
 import { subsetParams, type BoundParams } from '../planner/params.ts';
 import { clientFields, PgError } from '../errors.ts';
-import { deparse } from '../sql/ast.ts';
+import { cloneTree, deparse } from '../sql/ast.ts';
 import { parseSql, type RawStmt } from '../sql/parse.ts';
 import type { RunContext } from './context.ts';
 import type { Sink } from './sink.ts';
@@ -73,7 +73,7 @@ export async function runOnHome(sql: string, ctx: RunContext, sink: Sink, o: Pic
   if (params.values.length) {
     // Only the parameters the statement still uses, renumbered: Postgres refuses a Bind with more.
     const [parsed] = parseSql(sql) as RawStmt[];
-    const copy = structuredClone(parsed.stmt);
+    const copy = cloneTree(parsed.stmt);
     params = subsetParams(copy, o.params);
     sql = deparse(copy);
   }

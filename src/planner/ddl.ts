@@ -1,5 +1,5 @@
 // DDL on distributed tables: the statement on the shell, and its counterpart on every shard.
-import { deparse, type Node } from '../sql/ast.ts';
+import { cloneTree, deparse, type Node } from '../sql/ast.ts';
 import { SHARD_SCHEMA, type DistributedTable } from '../metadata/catalog.ts';
 import { NO_PARAMS } from './params.ts';
 import { toShard } from './relations.ts';
@@ -100,7 +100,7 @@ export function planAlterTable(stmt: Node, text: string, table: DistributedTable
     transactional: true,
     catalog: [],
     tasks: perShard(table, (name, i) => {
-      const s = toShard({ AlterTableStmt: structuredClone(stmt) }, table, name);
+      const s = toShard({ AlterTableStmt: cloneTree(stmt) }, table, name);
       delete s.AlterTableStmt.relation.alias;
       for (const c of s.AlterTableStmt.cmds) {
         const con = c.AlterTableCmd?.def?.Constraint;

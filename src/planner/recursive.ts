@@ -3,7 +3,7 @@
 // — a scalar, or a VALUES list — and the statement is planned again. What is left then runs inside each shard, or
 // on the home node when it no longer names a distributed table.
 import { parseMemory } from '../limits.ts';
-import { walk, type Node } from '../sql/ast.ts';
+import { cloneTree, walk, type Node } from '../sql/ast.ts';
 import { parseSql, type RawStmt } from '../sql/parse.ts';
 import { quoteLiteral, quoteName } from '../sql/quote.ts';
 import { PgError, notSupported } from '../errors.ts';
@@ -53,7 +53,7 @@ const KINDS = ['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt'];
  */
 export function planSubqueries(kind: string, original: Node, maxBytes: number, catalog?: Catalog): RecursivePlan | ErrorPlan | undefined {
   if (!KINDS.includes(kind) || !mayNeedSteps(kind, original)) return undefined;
-  const stmt = structuredClone(original);
+  const stmt = cloneTree(original);
   const body = stmt[kind];
   const steps: SubStep[] = [];
   const ctes = new Set<string>();
@@ -160,7 +160,7 @@ function wrapTables(n: Node, which: (rv: Node) => boolean, ctes: Set<string>, wh
  */
 export function pullUp(select: Node, catalog: Catalog, maxBytes: number): RecursivePlan | ErrorPlan | undefined {
   if (select.intoClause || select.lockingClause || select.op !== 'SETOP_NONE') return undefined;
-  const stmt = structuredClone(select);
+  const stmt = cloneTree(select);
   let moved = 0;
   const from = (stmt.fromClause ?? []) as Node[];
   for (const item of from) moved += wrapTables(item, (rv) => !!catalog.get(rv.schemaname ?? 'public', rv.relname), constantCtes(stmt), { from, stmt });
@@ -225,7 +225,7 @@ function bringRows(select: Node, catalog: Catalog | undefined, skip: (n: Node) =
  * each shard's statement next to the outer rows it refers to. Undefined when no subquery reads a table.
  */
 export function bringSubqueryTables(original: Node, maxBytes: number): RecursivePlan | undefined {
-  const stmt = structuredClone(original);
+  const stmt = cloneTree(original);
   const steps: SubStep[] = [];
   walk(stmt, (n) => {
     if (!n.SubLink) return;
@@ -242,7 +242,7 @@ export function bringSubqueryTables(original: Node, maxBytes: number): Recursive
  */
 export function pullUpAll(select: Node, catalog: Catalog, maxBytes: number): RecursivePlan | undefined {
   if (select.intoClause || select.lockingClause) return undefined;
-  const stmt = structuredClone(select);
+  const stmt = cloneTree(select);
   const steps = bringRows(stmt, catalog);
   if (!steps.length) return undefined;
   return { kind: 'recursive', stmt: { SelectStmt: stmt }, steps, maxBytes, insertSelect: false };

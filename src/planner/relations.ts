@@ -1,5 +1,5 @@
 // Which distributed tables a statement touches, and renaming them to a shard.
-import { walk, type Node } from '../sql/ast.ts';
+import { cloneTree, walk, type Node } from '../sql/ast.ts';
 import { SHARD_SCHEMA, type Catalog, type DistributedTable } from '../metadata/catalog.ts';
 
 /** A RangeVar, whether wrapped ({ RangeVar: {...} } in node lists) or bare (InsertStmt.relation and the like). */
@@ -27,7 +27,7 @@ export function distributedTables(stmt: Node, catalog: Catalog): DistributedTabl
 
 /** A copy of the statement in which `table` is its shard, aliased to the table's name so column references hold. */
 export function toShard(stmt: Node, table: DistributedTable, shardName: string, colocatedName = colocatedShard(shardName)): Node {
-  const copy = structuredClone(stmt);
+  const copy = cloneTree(stmt);
   // Joined reference tables become their one shard, whose copy is on every node that serves this query.
   const names = new Map([[`${table.schema}.${table.name}`, shardName], ...(table.joined ?? []).map((r) => [`${r.schema}.${r.name}`, r.shards[0].name] as [string, string])]);
   if (table.colocated) names.set(`${table.colocated.schema}.${table.colocated.name}`, colocatedName);

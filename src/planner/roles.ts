@@ -2,7 +2,7 @@
 // roles run everywhere, with a password turned into one SCRAM verifier first so every node has the same one.
 // GRANT, REVOKE and row-level security policies on a distributed table reach its shell on every node and each
 // shard copy; copies made later take them from the table (operations/access.ts).
-import { deparse, type Node } from '../sql/ast.ts';
+import { cloneTree, deparse, type Node } from '../sql/ast.ts';
 import { notSupported } from '../errors.ts';
 import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
 import { makeVerifier } from '../shards/login.ts';
@@ -49,7 +49,7 @@ export function planRoles(kind: string, stmt: Node, text: string, catalog: Catal
 
 /** The statement with its password replaced by a SCRAM verifier made here; undefined when it has none to replace. */
 function withVerifier(stmt: Node, kind: string): string | undefined {
-  const copy = structuredClone(stmt);
+  const copy = cloneTree(stmt);
   const option = (copy[kind].options as Node[] | undefined)?.find((o) => o.DefElem?.defname === 'password')?.DefElem;
   const password = option?.arg?.String?.sval;
   // Already a verifier (psql's \password sends one) or an md5 hash: every node stores it as it is.

@@ -1,5 +1,5 @@
 // vecshard.nodes and vecshard.tasks: tables no node has, answered by the coordinator from what it knows.
-import { deparse, walk, type Node } from '../sql/ast.ts';
+import { cloneTree, deparse, walk, type Node } from '../sql/ast.ts';
 import { parseSql, type RawStmt } from '../sql/parse.ts';
 import { quoteLiteral } from '../sql/quote.ts';
 import type { StatementContext } from './statement.ts';
@@ -32,7 +32,7 @@ export function withVirtualTables(stmt: Node, ctx: Pick<StatementContext, 'nodes
   });
   if (!named) return undefined;
   let found = false;
-  const copy = structuredClone(stmt);
+  const copy = cloneTree(stmt);
   walk(copy, (n) => {
     const list = (n.fromClause ?? []) as Node[];
     list.forEach((item, i) => {

@@ -20,6 +20,19 @@ export function walk(node: unknown, fn: (n: Node, key: string | undefined) => bo
 }
 
 /**
+ * A deep copy of a parse tree (plain objects and arrays, as libpg_query's JSON gives them): several times faster
+ * than structuredClone, which the planner paid for on every statement it rewrote.
+ */
+export function cloneTree<T>(node: T): T {
+  if (node === null || typeof node !== 'object') return node;
+  if (Array.isArray(node)) return node.map(cloneTree) as T;
+  if (ArrayBuffer.isView(node)) return (node as unknown as Float32Array).slice() as T;
+  const out: Record<string, unknown> = {};
+  for (const k in node) out[k] = cloneTree((node as Record<string, unknown>)[k]);
+  return out as T;
+}
+
+/**
  * pgsql-deparser writes `ARRAY['a','b'][1]` (a syntax error) for a subscript of an ARRAY[...] constructor or a
  * constant: the expression under a subscript or field selection is always parenthesised here, which is valid
  * for every kind of expression.
