@@ -21,6 +21,11 @@ const flag = (name: string, def: number) => {
   return i >= 0 ? Number(args[i + 1]) : def;
 };
 const smoke = args.includes('--smoke');
+/** P1's pgbench protocols: both, or the one --mode names. */
+const modes = (): Array<'prepared' | 'simple'> => {
+  const i = args.indexOf('--mode');
+  return i >= 0 && ['prepared', 'simple'].includes(args[i + 1]) ? [args[i + 1] as 'prepared' | 'simple'] : ['prepared', 'simple'];
+};
 
 function machine(): string {
   const pg = execFileSync('pgbench', ['--version'], { encoding: 'utf8' }).trim();
@@ -36,7 +41,7 @@ async function main(): Promise<void> {
   if (scenario !== 'p1') {
     process.stderr.write(
       'usage: npm run bench -- <scenario> [options]\n' +
-        '  p1 [--seconds 5] [--rounds 2] [--scale 10] [--smoke]   pgbench -S through vecshard vs PgBouncer vs direct\n' +
+        '  p1 [--seconds 5] [--rounds 2] [--scale 10] [--mode prepared|simple] [--smoke]   pgbench -S through vecshard vs PgBouncer vs direct\n' +
         '  p2 [--rows 100000] [--dim 128] [--queries 200] [--nodes 2] [--shards 4] [--smoke]   sharded kNN vs one node\n' +
         '  p3 [--synthetic] [--rows N] [--nodes 2] [--shards 8] [--rounds 2] [--copy-only] [--smoke]   COPY + index build through vecshard vs one node\n' +
         '  p5 [--rows 100000] [--queries 4000] [--smoke]   coordinator time per kNN query vs shard time; RSS with 32 clients\n' +
@@ -47,7 +52,7 @@ async function main(): Promise<void> {
   }
   const opts = smoke
     ? { seconds: 1, clients: [1, 4], modes: ['prepared' as const], rounds: 1, scale: 1 }
-    : { seconds: flag('seconds', 5), clients: [1, 8, 32], modes: ['prepared' as const, 'simple' as const], rounds: flag('rounds', 2), scale: flag('scale', 10) };
+    : { seconds: flag('seconds', 5), clients: [1, 8, 32], modes: modes(), rounds: flag('rounds', 2), scale: flag('scale', 10) };
   const cells: P1Cell[] = await p1(opts, (s) => process.stderr.write(s + '\n'));
   const table = cells
     .map((c) => `| ${c.mode} | ${c.clients} | ${c.median.direct.toFixed(0)} | ${c.median.pgbouncer.toFixed(0)} | ${c.median.vecshard.toFixed(0)} | ${c.vsPgbouncer.toFixed(2)}× | ${c.vsDirect.toFixed(2)}× | ${c.median.distributed.toFixed(0)} | ${c.distributedVsDirect.toFixed(2)}× |`)
