@@ -19,12 +19,13 @@ export function reportListening(l: Listening): void {
 
 /**
  * In the first process: starts `n` workers, each running this same command, and prints `banner` once all listen.
- * A worker that dies is started again (after a second, so one that cannot start does not spin). SIGINT or SIGTERM
- * stops the workers, then this process.
+ * A worker that dies is started again (after a second); one that dies before all listened stops everything (exit
+ * 1), since the next would fail the same way. SIGINT or SIGTERM stops the workers, then this process.
  */
 export function superviseWorkers(n: number, banner: (l: Listening) => string): void {
   let stopping = false;
   let listening = 0;
+  let exitCode = 0;
   const fork = () => {
     const w = cluster.fork();
     w.on('message', (m: { vecshard?: string } & Listening) => {
@@ -33,8 +34,13 @@ export function superviseWorkers(n: number, banner: (l: Listening) => string): v
   };
   cluster.on('exit', (w, code, signal) => {
     if (stopping) {
-      if (!Object.keys(cluster.workers ?? {}).length) process.exit(0);
+      if (!Object.keys(cluster.workers ?? {}).length) process.exit(exitCode);
       return;
+    }
+    // One that could not start (its error is on stderr: a port in use, nodes that refuse) would fail again.
+    if (listening < n) {
+      exitCode = 1;
+      return stop();
     }
     process.stderr.write(`vecshard: worker ${w.process.pid} stopped (${signal ?? `exit ${code}`}); starting another\n`);
     setTimeout(fork, 1000);
@@ -44,6 +50,7 @@ export function superviseWorkers(n: number, banner: (l: Listening) => string): v
     if (stopping) return;
     stopping = true;
     process.stdout.write('vecshard: stopping\n');
+    if (!Object.keys(cluster.workers ?? {}).length) process.exit(exitCode);
     for (const w of Object.values(cluster.workers ?? {})) w?.kill('SIGTERM');
     // A worker that does not stop within 30 s is killed.
     setTimeout(() => {
