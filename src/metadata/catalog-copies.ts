@@ -30,6 +30,10 @@ async function copyState(c: NodeConnection, lock = false): Promise<CopyState> {
   return { version: Number(r.rows[0][0]), digest: r.rows[0][1] };
 }
 
+/** The copy with the highest version, the lowest node's among equals (`conns` in node order); undefined for none. */
+const newestOf = (conns: NodeConnection[], states: Map<NodeConnection, CopyState>) =>
+  conns.reduce<NodeConnection | undefined>((best, c) => (!best || states.get(c)!.version > states.get(best)!.version ? c : best), undefined);
+
 /** Whether `dst` must be made equal to `src`: behind it, or at its version with other contents. */
 const behind = (dst: CopyState, src: CopyState) => dst.version < src.version || (dst.version === src.version && dst.digest !== src.digest);
 
@@ -102,7 +106,7 @@ async function lockCopies(cluster: Cluster, conns: NodeConnection[], upgrade = t
         lost = e;
       }
     }
-    const src = parts.reduce<NodeConnection | undefined>((best, c) => (!best || states.get(c)!.version > states.get(best)!.version ? c : best), undefined);
+    const src = newestOf(parts, states);
     if (src) for (const c of parts) if (c !== src && behind(states.get(c)!, states.get(src)!)) await copyCatalog(src, c);
     return { parts, own, version: src ? states.get(src)!.version : 0, lost };
   } catch (e) {
@@ -139,7 +143,7 @@ export async function loadNewestCatalog(cluster: Cluster, database: string, conn
     const states = new Map<NodeConnection, CopyState>();
     await Promise.all([...conns].map((c) => copyState(c).then((v) => void states.set(c, v), lost(c))));
     if (!conns.length) throw new PgError({ severity: 'FATAL', code: '08006', message: 'vecshard: no node answers' });
-    const newest = conns.reduce((best, c) => (states.get(c)!.version > states.get(best)!.version ? c : best));
+    const newest = newestOf(conns, states)!;
     if (states.get(newest)!.version >= 0 && conns.some((c) => behind(states.get(c)!, states.get(newest)!))) {
       // Copies disagree: they are made equal under the copies' locks (another coordinator may be changing them).
       const { parts, own } = await lockCopies(cluster, conns);

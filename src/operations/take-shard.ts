@@ -6,6 +6,7 @@ import type { Cluster } from '../shards/cluster.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import { peersOn, renewLease } from '../executor/transaction.ts';
+import { withConn } from '../metadata/catalog-copies.ts';
 
 /** How often leases are renewed (the coordinator's settling timer). */
 export const RENEW_MS = 5000;
@@ -25,15 +26,7 @@ export async function register(cluster: Cluster, database: string, conns?: NodeC
   };
   if (conns) for (const c of conns) await renew(c);
   else {
-    for (const i of cluster.members().filter((n) => cluster.isUp(n) && cluster.nodes[n].kind === 'postgres')) {
-      const pool = cluster.pool(i, database);
-      const c = await pool.acquire();
-      try {
-        await renew(c);
-      } finally {
-        await pool.release(c, c.status === 'I');
-      }
-    }
+    for (const i of cluster.members().filter((n) => cluster.isUp(n) && cluster.nodes[n].kind === 'postgres')) await withConn(cluster, i, database, renew);
   }
   let m = peers.get(cluster);
   if (!m) peers.set(cluster, (m = new Map()));
