@@ -171,6 +171,11 @@ export function openCatalog(cluster: Cluster, database: string, log: Logger, hel
     try {
       for (const n of cluster.members()) {
         if (!cluster.isUp(n)) continue;
+        // An embedded node has one connection: when the session holds it (idle), the first load reads through it.
+        if (held?.nodeId === n && held.status === 'I' && cluster.nodes[n].kind === 'pglite') {
+          taken.push(held);
+          continue;
+        }
         // A node that is down keeps its prepared transactions and stale copy until it is back and repaired.
         const c = await cluster.pool(n, database).acquire().catch(() => undefined);
         if (c) taken.push(c);
@@ -187,7 +192,7 @@ export function openCatalog(cluster: Cluster, database: string, log: Logger, hel
       watchCatalog(cluster, database, log);
       return cat;
     } finally {
-      for (const c of taken) await cluster.pool(c.nodeId, c.database).release(c, c.status === 'I');
+      for (const c of taken) if (c !== held) await cluster.pool(c.nodeId, c.database).release(c, c.status === 'I');
     }
   });
 }
