@@ -9,6 +9,7 @@ import { NodeConnection } from './node-connection.ts';
 import { PgError, connectionFailure } from '../errors.ts';
 import { ScramKeyClient, type Login } from './login.ts';
 import { drainOrClose } from './drain.ts';
+import { loopTimeout } from './loop-timer.ts';
 
 // node-postgres's SCRAM client; reused rather than rewritten.
 const sasl = createRequire(import.meta.url)('pg/lib/crypto/sasl.js') as {
@@ -96,21 +97,23 @@ export class PgNodeConnection extends NodeConnection {
     socket.on('error', (e) => this.fail(connectionFailure(this.nodeId, `${host}:${port}: ${e.message}`)));
     socket.on('close', () => this.fail(connectionFailure(this.nodeId, `${host}:${port}: connection closed`)));
 
-    const timer = setTimeout(() => {
+    const cancel = loopTimeout(timeoutMs, () => {
       this.fail(connectionFailure(this.nodeId, `${host}:${port}: no answer within ${timeoutMs} ms`));
       socket.destroy();
-    }, timeoutMs);
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', resolve);
         socket.once('error', (e) => reject(connectionFailure(this.nodeId, `${host}:${port}: ${e.message}`)));
+        // Destroyed by the timeout before the TCP handshake ended (a host that drops packets): no 'error' comes.
+        socket.once('close', () => reject(connectionFailure(this.nodeId, `${host}:${port}: no answer within ${timeoutMs} ms`)));
       });
       socket.write(
         fe.startupMessage({ user: this.address.user, database: this.database, client_encoding: 'UTF8', application_name: 'vecshard' }),
       );
       await this.#authenticate();
     } finally {
-      clearTimeout(timer);
+      cancel();
     }
   }
 

@@ -84,3 +84,17 @@ it('reads keep answering, correctly and within 5 s, while a node is stopped for 
   expect(worst[0], 'health-checked coordinator').toBeLessThan(5000);
   expect(worst[1], 'read-deadline coordinator').toBeLessThan(5000);
 }, 60_000);
+
+it('a node that answers while the coordinator is busy is not called down: time the event loop was blocked does not count', async () => {
+  // A large statement built on the coordinator blocked its event loop for seconds; the health check's timer then
+  // fired before the node's answer, already there, was read — and statements on a healthy node were ended.
+  const { answers } = await import('../../src/shards/pg-node.ts');
+  const url = new URL(pgs.servers[0].url);
+  const probe = answers(0, 'postgres', { host: url.hostname, port: Number(url.port), user: decodeURIComponent(url.username), password: pgs.servers[0].password }, 300);
+  const until = performance.now() + 1200;
+  while (performance.now() < until); // the coordinator busy
+  expect(await within('the probe', probe, 5000)).toBe(true);
+  // A node that does not answer is still found out: a port nobody listens on.
+  const shut = new URL(pgs.servers[1].url);
+  expect(await within('the probe', answers(1, 'postgres', { host: '127.0.0.1', port: 1, user: decodeURIComponent(shut.username) }, 300), 5000)).toBe(false);
+});
