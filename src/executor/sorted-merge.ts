@@ -81,6 +81,8 @@ export class SortedMerger {
     readonly cmps: KeyCompare[],
     readonly formats: number[],
     readonly notices: (f: Buffer) => void,
+    /** Shard portals are named this and their number (unique inside a client's transaction, where they outlast Sync). */
+    readonly portalPrefix = 'vs_merge',
   ) {}
 
   get #want(): number {
@@ -103,7 +105,7 @@ export class SortedMerger {
         this.failed ??= t.nodeId;
         throw e;
       });
-      const cur: Cursor = { task: t, portal: `vs_merge${i}`, conn: c, rows: [], keys: [], pos: 0, done: false };
+      const cur: Cursor = { task: t, portal: `${this.portalPrefix}_${i}`, conn: c, rows: [], keys: [], pos: 0, done: false };
       this.#cursors.push(cur);
       this.#conns.set(c, [...(this.#conns.get(c) ?? []), cur]);
     }
@@ -198,6 +200,18 @@ export class SortedMerger {
       }
       if (c.pos >= c.rows.length) live.splice(best, 1);
     }
+  }
+
+  /** Ends each node's part of the exchange with Sync (the portals stay: they are named, in the client's transaction). */
+  async sync(): Promise<void> {
+    await Promise.all(
+      [...this.#conns.keys()].map((c) =>
+        this.#onConn(c, async () => {
+          c.write(fe.sync());
+          await c.readUntilReady(() => {});
+        }),
+      ),
+    );
   }
 
   /**

@@ -38,3 +38,9 @@ export function completes(kind: EntryKind, t: number): boolean {
   }
 }
 
+
+/** A CommandComplete of BEGIN or START TRANSACTION: what follows it in the batch is in the client's transaction. */
+export function opensTransaction(f: Buffer): boolean {
+  const tag = f.toString('latin1', 5, f.length - 1);
+  return tag === 'BEGIN' || tag === 'START TRANSACTION';
+}

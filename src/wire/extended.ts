@@ -19,7 +19,7 @@ import { clientFields, standInRefusal } from '../errors.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import type { PreparedStatement } from '../session/statements.ts';
 import { isLocalSet, readsOnly, type ClientSession } from './session.ts';
-import { completes, type Entry, type EntryKind } from './entries.ts';
+import { completes, opensTransaction, type Entry, type EntryKind } from './entries.ts';
 import { answerable, describedKey, learner, lookUp, paramCountError, paramTypes, portalRow, usable } from '../session/described.ts';
 
 /** Statements vecshard keeps prepared on one node connection for its clients. */
@@ -237,9 +237,8 @@ export class ExtendedProtocol {
         const plan = await cs.plan(dp.stmt, dp.sql, dp.params);
         // Routed by a parameter: later lookups of this statement skip the plan (routed-lane.ts).
         if (dp.described && plan.kind === 'distributed' && plan.route && !plan.write && cs.s.status === 'I') dp.described.route = { ...plan.route, table: plan.table, catalog: await cs.s.catalog(), byShard: new Map() };
-        // Read in parts by the client, outside a transaction block: straight from the shards, part by part (on
-        // connections of its own: not on embedded nodes, which have one).
-        if (maxRows > 0 && cs.s.status === 'I' && (dp.stream = await portalReader(plan, cs.s, dp.resultFormats))) {
+        // Read in parts by the client: straight from the shards, part by part (portal-stream.ts).
+        if (maxRows > 0 && cs.s.status !== 'E' && (dp.stream = await portalReader(plan, cs.s, dp.resultFormats))) {
           return void (await dp.stream.fetch(maxRows, (f) => cs.ctx.send(f)));
         }
         // The portal's rows are kept, so an Execute with a row limit can hand them out in parts.
@@ -373,10 +372,9 @@ export class ExtendedProtocol {
         this.entries.shift();
         continue;
       }
-      if (t === 0x5a) {
-        cs.s.status = be.readyStatus(f);
-        failed = false;
-      }
+      if (t === 0x5a) [cs.s.status, failed] = [be.readyStatus(f), false];
+      // BEGIN in the same batch as what follows (pgjdbc sends it so): the rest of the batch is in the transaction.
+      else if (t === 0x43 && cs.s.status === 'I' && opensTransaction(f)) cs.s.status = 'T';
       e.capture?.(f);
       if (e.forward) cs.ctx.send(f);
       cs.throttle(conn);

@@ -188,6 +188,28 @@ describe('writes and transactions', () => {
     await db.query(`DELETE FROM docs WHERE title = 'ms2'`);
   });
 
+  it('BEGIN in the same extended batch as the writes after it (pgjdbc sends it so) opens their transaction', async () => {
+    const raw = await RawClient.connect(c.port);
+    const exec = (text: string) => [serialize.parse({ text }), serialize.bind({}), serialize.execute({})];
+    const round = async (frames: Buffer[]) => {
+      raw.write([...frames, serialize.sync()]);
+      return (await raw.until('readyForQuery')) as unknown as Array<{ name: string; status?: string; fields?: string[] }>;
+    };
+    // A routed write, one across shards, and an UPDATE across shards of what they wrote.
+    const writes = [`INSERT INTO docs (tenant, title) VALUES (400, 'j')`, `INSERT INTO docs (tenant, title) VALUES (401, 'j'), (402, 'j'), (403, 'j')`, `UPDATE docs SET title = title || 'b' WHERE tenant >= 400`];
+    for (const end of ['ROLLBACK', 'COMMIT']) {
+      const got = await round([...exec('BEGIN'), ...writes.flatMap(exec), ...exec(`SELECT count(*) FROM docs WHERE title = 'jb'`)]);
+      expect(got.find((m) => m.name === 'error')).toBeUndefined();
+      expect(got.at(-1)!.status).toBe('T'); // the writes committed on their own, and the client's BEGIN with them
+      expect(got.find((m) => m.name === 'dataRow')!.fields).toEqual(['4']);
+      expect((await db.query(`SELECT count(*)::int AS n FROM docs WHERE title = 'jb'`)).rows[0].n).toBe(0);
+      expect((await round(exec(end))).at(-1)!.status).toBe('I');
+    }
+    raw.end();
+    expect((await db.query(`SELECT count(*)::int AS n FROM docs WHERE tenant >= 400 AND title = 'jb'`)).rows[0].n).toBe(4);
+    await db.query(`DELETE FROM docs WHERE tenant >= 400`);
+  });
+
   it('COPY in CSV with a header, and COPY out', async () => {
     const csv = 'tenant,title,embedding\n7,"a, quoted","[0,1]"\n8,plain,"[1,1]"\n9,,\n';
     await pipeline(Readable.from([csv]), db.query(copyFrom('COPY docs (tenant, title, embedding) FROM STDIN WITH (FORMAT csv, HEADER true)')));

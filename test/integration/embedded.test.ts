@@ -8,6 +8,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import postgres from 'postgres';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestCoordinator, stopTestCoordinator, type TestCoordinator } from '../helpers/coordinator.ts';
+import { within } from '../helpers/wait.ts';
 
 let c: TestCoordinator & { dataDir?: string };
 
@@ -89,4 +90,39 @@ it('a client that disconnects mid-transaction leaves no transaction behind on th
   await b.connect();
   expect((await b.query('SELECT count(*)::int AS n FROM items')).rows[0].n).toBe(1000);
   await b.end();
+});
+
+it('a cursor inside a transaction reads a distributed table part by part from the embedded node (postgres.js)', async () => {
+  const sql = postgres({ ...c.options(), max: 1, onnotice: () => {} });
+  try {
+    await sql`CREATE TABLE parts (id int PRIMARY KEY, body text)`;
+    await sql`SELECT create_distributed_table('parts', 'id', shard_count => 3)`;
+    await sql`INSERT INTO parts SELECT i, repeat('x', 300) FROM generate_series(1, 2000) i`;
+    const ids = await sql.begin(async (tx) => {
+      // Far below the result: a portal kept whole on the coordinator fails with 53200.
+      await tx.unsafe("SET LOCAL vecshard.work_mem = '64kB'");
+      await tx`INSERT INTO parts VALUES (5000, 'mine')`;
+      const seen: number[] = [];
+      for await (const rows of tx`SELECT id, body FROM parts ORDER BY id`.cursor(150)) {
+        expect(rows.length).toBeLessThanOrEqual(150);
+        seen.push(...rows.map((r) => r.id as number));
+      }
+      expect((await tx`SELECT body FROM parts WHERE id = 5000`)[0].body).toBe('mine');
+      return seen;
+    });
+    expect(ids).toEqual([...Array.from({ length: 2000 }, (_, i) => i + 1), 5000]);
+  } finally {
+    await sql.end();
+  }
+});
+
+it('postgres.js as the first client of a new embedded coordinator is answered (its first batch took the one connection, then waited for it)', async () => {
+  const fresh = await startTestCoordinator({ embedded: 1 });
+  const sql = postgres({ ...fresh.options(), max: 1, onnotice: () => {} });
+  try {
+    expect(await within('the first query', sql`SELECT 1 AS x`, 10_000)).toEqual([{ x: 1 }]);
+  } finally {
+    await sql.end({ timeout: 1 });
+    await stopTestCoordinator(fresh);
+  }
 });

@@ -132,6 +132,52 @@ it('an ORDER BY cursor reads the merged rows part by part, and a cursor closed h
   expect((await cl.query('SELECT count(*)::int AS n FROM big')).rows).toEqual([{ n: 5000 }]);
 });
 
+/** Sends one JDBC-style round (extended messages ending in Sync) and returns its messages up to ReadyForQuery. */
+async function round(raw: RawClient, frames: Buffer[]): Promise<Array<{ name: string; fields?: string[]; code?: string; status?: string; text?: string }>> {
+  raw.write([...frames, serialize.sync()]);
+  return (await raw.until('readyForQuery')) as never;
+}
+const exec = (text: string, portal = '', rows = 0) => [serialize.parse({ text }), serialize.bind({ portal }), serialize.execute({ portal, rows })];
+
+it('inside a transaction block a cursor reads in parts from the shards, in the transaction, with other statements between its parts', async () => {
+  // JDBC with a fetch size: BEGIN in the same round as the first Execute, a named portal, Sync after every part.
+  // vecshard.work_mem far below the result: a portal kept whole on the coordinator fails with 53200.
+  const raw = await RawClient.connect(port);
+  try {
+    await round(raw, exec("SET vecshard.work_mem = '64kB'"));
+    await round(raw, [...exec('BEGIN'), ...exec("INSERT INTO big VALUES (6001, 'mine'), (6002, 'mine')")]);
+    for (const order of ['', ' ORDER BY id']) {
+      let got = await round(raw, [serialize.parse({ text: `SELECT id, body, repeat('x', 200) FROM big WHERE id % 3 <> 1${order}` }), serialize.bind({ portal: 'C_1' }), serialize.describe({ type: 'P', name: 'C_1' }), serialize.execute({ portal: 'C_1', rows: 250 })]);
+      const ids: number[] = [];
+      for (let part = 1; ; part++) {
+        expect(got.find((m) => m.name === 'error')).toBeUndefined();
+        expect(got.at(-1)!.status).toBe('T');
+        ids.push(...got.filter((m) => m.name === 'dataRow').map((m) => Number(m.fields![0])));
+        if (got.some((m) => m.name === 'commandComplete')) break;
+        expect(got.some((m) => m.name === 'portalSuspended')).toBe(true);
+        // Between parts, the client's other statements: a lookup, a write, a plain query.
+        if (part === 3) {
+          const between = await round(raw, [...exec('SELECT body FROM big WHERE id = 6001'), ...exec("UPDATE big SET body = 'changed' WHERE id = 6002"), ...exec('SELECT count(*) FROM big')]);
+          expect(between.filter((m) => m.name === 'dataRow').map((m) => m.fields![0])).toEqual(['mine', '5002']);
+        }
+        got = await round(raw, [serialize.execute({ portal: 'C_1', rows: 250 })]);
+      }
+      const want = [...Array.from({ length: 5000 }, (_, i) => i + 1), 6001, 6002].filter((i) => i % 3 !== 1);
+      expect(order ? ids : [...ids].sort((a, b) => a - b)).toEqual(want);
+      await round(raw, [serialize.close({ type: 'P', name: 'C_1' })]);
+    }
+    // A shard's error in a part aborts the transaction, as on one node; ROLLBACK undoes the rows written in it.
+    const bad = await round(raw, [serialize.parse({ text: 'SELECT id, 1 / (id - 4000) FROM big' }), serialize.bind({ portal: 'C_2' }), serialize.execute({ portal: 'C_2', rows: 3000 }), serialize.execute({ portal: 'C_2', rows: 3000 })]);
+    expect(bad.find((m) => m.name === 'error')).toMatchObject({ code: '22012' });
+    expect(bad.at(-1)!.status).toBe('E');
+    await round(raw, exec('ROLLBACK'));
+  } finally {
+    raw.end();
+  }
+  expect((await cl.query('SELECT count(*)::int AS n FROM big WHERE id > 5000')).rows).toEqual([{ n: 0 }]);
+  expect((await cl.query('SELECT count(*)::int AS n FROM big')).rows).toEqual([{ n: 5000 }]);
+});
+
 it('1 GB read through a portal in batches of 1,000 rows keeps the coordinator under 300 MB at its peak', async () => {
   // 1,000,000 rows of 1 kB, written straight into the shard tables (how they got there does not matter to a scan).
   const shards = (await cl.query('SELECT s.shard_name, p.node_id FROM vecshard.shards s JOIN vecshard.placements p USING (shard_id) WHERE s.table_name = $1', ['big'])).rows;
