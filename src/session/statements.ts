@@ -1,4 +1,6 @@
 // A client's prepared statements and the portals bound to distributed ones, as the session keeps them.
+import { createHash } from 'node:crypto';
+import { walk, type Node } from '../sql/ast.ts';
 import type { RawStmt } from '../sql/parse.ts';
 import type { BoundParams } from '../planner/params.ts';
 import type { PortalReader } from '../executor/portal-stream.ts';
@@ -39,4 +41,18 @@ export interface DistributedPortal {
   described?: Described;
   /** The statement it was bound from, when bound on the home node (what vecshard learns of it meanwhile counts). */
   prepared?: PreparedStatement;
+}
+
+/** The name a statement has on node connections: by its text and parameter types. */
+export function statementName(sql: string, types: number[]): string {
+  return 'vs_' + createHash('sha1').update(sql).update('\0').update(types.join(',')).digest('hex').slice(0, 24);
+}
+
+/** The highest $n in a statement (its parameter count when the client gave no types). */
+export function countParams(stmt: Node): number {
+  let max = 0;
+  walk(stmt, (n) => {
+    if (n.ParamRef) max = Math.max(max, n.ParamRef.number);
+  });
+  return max;
 }

@@ -1,7 +1,6 @@
 // The extended query protocol: Parse, Bind, Describe, Execute and Close are batched until Sync or Flush, then sent
 // to the home node in one write; for each message an entry records the answer the client expects, from the node
 // or from vecshard itself. A portal bound to a distributed statement is run by the coordinator at Execute.
-import { createHash } from 'node:crypto';
 import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
 import { classify, quoteProbesAll } from '../sql/classify.ts';
@@ -10,15 +9,15 @@ import { protectedError, vecshardFunction } from '../planner/statement.ts';
 import { changesProtected } from '../sql/protected.ts';
 import { distributedTables } from '../planner/relations.ts';
 import { readBind } from '../planner/params.ts';
-import { walk, type Node } from '../sql/ast.ts';
 import { portalReader } from '../executor/portal-stream.ts';
 import { virtualStatement } from '../planner/virtual.ts';
 import { shardGeneration } from '../executor/shard-tasks.ts';
 import { BufferSink } from '../executor/sink.ts';
 import { clientFields, standInRefusal } from '../errors.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
-import type { PreparedStatement } from '../session/statements.ts';
+import { countParams, statementName, type PreparedStatement } from '../session/statements.ts';
 import { isLocalSet, readsOnly, type ClientSession } from './session.ts';
+import { beginImplicit, endImplicit } from './implicit-tx.ts';
 import { completes, opensTransaction, type Entry, type EntryKind } from './entries.ts';
 import { answerable, describedKey, learner, lookUp, paramCountError, paramTypes, portalRow, usable } from '../session/described.ts';
 
@@ -31,6 +30,8 @@ export class ExtendedProtocol {
   entries: Entry[] = [];
   /** An error ended the batch: messages up to Sync are skipped, as Postgres does. */
   failed = false;
+  /** The batch runs in a transaction vecshard opened for it (implicit-tx.ts), ended at its Sync. */
+  implicit = false;
 
   constructor(readonly cs: ClientSession) {}
 
@@ -234,6 +235,8 @@ export class ExtendedProtocol {
       if (!dp.pending) {
         // Types the node inferred for parameters the client left untyped, learnt by now (the Describe went first).
         if (dp.prepared?.described) dp.params.types = paramTypes(dp.prepared.paramTypes, dp.prepared.described);
+        // A write with more of the batch after it: they share a transaction up to Sync, as on Postgres.
+        if (cs.s.status === 'I' && !readsOnly(dp.stmt) && !cs.lastInBatch) this.implicit = await beginImplicit(cs);
         const plan = await cs.plan(dp.stmt, dp.sql, dp.params);
         // Routed by a parameter: later lookups of this statement skip the plan (routed-lane.ts).
         if (dp.described && plan.kind === 'distributed' && plan.route && !plan.write && cs.s.status === 'I') dp.described.route = { ...plan.route, table: plan.table, catalog: await cs.s.catalog(), byShard: new Map() };
@@ -302,20 +305,21 @@ export class ExtendedProtocol {
   }
 
   async sync(): Promise<void> {
-    const { cs } = this;
-    this.failed = false;
+    const { cs, implicit } = this;
+    this.failed = this.implicit = false;
     const conn = cs.s.homeConn;
     // Nothing went to the node since its last ReadyForQuery (vecshard answered the batch, and a distributed
     // portal's shard task on this connection ended in a Sync of its own): it would answer with the same status.
-    if (!conn || (!this.out.length && this.entries.every((e) => e.synthetic) && conn.atRest && conn.quiet)) {
+    if (!implicit && (!conn || (!this.out.length && this.entries.every((e) => e.synthetic) && conn.atRest && conn.quiet))) {
       await this.#pump(undefined);
       await cs.ready(conn?.status ?? cs.s.status);
       return cs.afterReady();
     }
     this.out.push(fe.sync());
-    this.entries.push({ kind: 'sync', forward: true });
+    this.entries.push({ kind: 'sync', forward: !implicit });
     await this.#pump(conn);
     this.failed = false;
+    if (implicit) await endImplicit(cs);
     await cs.afterReady();
   }
 
@@ -381,17 +385,4 @@ export class ExtendedProtocol {
       if (completes(e.kind, t)) this.entries.shift();
     }
   }
-}
-
-function statementName(sql: string, types: number[]): string {
-  return 'vs_' + createHash('sha1').update(sql).update('\0').update(types.join(',')).digest('hex').slice(0, 24);
-}
-
-/** The highest $n in a statement (its parameter count when the client gave no types). */
-function countParams(stmt: Node): number {
-  let max = 0;
-  walk(stmt, (n) => {
-    if (n.ParamRef) max = Math.max(max, n.ParamRef.number);
-  });
-  return max;
 }

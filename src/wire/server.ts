@@ -274,8 +274,9 @@ export class Server {
         }
         const relayed = session.relay(list);
         if (relayed && (await relayed)) continue;
-        for (const f of list) {
+        for (const [i, f] of list.entries()) {
           if (f[0] === 0x58) return; // Terminate
+          session.ahead = { list, next: i + 1 };
           await session.handle(f);
           if (session.closed) return;
         }

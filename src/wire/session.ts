@@ -20,6 +20,7 @@ import { simpleQuery } from './simple-query.ts';
 import { ExtendedProtocol } from './extended.ts';
 import { relay } from './fast-lane.ts';
 import { CopyIn } from './copy-in.ts';
+import { endImplicit } from './implicit-tx.ts';
 
 export interface SessionContext {
   cluster: Cluster;
@@ -49,6 +50,8 @@ export class ClientSession {
   /** The client as a sink for a plan's answer. */
   readonly client: Sink;
   closed = false;
+  /** The messages that came in the same read as the one being handled, from `next` on (what the batch holds beyond it). */
+  ahead: { list: Buffer[]; next: number } = { list: [], next: 0 };
 
   constructor(readonly ctx: SessionContext) {
     this.s = new Session(ctx);
@@ -101,6 +104,10 @@ export class ClientSession {
           // an error in them, Postgres discards everything up to Sync, a Query too (the node would never answer it).
           if (x.out.length || x.entries.length) await x.flush(false);
           if (x.failed) return;
+          if (x.implicit) {
+            x.implicit = false;
+            await endImplicit(this, false);
+          }
           return await simpleQuery(this, frame);
         case 'P':
           return await x.parse(frame);
@@ -211,6 +218,16 @@ export class ClientSession {
     });
     this.s.status = status;
     this.ctx.send(be.readyForQuery(status));
+  }
+
+  /** Whether the batch is known to end (Sync) with no other Execute or Query after the message being handled. */
+  get lastInBatch(): boolean {
+    const { list, next } = this.ahead;
+    for (let i = next; i < list.length; i++) {
+      if (list[i][0] === 0x53) return true;
+      if (list[i][0] === 0x45 || list[i][0] === 0x51) return false;
+    }
+    return false;
   }
 
   async ready(status: TxStatus): Promise<void> {

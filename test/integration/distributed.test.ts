@@ -210,6 +210,37 @@ describe('writes and transactions', () => {
     await db.query(`DELETE FROM docs WHERE tenant >= 400`);
   });
 
+  it('writes batched up to one Sync (JDBC executeBatch) commit or roll back together, as on Postgres', async () => {
+    const raw = await RawClient.connect(c.port);
+    const count = async () => (await db.query(`SELECT count(*)::int AS n FROM docs WHERE title = 'batch'`)).rows[0].n;
+    const insert = (tenant: number, id?: number) => [serialize.bind({ statement: 'ins', values: [String(tenant), id === undefined ? null : String(id)] }), serialize.execute({})];
+    raw.write([serialize.parse({ name: 'ins', text: `INSERT INTO docs (tenant, title, id) VALUES ($1, 'batch', coalesce($2::int, nextval('docs_id_seq')::int))` }), serialize.sync()]);
+    await raw.until('readyForQuery');
+    // The third write fails (a duplicate key): the first two, on other shards and nodes, are undone with it.
+    raw.write([...insert(500), ...insert(501), ...insert(0, 1), ...insert(502), serialize.sync()]);
+    let got = (await raw.until('readyForQuery')) as unknown as Array<{ name: string; code?: string; status?: string }>;
+    expect(got.find((m) => m.name === 'error')).toMatchObject({ code: '23505' });
+    expect(got.filter((m) => m.name === 'commandComplete')).toHaveLength(2);
+    expect(got.at(-1)!.status).toBe('I');
+    expect(await count()).toBe(0);
+    // Without a failure the batch commits whole; sent in pieces (the Sync in a later write), too.
+    raw.write([...insert(500), ...insert(501), ...insert(502)]);
+    await new Promise((r) => setTimeout(r, 100));
+    raw.write([...insert(503), serialize.sync()]);
+    got = (await raw.until('readyForQuery')) as never;
+    expect(got.filter((m) => m.name === 'commandComplete')).toHaveLength(4);
+    expect(got.at(-1)!.status).toBe('I');
+    expect(await count()).toBe(4);
+    // A single write ending its batch commits on its own as before; nothing is left prepared on a node.
+    raw.write([...insert(504), serialize.sync()]);
+    expect(((await raw.until('readyForQuery')) as never as Array<{ status?: string }>).at(-1)!.status).toBe('I');
+    expect(await count()).toBe(5);
+    raw.end();
+    const prepared = await Promise.all([0, 1, 2].map((i) => onNode(i, 'SELECT count(*)::int AS n FROM pg_prepared_xacts')));
+    expect(prepared.map((r) => r[0].n)).toEqual([0, 0, 0]);
+    await db.query(`DELETE FROM docs WHERE title = 'batch'`);
+  });
+
   it('COPY in CSV with a header, and COPY out', async () => {
     const csv = 'tenant,title,embedding\n7,"a, quoted","[0,1]"\n8,plain,"[1,1]"\n9,,\n';
     await pipeline(Readable.from([csv]), db.query(copyFrom('COPY docs (tenant, title, embedding) FROM STDIN WITH (FORMAT csv, HEADER true)')));
