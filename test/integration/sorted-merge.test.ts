@@ -2,6 +2,7 @@
 // infinities, floats with NaN and -0, dates and timestamps with infinities, bool, uuid, bytea, NULLs) in every
 // direction, against one node, in order. Then what the merge is for: an ordered read far larger than what the home
 // node's combine could take, and text keys (collations) still merged by Postgres.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { answer, startDifferential, type Differential } from '../helpers/differential.ts';
@@ -70,7 +71,17 @@ it('says which merge it uses, and leaves text keys to Postgres on the home node'
 it('reads an ordered answer far beyond what the home node could combine, in the extended protocol too', async () => {
   await d.vs.query('CREATE TABLE big (id bigint NOT NULL, v float8)');
   await d.vs.query(`SELECT create_distributed_table('big', 'id', shard_count => 4)`);
-  await d.vs.query('INSERT INTO big SELECT g, (g * 7919 % 100003) / 7.0 FROM generate_series(1, 120000) g');
+  // INSERT ... SELECT of many rows goes in parts: as one VALUES list it blocked the coordinator (in this process)
+  // for 3 s, every session with it; a part failing undoes the parts before.
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  expect((await d.vs.query('INSERT INTO big SELECT g, (g * 7919 % 100003) / 7.0 FROM generate_series(1, 120000) g')).rowCount).toBe(120000);
+  lag.disable();
+  expect(lag.max / 1e6).toBeLessThan(1000);
+  await expect(d.vs.query('INSERT INTO big SELECT CASE WHEN g = 5000 THEN NULL ELSE g + 200000 END, 0 FROM generate_series(1, 6000) g')).rejects.toMatchObject({ code: '23502' });
+  const back = await d.vs.query('INSERT INTO big SELECT g + 200000, -1 FROM generate_series(1, 4500) g RETURNING id');
+  expect([back.command, back.rowCount, back.rows.length, new Set(back.rows.map((r) => r.id)).size]).toEqual(['INSERT', 4500, 4500, 4500]);
+  expect((await d.vs.query('DELETE FROM big WHERE v = -1')).rowCount).toBe(4500);
   // 120,000 rows × 2 columns: the home node's combine refused more than 60,000 values.
   const r = await d.vs.query({ text: 'SELECT id, v FROM big ORDER BY v DESC, id', rowMode: 'array' });
   expect(r.rows).toHaveLength(120000);
