@@ -127,8 +127,8 @@ export function plugSocket(socket: net.Socket): { duplex: { readable: ReadableSt
   };
 }
 
-/** I/O over the web streams pg-gateway hands back (TLS sessions). */
-export function webIo(duplex: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }): ClientIo {
+/** I/O over the web streams pg-gateway hands back (TLS sessions); `first` is read before them. */
+export function webIo(duplex: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }, first?: Uint8Array): ClientIo {
   let reader: ReadableStreamDefaultReader<Uint8Array>;
   let writer: WritableStreamDefaultWriter<Uint8Array>;
   const ready = (async () => {
@@ -139,6 +139,11 @@ export function webIo(duplex: { readable: ReadableStream<Uint8Array>; writable: 
   return {
     ready,
     read: async () => {
+      if (first) {
+        const f = first;
+        first = undefined;
+        return f;
+      }
       const { value, done } = await reader.read();
       return done ? undefined : value;
     },

@@ -115,10 +115,13 @@ export class Server {
     // pg-gateway reads web streams; this one can be unplugged after auth, so a plaintext session then reads the
     // socket directly (web streams cost a lot per message on the hot path).
     const plug = plugSocket(socket);
+    // The last message pg-gateway handled: over TLS, what it read after it is still in its buffer at detach.
+    let last: Uint8Array | undefined;
     const gateway = fromDuplexStream(plug.duplex, {
       auth,
       tls,
       onMessage: (data, state) => {
+        last = data;
         if (state.hasStarted) return undefined;
         const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
         const code = view.length >= 8 ? view.readInt32BE(4) : -1;
@@ -146,7 +149,7 @@ export class Server {
         const conn = await gateway;
         const duplex = await conn.detach();
         const params = state.clientParams ?? { user: 'postgres' };
-        const io = state.tlsInfo ? webIo(duplex) : plug.unplug();
+        const io = state.tlsInfo ? webIo(duplex, tlsLeftover(conn, last)) : plug.unplug();
         setImmediate(() => void this.#serve(io, params, socket, login));
       },
     });
@@ -291,6 +294,18 @@ export class Server {
       setTimeout(() => socket.destroy(), 1000).unref();
     }
   }
+}
+
+/**
+ * Bytes pg-gateway decrypted after the last message it handled (a Query sent with the startup packet) and left in
+ * its message buffer when detached: the session reads them first. Reads pg-gateway's internals (pinned version).
+ */
+function tlsLeftover(conn: object, last: Uint8Array | undefined): Uint8Array | undefined {
+  const mb = (conn as { messageBuffer?: { buffer: Uint8Array; bufferOffset: number; bufferLength: number } }).messageBuffer;
+  if (!mb || !last || last.buffer !== mb.buffer.buffer) return undefined;
+  const from = last.byteOffset + last.byteLength - mb.buffer.byteOffset;
+  const end = mb.bufferOffset + mb.bufferLength;
+  return from < end ? mb.buffer.slice(from, end) : undefined;
 }
 
 function toArrayBuffer(b: Buffer): ArrayBuffer {
