@@ -43,10 +43,27 @@ function pinning(where: Node | undefined, table: DistributedTable, params: Bound
   ]) {
     if (columnName(col) === table.distColumn) {
       const v = valueText(val, params);
+      // A number the column's type cannot hold (5.5, or past its range) compares as numeric on Postgres: it
+      // matches no row, or only by its value, so it routes nowhere in particular (every shard answers).
+      if (v && isNumber(val) && !routes(table, v)) return undefined;
       if (v !== undefined) return { value: v, node: val };
     }
   }
   return undefined;
+}
+
+function isNumber(n: Node): boolean {
+  while (n.TypeCast) n = n.TypeCast.arg;
+  return n.A_Const?.ival !== undefined || n.A_Const?.fval !== undefined;
+}
+
+function routes(table: DistributedTable, text: string): boolean {
+  try {
+    shardIndexFor(table, text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function shardForValue(table: DistributedTable, text: string): Shard {

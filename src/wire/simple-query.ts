@@ -10,12 +10,16 @@ import { PgError } from '../errors.ts';
 import { requireDatabaseRight } from '../operations/admin.ts';
 import { quoteIdent } from '../sql/quote.ts';
 import type { ClientSession } from './session.ts';
+import { learnTextRoute, textRouted } from './routed-text.ts';
 
 export async function simpleQuery(cs: ClientSession, frame: Buffer): Promise<void> {
   const s = cs.s;
   let sql = fe.readQuery(frame);
   const quoted = quoteProbesAll(sql);
   if (quoted !== sql) frame = fe.query((sql = quoted));
+  // Seen before as a read of one shard picked by a literal: straight to that shard (routed-text.ts).
+  const routed = textRouted(cs, sql);
+  if (routed && (await routed)) return;
   const t0 = performance.now();
   // A plain statement that names no distributed table goes to the home node as it is, without being parsed.
   const plain = s.home === 0 && !s.distributedTx ? classifyPlain(sql) : undefined;
@@ -78,6 +82,7 @@ export async function simpleQuery(cs: ClientSession, frame: Buffer): Promise<voi
   for (const raw of stmts) {
     const text = stmtText(sql, raw);
     const p = await cs.plan(raw, text, NO_PARAMS);
+    if (stmts.length === 1 && p.kind === 'distributed') learnTextRoute(cs, sql, p, catalog);
     if (p.kind === 'copy-in' || (p.kind === 'passthrough' && stmtKind(raw) === 'CopyStmt' && raw.stmt.CopyStmt.is_from && !raw.stmt.CopyStmt.filename)) {
       if (stmts.length > 1) throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard: COPY FROM STDIN must be the only statement in its query string' });
       if (p.kind === 'copy-in' && p.table) return cs.copy.startDistributed(p);
