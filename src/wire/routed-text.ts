@@ -108,6 +108,7 @@ async function lookup(cs: ClientSession, route: TextRoute, lexed: Lexed): Promis
   const done = underWay(s.cluster, [task]);
   try {
     const conn = await s.acquire(task.nodeId);
+    conn.backend.unnamedOwner = undefined; // a Query drops the connection's unnamed statement
     conn.write(fe.query(task.sql));
     const status = await conn.readUntilReady((f) => {
       if (f[0] === 0x5a) return;
