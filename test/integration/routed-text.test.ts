@@ -55,6 +55,9 @@ it('answers as one node does for every value of every shape, most of them withou
       const sql = SHAPES[i](a, b);
       const [got, want] = await Promise.all([d.vs.query({ text: sql, rowMode: 'array' }), d.one.query({ text: sql, rowMode: 'array' })]);
       expect(got.rows.map((r) => JSON.stringify(r)).sort(), sql).toEqual(want.rows.map((r) => JSON.stringify(r)).sort());
+      // The extended protocol's unnamed statement on the same node connections, between them.
+      const p = await d.vs.query('SELECT note FROM acc WHERE aid = $1', [b]);
+      expect(p.rows).toEqual(b >= 1 && b <= 300 ? [{ note: `note ${b}` }] : []);
     }),
     { numRuns: 600, seed: Number(process.env.VECSHARD_DIFF_SEED ?? Date.now() % 2 ** 31) },
   );
