@@ -11,6 +11,8 @@ import { prepareTask } from '../executor/shard-tasks.ts';
 import { paramTypes, portalRow, usable, type Described } from '../session/described.ts';
 import { isLost, ShardError } from '../errors.ts';
 import type { ClientSession } from './session.ts';
+import type { ShardTask } from '../planner/types.ts';
+import type { NodeConnection } from '../shards/node-connection.ts';
 
 /** Undefined when the batch is not one routed lookup; the promise gives false when the general path must run it. */
 export function routed(cs: ClientSession, frames: Buffer[]): Promise<boolean> | undefined {
@@ -51,10 +53,7 @@ async function lookup(cs: ClientSession, d: Described, types: number[], rest: Bu
   } catch {
     return false; // a value that does not route, or no copy up: the general path reports it
   }
-  let answered = false;
-  const done = underWay(s.cluster, [task]);
-  try {
-    const conn = await s.acquire(task.nodeId);
+  return onShard(cs, task, t0, async (conn, seen) => {
     const out: Buffer[] = [];
     const { name, parsed } = prepareTask(conn, task, out);
     out.push(fe.bind({ portal: '', statement: name ?? '', rest }), fe.execute(''), fe.sync());
@@ -67,25 +66,37 @@ async function lookup(cs: ClientSession, d: Described, types: number[], rest: Bu
         case 0x33: // our Close
           return;
         case 0x45:
-          refused ||= parsed && !answered;
+          refused ||= parsed && !seen.answered;
           f = be.errorResponse(new ShardError(be.readErrorFields(f), task).fields);
           break;
         case 0x32:
-          answered = true;
+          seen.answered = true;
           cs.ctx.send(f);
           if (describe) cs.ctx.send(portalRow(d, resultFormats));
           return;
       }
-      answered = true;
+      seen.answered = true;
       cs.ctx.send(f);
       cs.throttle(conn);
     });
     if (refused && name !== undefined) conn.backend.taskStatements.delete(name);
+  });
+}
+
+/**
+ * A lane's exchange with the node holding `task`'s shard (counted as work under way there). False when the node was
+ * lost before anything reached the client: the general path then runs it again, on another copy.
+ */
+export async function onShard(cs: ClientSession, task: ShardTask, t0: number, exchange: (conn: NodeConnection, seen: { answered: boolean }) => Promise<void>): Promise<boolean> {
+  const s = cs.s;
+  const seen = { answered: false };
+  const done = underWay(s.cluster, [task]);
+  try {
+    await exchange(await s.acquire(task.nodeId), seen);
     s.cluster.metrics.statement('router', performance.now() - t0);
     await cs.afterReady();
   } catch (e) {
-    if (!answered && isLost(e)) {
-      // Nothing reached the client: the general path runs the batch again, on another copy.
+    if (!seen.answered && isLost(e)) {
       s.cluster.markDown(task.nodeId);
       await s.dropConn(task.nodeId);
       return false;

@@ -12,11 +12,12 @@ import { quoteIdent } from '../sql/quote.ts';
 import { shardIndexFor } from '../metadata/route.ts';
 import { SHARD_SCHEMA, type Catalog, type DistributedTable } from '../metadata/catalog.ts';
 import type { DistributedPlan } from '../planner/types.ts';
-import { placeReads, underWay } from '../executor/placement.ts';
+import { placeReads } from '../executor/placement.ts';
 import { streamable } from '../executor/portal-stream.ts';
 import { shardGeneration } from '../executor/shard-tasks.ts';
-import { isLost, ShardError } from '../errors.ts';
+import { ShardError } from '../errors.ts';
 import type { ClientSession } from './session.ts';
+import { onShard } from './routed-lane.ts';
 
 interface TextRoute {
   table: DistributedTable;
@@ -104,32 +105,17 @@ async function lookup(cs: ClientSession, route: TextRoute, lexed: Lexed): Promis
   } catch {
     return false; // a value that does not route, or no copy up: the general path reports it
   }
-  let answered = false;
-  const done = underWay(s.cluster, [task]);
-  try {
-    const conn = await s.acquire(task.nodeId);
+  return onShard(cs, task, t0, async (conn, seen) => {
     conn.backend.unnamedOwner = undefined; // a Query drops the connection's unnamed statement
     conn.write(fe.query(task.sql));
     const status = await conn.readUntilReady((f) => {
       if (f[0] === 0x5a) return;
       if (f[0] === 0x45) f = be.errorResponse(new ShardError(be.readErrorFields(f), task).fields);
-      answered = true;
+      seen.answered = true;
       cs.ctx.send(f);
       cs.throttle(conn);
     });
-    s.cluster.metrics.statement('router', performance.now() - t0);
-    await cs.ready(status);
-    await cs.afterReady();
-  } catch (e) {
-    if (!answered && isLost(e)) {
-      // Nothing reached the client: the general path runs the statement again, on another copy.
-      s.cluster.markDown(task.nodeId);
-      await s.dropConn(task.nodeId);
-      return false;
-    }
-    await cs.fail(e);
-  } finally {
-    done();
-  }
-  return true;
+    s.status = status;
+    cs.ctx.send(be.readyForQuery(status));
+  });
 }
