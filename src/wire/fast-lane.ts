@@ -96,6 +96,9 @@ async function relayBatch(cs: ClientSession, frames: Buffer[], parse: Buffer | u
 
 /** The general path for the rest of a batch the fast lane began. */
 async function handleEach(cs: ClientSession, frames: Buffer[], from: number): Promise<boolean> {
-  for (let i = from; i < frames.length && !cs.closed; i++) await cs.handle(frames[i]);
+  for (let i = from; i < frames.length && !cs.closed; i++) {
+    cs.ahead = { list: frames, next: i + 1 };
+    await cs.handle(frames[i]);
+  }
   return true;
 }
