@@ -17,7 +17,7 @@ import { clientFields, standInRefusal } from '../errors.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import { countParams, statementName, type PreparedStatement } from '../session/statements.ts';
 import { isLocalSet, readsOnly, type ClientSession } from './session.ts';
-import { beginImplicit, endImplicit } from './implicit-tx.ts';
+import { beginImplicit, endImplicit, goesOn } from './implicit-tx.ts';
 import { completes, opensTransaction, type Entry, type EntryKind } from './entries.ts';
 import { answerable, describedKey, learner, lookUp, paramCountError, paramTypes, portalRow, usable } from '../session/described.ts';
 
@@ -32,6 +32,8 @@ export class ExtendedProtocol {
   failed = false;
   /** The batch runs in a transaction vecshard opened for it (implicit-tx.ts), ended at its Sync. */
   implicit = false;
+  /** Executes in the batch so far (since the last Sync). */
+  executed = 0;
 
   constructor(readonly cs: ClientSession) {}
 
@@ -220,6 +222,7 @@ export class ExtendedProtocol {
 
   async execute(frame: Buffer): Promise<void> {
     if (this.failed) return;
+    this.executed++;
     const { cs } = this;
     const { portal, maxRows } = fe.readExecute(frame);
     const dp = cs.s.portals.get(portal);
@@ -236,7 +239,7 @@ export class ExtendedProtocol {
         // Types the node inferred for parameters the client left untyped, learnt by now (the Describe went first).
         if (dp.prepared?.described) dp.params.types = paramTypes(dp.prepared.paramTypes, dp.prepared.described);
         // A write with more of the batch after it: they share a transaction up to Sync, as on Postgres.
-        if (cs.s.status === 'I' && !readsOnly(dp.stmt) && !cs.lastInBatch) this.implicit = await beginImplicit(cs);
+        if (cs.s.status === 'I' && !readsOnly(dp.stmt) && goesOn(cs.batchAhead, this.executed)) this.implicit = await beginImplicit(cs);
         const plan = await cs.plan(dp.stmt, dp.sql, dp.params);
         // Routed by a parameter: later lookups of this statement skip the plan (routed-lane.ts).
         if (dp.described && plan.kind === 'distributed' && plan.route && !plan.write && cs.s.status === 'I') dp.described.route = { ...plan.route, table: plan.table, catalog: await cs.s.catalog(), byShard: new Map() };
@@ -307,6 +310,7 @@ export class ExtendedProtocol {
   async sync(): Promise<void> {
     const { cs, implicit } = this;
     this.failed = this.implicit = false;
+    this.executed = 0;
     const conn = cs.s.homeConn;
     // Nothing went to the node since its last ReadyForQuery (vecshard answered the batch, and a distributed
     // portal's shard task on this connection ended in a Sync of its own): it would answer with the same status.

@@ -2,10 +2,21 @@
 // batch of writes such as JDBC's executeBatch commits or rolls back whole. A distributed write commits on its own,
 // so when more of the batch follows it, vecshard opens a transaction there and ends it at the Sync: committed (in two
 // phases across nodes) when nothing failed, rolled back otherwise. A write that ends its batch needs none.
+// A batch whose first write came at the end of a network read, with the rest in later reads, has that first write
+// committed on its own (see goesOn).
 import * as be from '../protocol/backend.ts';
 import { clientFields } from '../errors.ts';
 import type { TxStatus } from '../shards/node-connection.ts';
 import type { ClientSession } from './session.ts';
+
+/**
+ * Whether a write (the `executed`-th Execute of its batch) has more of the batch after it. When the network read
+ * ended before the batch did, a first statement is taken to be alone: node-postgres's Parse/Bind/Execute often
+ * arrives before its Sync, and a lone write needs no transaction. A later one is taken to go on.
+ */
+export function goesOn(ahead: 'goes on' | 'ends' | 'unknown', executed: number): boolean {
+  return ahead === 'goes on' || (ahead === 'unknown' && executed > 1);
+}
 
 /** Opens the batch's transaction; true (the batch must end it at Sync). */
 export async function beginImplicit(cs: ClientSession): Promise<true> {

@@ -220,14 +220,17 @@ export class ClientSession {
     this.ctx.send(be.readyForQuery(status));
   }
 
-  /** Whether the batch is known to end (Sync) with no other Execute or Query after the message being handled. */
-  get lastInBatch(): boolean {
+  /**
+   * What the batch holds after the message being handled, as far as received: another Execute or a Query before
+   * its Sync ('goes on'), its Sync first ('ends'), or not yet known (the read ended first).
+   */
+  get batchAhead(): 'goes on' | 'ends' | 'unknown' {
     const { list, next } = this.ahead;
     for (let i = next; i < list.length; i++) {
-      if (list[i][0] === 0x53) return true;
-      if (list[i][0] === 0x45 || list[i][0] === 0x51) return false;
+      if (list[i][0] === 0x53) return 'ends';
+      if (list[i][0] === 0x45 || list[i][0] === 0x51) return 'goes on';
     }
-    return false;
+    return 'unknown';
   }
 
   async ready(status: TxStatus): Promise<void> {
