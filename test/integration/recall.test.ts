@@ -91,7 +91,9 @@ it('on a clustered table, picks how many shards to visit together with ef_search
   await pipeline(Readable.from(rowsText), cl.query(copyFrom('COPY wordsc (id, v) FROM STDIN')));
   await cl.query('CREATE INDEX ON wordsc USING hnsw (v vector_cosine_ops) WITH (m = 4, ef_construction = 16)');
   await cl.query(`SELECT create_distributed_table('wordsc', 'v', distribution => 'clustered', shard_count => 8)`);
-  expect(Number((await cl.query(`SELECT vecshard.calibrate('wordsc', 150)`)).rows[0].calibrate)).toBeGreaterThan(3);
+  // As many calibration queries as held-out ones: with 150, the recall measured at the pair chosen and the one
+  // reached on the held-out words differed by more than 0.02 in about one run in twenty (sampling alone).
+  expect(Number((await cl.query(`SELECT vecshard.calibrate('wordsc', 400)`)).rows[0].calibrate)).toBeGreaterThan(3);
   // Settings were measured at several numbers of shards.
   expect((await cl.query(`SELECT count(DISTINCT probes)::int AS n FROM vecshard.calibration WHERE table_name = 'wordsc'`)).rows[0].n).toBeGreaterThan(1);
   const knnc = 'SELECT id FROM wordsc ORDER BY v <=> $1 LIMIT 10';
@@ -103,18 +105,22 @@ it('on a clustered table, picks how many shards to visit together with ef_search
   await cl.query('SET vecshard.exact = on');
   const truth = await run();
   await cl.query('RESET vecshard.exact');
-  for (const target of [0.9, 0.95]) {
-    await cl.query(`SET vecshard.target_recall = ${target}`);
-    const plan = (await cl.query({ text: `EXPLAIN ${knnc}`, values: [queries[0]] })).rows.map((r) => r['QUERY PLAN']).join('\n');
-    const m = /the (\d+) of 8 shards whose centroids are nearest.*target recall [\d.]+: probes (\d+), ef_search (\d+)/.exec(plan);
-    expect(m, plan).not.toBeNull();
-    expect(m![1]).toBe(m![2]);
-    const got = recallOf(await run(), truth);
-    console.log(`clustered target ${target}: probes ${m![2]}, ef_search ${m![3]}, recall ${got.toFixed(3)}`);
-    expect(Math.abs(got - target), `recall ${got} for target ${target}`).toBeLessThanOrEqual(0.02);
+  try {
+    for (const target of [0.9, 0.95]) {
+      await cl.query(`SET vecshard.target_recall = ${target}`);
+      const plan = (await cl.query({ text: `EXPLAIN ${knnc}`, values: [queries[0]] })).rows.map((r) => r['QUERY PLAN']).join('\n');
+      const m = /the (\d+) of 8 shards whose centroids are nearest.*target recall [\d.]+: probes (\d+), ef_search (\d+)/.exec(plan);
+      expect(m, plan).not.toBeNull();
+      expect(m![1]).toBe(m![2]);
+      const got = recallOf(await run(), truth);
+      console.log(`clustered target ${target}: probes ${m![2]}, ef_search ${m![3]}, recall ${got.toFixed(3)}`);
+      expect(Math.abs(got - target), `recall ${got} for target ${target}`).toBeLessThanOrEqual(0.02);
+    }
+  } finally {
+    // Whatever happened, the tests after this one find the table gone.
+    await cl.query('RESET vecshard.target_recall');
+    await cl.query('DROP TABLE wordsc');
   }
-  await cl.query('RESET vecshard.target_recall');
-  await cl.query('DROP TABLE wordsc');
 }, 300_000);
 
 it('measures the recall of a share of answers in the background (two at a time at most) and exports it', async () => {
@@ -146,8 +152,11 @@ it('says clearly what it cannot calibrate or aim at', async () => {
   // The calibration goes with its table.
   await cl.query('DROP TABLE plainvec');
   await cl.query('ALTER TABLE words RENAME TO words2');
-  expect((await cl.query(`SELECT DISTINCT table_name FROM vecshard.calibration`)).rows).toEqual([{ table_name: 'words2' }]);
-  await cl.query('ALTER TABLE words2 RENAME TO words');
+  try {
+    expect((await cl.query(`SELECT DISTINCT table_name FROM vecshard.calibration`)).rows).toEqual([{ table_name: 'words2' }]);
+  } finally {
+    await cl.query('ALTER TABLE words2 RENAME TO words');
+  }
 });
 
 it('calibrates again by itself once a fifth as many rows again were written', async () => {
