@@ -250,7 +250,7 @@ export async function beginEach(nodes: number[], conn: (n: number) => Promise<No
 }
 
 /** Ends a transaction open on `home` and `others`: committed in two phases when `commit`, rolled back otherwise. */
-export async function endTransaction(home: NodeConnection, others: NodeConnection[], commit: boolean): Promise<void> {
-  if (commit) await commitDistributed(home, others, true);
-  else await rollbackAll([home, ...others]);
+export async function endTransaction(home: NodeConnection | undefined, others: NodeConnection[], commit: boolean): Promise<void> {
+  if (commit && home) await commitDistributed(home, others, true);
+  else await rollbackAll(home ? [home, ...others] : others);
 }

@@ -283,6 +283,16 @@ export class Session implements RunContext {
    * `commit`, rolled back otherwise.
    */
   async endTransaction(commit: boolean): Promise<void> {
+    if (!commit) {
+      // A node that cannot be reached lost its part with its backend: the rollback goes on without it (it waited
+      // on the lost home node, and the session stayed in a transaction no ROLLBACK could end).
+      const nodes = [this.home, ...this.#txNodes];
+      this.#txNodes.clear();
+      this.status = 'I';
+      this.txEnded();
+      const conns = await Promise.all(nodes.map((n) => this.acquire(n).catch(() => undefined)));
+      return endTransaction(conns[0], conns.slice(1).filter((c) => c !== undefined), false);
+    }
     const home = await this.acquire(this.home);
     const others = await Promise.all([...this.#txNodes].map((n) => this.acquire(n)));
     this.#txNodes.clear();
@@ -290,7 +300,6 @@ export class Session implements RunContext {
       await endTransaction(home, others, commit);
       this.status = 'I';
     } finally {
-      if (!commit) this.status = 'I';
       this.txEnded();
     }
   }

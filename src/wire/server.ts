@@ -276,7 +276,10 @@ export class Server {
           break;
         }
         const relayed = session.relay(list);
-        if (relayed && (await relayed)) continue;
+        if (relayed && (await relayed)) {
+          if (session.closed) return; // a lane that ended the session (FATAL) ends the connection now
+          continue;
+        }
         for (const [i, f] of list.entries()) {
           if (f[0] === 0x58) return; // Terminate
           session.ahead = { list, next: i + 1 };
