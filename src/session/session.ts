@@ -278,28 +278,17 @@ export class Session implements RunContext {
     this.status = 'T';
   }
 
-  /**
-   * Ends the client's transaction on the home node and every node it reached: committed in two phases when
-   * `commit`, rolled back otherwise.
-   */
+  /** Ends the client's transaction on every node it reached: in two phases when `commit`, rolled back otherwise. */
   async endTransaction(commit: boolean): Promise<void> {
-    if (!commit) {
-      // A node that cannot be reached lost its part with its backend: the rollback goes on without it (it waited
-      // on the lost home node, and the session stayed in a transaction no ROLLBACK could end).
-      const nodes = [this.home, ...this.#txNodes];
-      this.#txNodes.clear();
-      this.status = 'I';
-      this.txEnded();
-      const conns = await Promise.all(nodes.map((n) => this.acquire(n).catch(() => undefined)));
-      return endTransaction(conns[0], conns.slice(1).filter((c) => c !== undefined), false);
-    }
-    const home = await this.acquire(this.home);
-    const others = await Promise.all([...this.#txNodes].map((n) => this.acquire(n)));
+    // A rollback goes on without a node that cannot be reached: its part was lost with its backend (a lost home
+    // node left the session in a transaction no ROLLBACK could end).
+    const conns = await Promise.all([this.home, ...this.#txNodes].map((n) => (commit ? this.acquire(n) : this.acquire(n).catch(() => undefined))));
     this.#txNodes.clear();
     try {
-      await endTransaction(home, others, commit);
+      await endTransaction(conns[0], conns.slice(1).filter((c) => c !== undefined), commit);
       this.status = 'I';
     } finally {
+      if (!commit) this.status = 'I';
       this.txEnded();
     }
   }
