@@ -20,7 +20,11 @@ export interface Lexed {
 
 const WORD = /[A-Za-z0-9_$\u0080-\uffff]/;
 
+/** Longer texts are not read: lookups are short, and the backward and forward looks below would cost a long one dearly. */
+const MAX_TEXT = 16 * 1024;
+
 export function lexLiterals(sql: string): Lexed | undefined {
+  if (sql.length > MAX_TEXT) return undefined;
   const pieces: string[] = [];
   const literals: Literal[] = [];
   let shape = '';
