@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { afterEach, expect, it, vi } from 'vitest';
 import { FrameReader } from './frames.ts';
-import { readBindValues } from './frontend.ts';
+import { bind, readBindHead, readBindValues, renameBind } from './frontend.ts';
 
 const message = (type: string, body: Buffer) => {
   const head = Buffer.alloc(5);
@@ -61,4 +61,17 @@ it('reads a Bind with 40,000 parameters (counts are unsigned)', () => {
   const bind = readBindValues(Buffer.concat(parts));
   expect(bind.values).toHaveLength(n);
   expect(bind.values[n - 1]!.toString()).toBe(String(n - 1));
+});
+
+it('renames a Bind byte for byte as encoding it anew would', () => {
+  const name = fc.string({ unit: 'grapheme', maxLength: 12 }).filter((s) => !s.includes('\0'));
+  fc.assert(
+    fc.property(name, name, name, fc.uint8Array({ maxLength: 40 }), (portal, statement, to, rest) => {
+      const f = bind({ portal, statement, rest: Buffer.from(rest) });
+      const from = 5 + Buffer.byteLength(portal) + 1;
+      const renamed = renameBind(f, from, from + Buffer.byteLength(statement) + 1, to);
+      expect(renamed).toEqual(bind({ portal, statement: to, rest: Buffer.from(rest) }));
+      expect(readBindHead(renamed).statement).toBe(to);
+    }),
+  );
 });

@@ -16,12 +16,13 @@ import type { Cluster } from '../shards/cluster.ts';
 import { nodeStates } from '../shards/health.ts';
 import type { Login } from '../shards/login.ts';
 import type { NodePool } from '../shards/pool.ts';
+import { DONE } from '../shards/drain.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import type { NodeConnection, TxStatus } from '../shards/node-connection.ts';
 import { constText, type Node } from '../sql/ast.ts';
 import type { RawStmt } from '../sql/parse.ts';
 import type { BoundParams } from '../planner/params.ts';
-import type { PreparedStatement, DistributedPortal } from './statements.ts';
+import { Portals, type PreparedStatement } from './statements.ts';
 import * as fe from '../protocol/frontend.ts';
 
 export interface SessionOptions {
@@ -49,7 +50,7 @@ export class Session implements RunContext {
   /** The client's prepared statements, by the client's names. */
   readonly statements = new Map<string, PreparedStatement>();
   /** Portals bound to distributed statements: run by the coordinator, not by the home node. */
-  readonly portals = new Map<string, DistributedPortal>();
+  readonly portals = new Portals();
   /** Transaction status as the client sees it. */
   status: TxStatus = 'I';
   /** Session state (temporary tables, LISTEN, ...) keeps the home connection out of the pool. */
@@ -118,10 +119,7 @@ export class Session implements RunContext {
     return `${this.#settingsKey}\0${this.#localKey}`;
   }
 
-  get heldConns(): NodeConnection[] {
-    return [...this.#conns.values()];
-  }
-
+  heldConns = (): NodeConnection[] => [...this.#conns.values()];
   nextTurn = (): number => this.#turn++;
 
   /** The SET LOCAL statements a connection in the transaction has run (part of its shard statements' names). */
@@ -136,16 +134,25 @@ export class Session implements RunContext {
   roundTrip = (nodeId: number, ms: number): void => this.cluster.metrics.shardRoundTrip(nodeId, ms);
 
   /** This session's connection to a node, taken from the pool with the session's settings applied. */
-  async acquire(nodeId: number = this.home): Promise<NodeConnection> {
+  acquire(nodeId: number = this.home): Promise<NodeConnection> {
     const held = this.#conns.get(nodeId);
-    if (held) return held;
-    const pool = this.#pool(nodeId);
-    let conn = pool.takeIdle(this.login.role);
-    if (conn && conn.backend.settingsKey === this.#settingsKey && (nodeId === this.home || this.status === 'I')) {
-      this.#conns.set(nodeId, conn);
-      pool.holdBy(conn, this.#who);
-      return conn;
+    if (held) return Promise.resolve(held);
+    try {
+      const pool = this.#pool(nodeId);
+      const conn = pool.takeIdle(this.login.role);
+      if (conn && conn.backend.settingsKey === this.#settingsKey && (nodeId === this.home || this.status === 'I')) {
+        this.#conns.set(nodeId, conn);
+        pool.holdBy(conn, this.#who);
+        return Promise.resolve(conn);
+      }
+      return this.#open(nodeId, pool, conn);
+    } catch (e) {
+      return Promise.reject(e);
     }
+  }
+
+  /** acquire's slow part: a connection to wait for, make, or set up (not async above: it runs per statement). */
+  async #open(nodeId: number, pool: NodePool, conn: NodeConnection | undefined): Promise<NodeConnection> {
     try {
       conn ??= await pool.acquire(this.login.role);
     } catch (e) {
@@ -178,19 +185,7 @@ export class Session implements RunContext {
   }
 
   /** The pool of this session's connections to a node (they act as the client's role). */
-  #pool(nodeId: number): NodePool {
-    return this.cluster.pool(nodeId, this.database, this.login);
-  }
-
-  /** Forgets a distributed portal (replaced, closed); a portal read from the shards gives its connections back. */
-  dropPortal(name: string): void {
-    void this.portals.get(name)?.stream?.close().catch(() => {});
-    this.portals.delete(name);
-  }
-
-  clearPortals(): void {
-    for (const name of [...this.portals.keys()]) this.dropPortal(name);
-  }
+  #pool = (nodeId: number): NodePool => this.cluster.pool(nodeId, this.database, this.login);
 
   /** Shard write locks of writes in the open transaction: a repair must not copy a shard before they commit. */
   #locks: Array<() => void> = [];
@@ -200,24 +195,30 @@ export class Session implements RunContext {
   }
 
   #releaseLocks(): void {
+    if (!this.#locks.length) return;
     for (const u of this.#locks.splice(0)) u();
   }
 
   /** How another client reads of this session when it waits for the same embedded node. */
-  get #who(): string {
+  readonly #who = (): string => {
     const app = this.#settings.get('application_name');
     return `session ${this.pid} (user ${this.user}${app ? `, application ${app}` : ''})`;
-  }
+  };
 
   /** Returns idle connections to their pools (the home node's stays when session state pins it). */
-  async release(): Promise<void> {
-    for (const [nodeId, conn] of [...this.#conns]) {
+  release(): Promise<void> {
+    let reset: NodeConnection[] | undefined;
+    for (const [nodeId, conn] of this.#conns) {
       if (nodeId === this.home && this.pinned) continue;
       this.#conns.delete(nodeId);
       conn.backend.localSettings = '';
-      const pool = this.#pool(conn.nodeId);
-      if (!pool.releaseClean(conn)) await pool.release(conn, conn.status === 'I');
+      if (!this.#pool(conn.nodeId).releaseClean(conn)) (reset ??= []).push(conn);
     }
+    return reset ? this.#giveBack(reset) : DONE;
+  }
+
+  async #giveBack(conns: NodeConnection[]): Promise<void> {
+    for (const c of conns) await this.#pool(c.nodeId).release(c, c.status === 'I');
   }
 
   /** Forgets this session's connection to a node that was lost. */
@@ -245,7 +246,7 @@ export class Session implements RunContext {
   /** Every held connection back to its pool as unusable (the client is gone). */
   async releaseAll(): Promise<void> {
     this.#releaseLocks();
-    this.clearPortals();
+    this.portals.clear();
     for (const [id, conn] of [...this.#conns]) {
       this.#conns.delete(id);
       await this.#pool(conn.nodeId).release(conn, false);
@@ -320,20 +321,22 @@ export class Session implements RunContext {
    * Between transactions: portals and SET LOCALs end, settings the client changed are read back, and connections
    * go back to the pool.
    */
-  async idle(): Promise<void> {
-    if (this.status !== 'I') return;
+  idle(): Promise<void> {
+    if (this.status !== 'I') return DONE;
     this.#releaseLocks();
-    this.clearPortals();
-    this.#localSets = [];
+    if (this.portals.size) this.portals.clear();
+    if (this.#localSets.length) this.#localSets = [];
     this.#localValues.clear();
     const conn = this.homeConn;
-    if (conn && this.refreshSettings && !this.pinned) {
-      this.refreshSettings = false;
-      this.#settings = await readSettings(conn, this.customSettings);
-      this.#settingsKey = settingsKey(this.#settings);
-      conn.backend.settingsKey = this.#settingsKey;
-      // Connections to other nodes took the old settings; they are released and get the new ones next time.
-    }
+    return conn && this.refreshSettings && !this.pinned ? this.#readSettings(conn) : this.release();
+  }
+
+  async #readSettings(conn: NodeConnection): Promise<void> {
+    this.refreshSettings = false;
+    this.#settings = await readSettings(conn, this.customSettings);
+    this.#settingsKey = settingsKey(this.#settings);
+    conn.backend.settingsKey = this.#settingsKey;
+    // Connections to other nodes took the old settings; they are released and get the new ones next time.
     await this.release();
   }
 

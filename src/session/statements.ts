@@ -43,6 +43,18 @@ export interface DistributedPortal {
   prepared?: PreparedStatement;
 }
 
+/** A session's distributed portals: one deleted (closed, replaced, or at the transaction's end) stops its shard reads. */
+export class Portals extends Map<string, DistributedPortal> {
+  override delete(name: string): boolean {
+    void this.get(name)?.stream?.close().catch(() => {});
+    return super.delete(name);
+  }
+
+  override clear(): void {
+    for (const name of [...this.keys()]) this.delete(name);
+  }
+}
+
 /** The name a statement has on node connections: by its text and parameter types. */
 export function statementName(sql: string, types: number[]): string {
   return 'vs_' + createHash('sha1').update(sql).update('\0').update(types.join(',')).digest('hex').slice(0, 24);

@@ -1,6 +1,9 @@
 // Waiting for a socket to take what was written to it.
 import type net from 'node:net';
 
+/** A wait already over: one promise for every write that needed none (hot paths return it rather than make one). */
+export const DONE: Promise<void> = Promise.resolve();
+
 /** The wait under way per socket: every waiter shares it (many paused node connections wait on one client). */
 const waits = new WeakMap<net.Socket, Promise<void>>();
 

@@ -108,10 +108,10 @@ export class NodePool {
   }
 
   /** Who holds each connection handed out, for the message a waiter gets (see acquire). */
-  #holders = new Map<NodeConnection, string>();
+  #holders = new Map<NodeConnection, () => string>();
 
-  /** Says who holds `conn` (a session, described for another client to read). */
-  holdBy(conn: NodeConnection, who: string): void {
+  /** Says who holds `conn` (a session, described for another client to read; asked only for that message). */
+  holdBy(conn: NodeConnection, who: () => string): void {
     this.#holders.set(conn, who);
   }
 
@@ -143,7 +143,7 @@ export class NodePool {
       throw new PgError({
         severity: 'ERROR',
         code: '55P03',
-        message: `vecshard: embedded node ${this.nodeId} runs one transaction at a time, and ${idleInTx[1]} holds it idle in a transaction`,
+        message: `vecshard: embedded node ${this.nodeId} runs one transaction at a time, and ${idleInTx[1]()} holds it idle in a transaction`,
         hint: 'End that transaction (COMMIT or ROLLBACK) and try again; PostgreSQL nodes serve transactions side by side.',
       });
     }

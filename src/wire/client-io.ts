@@ -1,7 +1,7 @@
 // How a session reads and writes its client's socket: through pg-gateway's web streams for startup, auth and TLS,
 // then (plaintext) straight from the socket, since web streams cost a lot per message on the hot path.
 import type net from 'node:net';
-import { drainOrClose } from '../shards/drain.ts';
+import { DONE, drainOrClose } from '../shards/drain.ts';
 
 /** Bytes a client may send before it has authenticated. */
 export const MAX_STARTUP_BYTES = 64 * 1024;
@@ -117,10 +117,10 @@ export function plugSocket(socket: net.Socket): { duplex: { readable: ReadableSt
       return {
         ready: Promise.resolve(),
         read: () => (held.length ? Promise.resolve(takeAll()) : next()),
-        write: async (data) => {
-          if (socket.destroyed) throw new Error('socket closed');
+        write: (data) => {
+          if (socket.destroyed) return Promise.reject(new Error('socket closed'));
           // A client that went away never drains: wait for either.
-          if (!socket.write(data)) await drainOrClose(socket);
+          return socket.write(data) ? DONE : drainOrClose(socket);
         },
       };
     },

@@ -178,19 +178,19 @@ export class ExtendedProtocol {
       const bound = readBind(h.rest, paramTypes(st.paramTypes, st.described));
       const wrong = paramCountError(bound.params.values.length, st.described, h.statement);
       if (wrong) return this.error(wrong, 'bind');
-      s.dropPortal(h.portal);
+      s.portals.delete(h.portal);
       s.portals.set(h.portal, { stmt: st.distributed!, sql: st.sql, ...bound, described: st.described });
       return void this.entries.push({ kind: 'bind', forward: true, synthetic: be.bindComplete() });
     }
     if (st.coordinatorOnly) {
-      s.dropPortal(h.portal);
+      s.portals.delete(h.portal);
       s.portals.set(h.portal, { stmt: st.distributed!, sql: st.sql, ...readBind(h.rest, st.paramTypes), coordinatorOnly: st.coordinatorOnly });
       this.entries.push({ kind: 'bind', forward: true, synthetic: be.bindComplete() });
       return;
     }
     this.out.push(fe.bind({ ...h, statement: st.nodeName }));
     this.entries.push({ kind: 'bind', forward: true });
-    s.dropPortal(h.portal);
+    s.portals.delete(h.portal);
     if (st.distributed) s.portals.set(h.portal, { stmt: st.distributed, sql: st.sql, ...readBind(h.rest, st.paramTypes), prepared: st });
   }
 
@@ -279,7 +279,7 @@ export class ExtendedProtocol {
     }
     // A portal the coordinator bound was never on the node.
     const ours = this.cs.s.portals.get(t.name)?.described;
-    this.cs.s.dropPortal(t.name);
+    this.cs.s.portals.delete(t.name);
     if (ours) return void this.entries.push({ kind: 'close', forward: true, synthetic: be.closeComplete() });
     return this.#forward('close', frame);
   }

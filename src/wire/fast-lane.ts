@@ -20,6 +20,8 @@ export function relay(cs: ClientSession, frames: Buffer[]): Promise<boolean> | u
   if (cs.s.distributedTx || cs.s.portals.size || cs.s.home !== 0) return undefined;
   const parse = frames[0][0] === 0x50 ? frames[0] : undefined;
   const names: string[] = [];
+  // Where each Bind's statement name starts and ends (after its terminator), for renaming it.
+  const spans: number[] = [];
   let executes = 0;
   for (let i = parse ? 1 : 0; i < n - 1; i++) {
     const f = frames[i];
@@ -28,16 +30,17 @@ export function relay(cs: ClientSession, frames: Buffer[]): Promise<boolean> | u
       const end = f.indexOf(0, portalEnd + 1);
       if (portalEnd < 0 || end < 0) return undefined;
       names.push(f.toString('utf8', portalEnd + 1, end));
+      spans.push(portalEnd + 1, end + 1);
     } else if (f[0] === 0x44) {
       if (f[5] === 0x53) names.push(f.toString('utf8', 6, f.length - 1)); // Describe statement
       else if (f[5] !== 0x50) return undefined; // not portal either: the general path reports it
     } else if (f[0] === 0x45) executes++;
     else return undefined;
   }
-  return relayBatch(cs, frames, parse, names, executes);
+  return relayBatch(cs, frames, parse, names, spans, executes);
 }
 
-async function relayBatch(cs: ClientSession, frames: Buffer[], parse: Buffer | undefined, names: string[], executes: number): Promise<boolean> {
+async function relayBatch(cs: ClientSession, frames: Buffer[], parse: Buffer | undefined, names: string[], spans: number[], executes: number): Promise<boolean> {
   const x = cs.extended;
   const s = cs.s;
   try {
@@ -63,16 +66,18 @@ async function relayBatch(cs: ClientSession, frames: Buffer[], parse: Buffer | u
     const head = x.entries.splice(0)[0];
     if (head?.synthetic) cs.ctx.send(head.synthetic); // ParseComplete for a statement the connection had
     let u = 0;
+    let b = 0;
     for (let i = parse ? 1 : 0; i < frames.length; i++) {
       const f = frames[i];
       if (f[0] === 0x42 || (f[0] === 0x44 && f[5] === 0x53)) {
-        const st = used[u++];
+        const st = used[u];
         if (st.pins) s.pinned = true;
         if (st.changesSettings) s.refreshSettings = true;
         if (f[0] === 0x42) {
-          const h = fe.readBindHead(f);
-          out.push(h.statement === st.nodeName ? f : fe.bind({ ...h, statement: st.nodeName }));
+          out.push(names[u] === st.nodeName ? f : fe.renameBind(f, spans[b], spans[b + 1], st.nodeName));
+          b += 2;
         } else out.push(fe.describe({ kind: 'S', name: st.nodeName }));
+        u++;
       } else out.push(f);
     }
     conn.write(out.length === 1 ? out[0] : Buffer.concat(out));

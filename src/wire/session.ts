@@ -270,8 +270,8 @@ export class ClientSession {
     this.extended.reset();
     this.copy.reset();
     // A node connection with answers still unread cannot be used again: its next reader would get them.
-    for (const c of s.heldConns) if (!c.quiet) c.close();
-    const lostNode = s.heldConns.some((c) => c.broken);
+    for (const c of s.heldConns()) if (!c.quiet) c.close();
+    const lostNode = s.heldConns().some((c) => c.broken);
     const fields = clientFields(e) ?? { severity: 'ERROR', code: 'XX000', message: `vecshard: ${(e as Error)?.message ?? String(e)}` };
     if (!clientFields(e)) this.ctx.log.error({ err: e }, 'internal error');
     if (fields.severity === 'FATAL' || (lostNode && s.status !== 'I')) {
