@@ -22,7 +22,7 @@ export class FrameReader {
   constructor(readonly max = limits.maxMessageBytes) {}
 
   push(chunk: Uint8Array): Buffer[] {
-    const data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const data = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.#chunks.push(data);
     this.#size += data.length;
     if (this.#need && this.#size < this.#need) return [];

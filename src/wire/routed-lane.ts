@@ -23,10 +23,14 @@ export function routed(cs: ClientSession, frames: Buffer[]): Promise<boolean> | 
   const x = cs.extended;
   const s = cs.s;
   if (cs.copy.active || x.out.length || x.entries.length || x.failed || s.status !== 'I' || s.distributedTx || s.portals.size || s.pinned) return undefined;
-  const h = fe.readBindHead(frames[0]);
+  // The statement first, read in place: most batches here bind an ordinary table's statement (no route).
+  const b = frames[0];
+  const end = b[5] === 0 ? b.indexOf(0, 6) : -1; // the unnamed portal, then the statement's name
+  const st = end < 0 ? undefined : s.statements.get(b.toString('utf8', 6, end));
+  if (!st?.described?.route) return undefined;
+  const h = fe.readBindHead(b);
   const ex = fe.readExecute(frames[n - 2]);
-  const st = s.statements.get(h.statement);
-  if (h.portal !== '' || ex.portal !== '' || ex.maxRows !== 0 || !st || !usable(st.described) || !st.described.route) return undefined;
+  if (h.portal !== '' || ex.portal !== '' || ex.maxRows !== 0 || !usable(st.described)) return undefined;
   return lookup(cs, st.described, st.paramTypes, h.rest, describe);
 }
 

@@ -21,6 +21,7 @@ import { ExtendedProtocol } from './extended.ts';
 import { relay } from './fast-lane.ts';
 import { CopyIn } from './copy-in.ts';
 import { endImplicit } from './implicit-tx.ts';
+import { DONE } from '../shards/drain.ts';
 
 export interface SessionContext {
   cluster: Cluster;
@@ -240,9 +241,14 @@ export class ClientSession {
   }
 
   /** After ReadyForQuery: outside a transaction, connections go back to the pool (session.idle). */
-  async afterReady(): Promise<void> {
-    await this.ctx.flush();
-    await this.s.idle();
+  afterReady(): Promise<void> {
+    // After every statement: no async frame when the flush had nothing to wait for.
+    try {
+      const flushed = this.ctx.flush();
+      return flushed === DONE ? this.s.idle() : flushed.then(() => this.s.idle());
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Counts and times a statement (metrics, status page); logs it with its plan when slow. */
