@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { lexLiterals } from './literals.ts';
 
@@ -38,5 +39,33 @@ describe('lexLiterals', () => {
       'SELECT 5abc',
       'SELECT "open',
     ]) expect(lexLiterals(sql), sql).toBeUndefined();
+  });
+
+  it('gives back the text from its pieces and literals, whatever it holds', () => {
+    const token = fc.oneof(
+      fc.constantFrom('SELECT', 'a', 't1', '=', '(', ')', ',', '-', '+', '.', ' ', '\n', '  ', "'", '"', ';', 'e', 'E5'),
+      fc.nat({ max: 99_999 }).map(String),
+      fc.tuple(fc.nat(), fc.nat()).map(([a, b]) => `${a}.${b}`),
+      fc.string({ maxLength: 6 }).map((x) => `'${x.replaceAll("'", "''")}'`),
+    );
+    fc.assert(
+      fc.property(fc.array(token, { maxLength: 30 }), (tokens) => {
+        const sql = tokens.join('');
+        const l = lexLiterals(sql);
+        if (!l) return;
+        expect(l.pieces.length).toBe(l.literals.length + 1);
+        expect(l.pieces.map((p, i) => p + (l.literals[i]?.raw ?? '')).join('')).toBe(sql);
+        for (const x of l.literals) expect(x.raw.startsWith("'") ? `'${x.value.replaceAll("'", "''")}'` : x.value).toBe(x.raw);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('reads a long lookup (a vector literal, a long IN list) and leaves texts past 64 kB alone', () => {
+    const vector = `'[${Array.from({ length: 2000 }, (_, i) => (i / 7).toFixed(6)).join(',')}]'`;
+    expect(lexLiterals(`SELECT id FROM docs WHERE tenant = 7 ORDER BY embedding <=> ${vector} LIMIT 10`)!.literals.map((x) => x.raw)).toEqual(['7', vector, '10']);
+    const list = Array.from({ length: 9000 }, (_, i) => i + 1).join(', ');
+    expect(lexLiterals(`SELECT * FROM t WHERE id IN (${list})`)!.literals).toHaveLength(9000);
+    expect(lexLiterals(`SELECT * FROM t WHERE id IN (${list}, ${list})`)).toBeUndefined();
   });
 });

@@ -20,8 +20,13 @@ export interface Lexed {
 
 const WORD = /[A-Za-z0-9_$\u0080-\uffff]/;
 
-/** Longer texts are not read: lookups are short, and the backward and forward looks below would cost a long one dearly. */
-const MAX_TEXT = 16 * 1024;
+/**
+ * Longer texts are not read: a lookup is short, even with a vector literal of 2,000 dimensions (about 20 kB), and
+ * reading a large multi-row INSERT that no learnt shape can match would only cost it time and memory.
+ */
+const MAX_TEXT = 64 * 1024;
+const NUMBER = /(\d*\.?\d*)([eE][+-]?\d+)?/y;
+const SPACE = /\s/;
 
 export function lexLiterals(sql: string): Lexed | undefined {
   if (sql.length > MAX_TEXT) return undefined;
@@ -57,17 +62,19 @@ export function lexLiterals(sql: string): Lexed | undefined {
         end = closing(sql, i, "'");
         if (end < 0) return undefined;
         // Adjacent strings ('a' 'b' across a newline) are one constant in Postgres.
-        if (/^\s*'/.test(sql.slice(end + 1))) return undefined;
+        if (sql[skipSpace(sql, end + 1, 1)] === "'") return undefined;
         value = sql.slice(i + 1, end).replaceAll("''", "'");
         // Read otherwise with standard_conforming_strings off.
         if (value.includes('\\')) return undefined;
         kind = '\u0001s';
       } else {
-        const m = /^(\d*\.?\d*)([eE][+-]?\d+)?/.exec(sql.slice(i))!;
+        NUMBER.lastIndex = i;
+        const m = NUMBER.exec(sql)!;
         end = i + m[0].length - 1;
         if (WORD.test(sql[end + 1] ?? ' ') || sql[end + 1] === '.') return undefined;
         // A sign before it belongs to the value, or to an operator: which one needs a parse.
-        if (/[-+]\s*$/.test(sql.slice(0, i))) return undefined;
+        const before = sql[skipSpace(sql, i - 1, -1)];
+        if (before === '-' || before === '+') return undefined;
         value = m[0];
         kind = /^\d+$/.test(value) ? '\u0001i' : '\u0001n';
       }
@@ -92,6 +99,16 @@ function closing(sql: string, start: number, q: string): number {
     else return i;
   }
   return -1;
+}
+
+/**
+ * The first index from `i` on, going `step` (1 or -1), that is not white space. The looks around a literal read
+ * only the white space next to it, so reading a text stays linear in its length (regular expressions over the rest
+ * of the text made a long one quadratic).
+ */
+function skipSpace(sql: string, i: number, step: 1 | -1): number {
+  while (i >= 0 && i < sql.length && SPACE.test(sql[i])) i += step;
+  return i;
 }
 
 function isDigit(c: string): boolean {
