@@ -161,8 +161,8 @@ export abstract class NodeConnection {
     });
   }
 
+  /** One frame from the node; the caller sets lastActivity once per read (a clock read per frame showed in P1). */
   protected deliver(frame: Buffer): void {
-    this.lastActivity = performance.now();
     const t = frame[0];
     if (t === 0x53) {
       const [k, v] = readParameterStatus(frame);

@@ -92,6 +92,7 @@ export class PgNodeConnection extends NodeConnection {
         socket.destroy();
         return;
       }
+      this.lastActivity = performance.now();
       for (const f of frames) this.deliver(f);
     });
     socket.on('error', (e) => this.fail(connectionFailure(this.nodeId, `${host}:${port}: ${e.message}`)));

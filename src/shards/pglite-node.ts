@@ -127,6 +127,7 @@ export class PgliteConnection extends NodeConnection {
       if (this.broken) return;
       try {
         const out = await this.instance.exec(data);
+        this.lastActivity = performance.now();
         for (const f of splitFrames(out)) if (!(dropCopyIn && f[0] === 0x47)) this.deliver(f);
       } catch (e) {
         this.fail(e as Error);
