@@ -201,7 +201,8 @@ export class Cluster {
     if (spec.kind === 'postgres') {
       const c = new PgNodeConnection(nodeId, database, login?.scram ? { ...spec, user: login.role, scram: login.scram } : spec);
       try {
-        await c.connect(this.options.connectTimeoutMs);
+        // A node that takes the TCP connection and then says nothing (stopped) is as silent as one mid-read.
+        await c.connect(Math.min(this.options.connectTimeoutMs, this.options.readTimeoutMs || Infinity));
         if (login && !login.scram) await runQuery(c, `SET SESSION AUTHORIZATION ${quoteIdent(login.role)}`);
         c.backend.role = login?.role;
         c.serviceUser = login?.scram ? undefined : spec.user;
