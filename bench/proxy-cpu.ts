@@ -33,10 +33,10 @@ const pipe = spawn(process.execPath, ['-e', pipeScript], { stdio: ['ignore', 'pi
 await new Promise<void>((r) => pipe.stdout!.on('data', (d) => String(d).includes('listening') && r()));
 for (const [name, p, pid] of [['vecshard', port, child.pid!], ['pgbouncer', bouncer.port, bouncerPid], ['node pipe', pipePort, pipe.pid!]] as const) {
   // A short unmeasured run first: the JIT's warm-up is not the proxy's cost per query.
-  execFileSync(path.join(bin, 'pgbench'), ['-S', '-n', '-M', mode, '-c', clients, '-j', '2', '-T', '2', '-h', '127.0.0.1', '-p', String(p), '-U', 'postgres', 'postgres'], { env, stdio: 'ignore' });
+  execFileSync(path.join(bin, 'pgbench'), ['-S', '-n', '-M', mode, '-c', clients, '-j', clients === '1' ? '1' : '2', '-T', '2', '-h', '127.0.0.1', '-p', String(p), '-U', 'postgres', 'postgres'], { env, stdio: 'ignore' });
   for (let round = 0; round < 2; round++) {
     const before = times(pid);
-    const out = execFileSync(path.join(bin, 'pgbench'), ['-S', '-n', '-M', mode, '-c', clients, '-j', '2', '-T', seconds, '-h', '127.0.0.1', '-p', String(p), '-U', 'postgres', 'postgres'], { env, encoding: 'utf8' });
+    const out = execFileSync(path.join(bin, 'pgbench'), ['-S', '-n', '-M', mode, '-c', clients, '-j', clients === '1' ? '1' : '2', '-T', seconds, '-h', '127.0.0.1', '-p', String(p), '-U', 'postgres', 'postgres'], { env, encoding: 'utf8' });
     const after = times(pid);
     const used = after.user + after.system - before.user - before.system;
     const user = after.user - before.user;
