@@ -31,6 +31,32 @@ interface TextRoute {
 
 const routes = new Map<string, TextRoute>();
 const MAX_ROUTES = 2000;
+/** Text kept in all (keys and shard statements): shapes of texts up to 64 kB are learnt, 2,000 of them would be 256 MB. */
+const MAX_ROUTE_BYTES = 8 * 1024 * 1024;
+let routeBytes = 0;
+const sizeOf = (key: string, r: TextRoute) => key.length + r.pieces.reduce((n, p) => n + p.length, 0);
+
+function remember(key: string, route: TextRoute): void {
+  const old = routes.get(key);
+  if (old) {
+    routeBytes -= sizeOf(key, old);
+    routes.delete(key);
+  }
+  routeBytes += sizeOf(key, route);
+  routes.set(key, route);
+  // The oldest go first; the one just learnt stays even when it alone is over the budget (it is at most 64 kB twice).
+  for (const [k, r] of routes) {
+    if (routes.size <= MAX_ROUTES && routeBytes <= MAX_ROUTE_BYTES) break;
+    if (k === key) break;
+    routeBytes -= sizeOf(k, r);
+    routes.delete(k);
+  }
+}
+
+/** What the learnt routes hold, for tests. */
+export function routeMemory(): { routes: number; bytes: number } {
+  return { routes: routes.size, bytes: routeBytes };
+}
 
 function keyOf(cs: ClientSession, shape: string): string {
   const s = cs.s;
@@ -54,8 +80,7 @@ export function learnTextRoute(cs: ClientSession, sql: string, plan: Distributed
   if (picks.length !== 1) return;
   const template = withShardSlot(shard, `${SHARD_SCHEMA}.${quoteIdent(task.shard)}`);
   if (!template) return;
-  if (routes.size >= MAX_ROUTES) routes.delete(routes.keys().next().value!);
-  routes.set(keyOf(cs, client.shape), { table: plan.table, catalog, key: picks[0], ...template });
+  remember(keyOf(cs, client.shape), { table: plan.table, catalog, key: picks[0], ...template });
 }
 
 function picksShard(table: DistributedTable, value: string, index: number): boolean {

@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDifferential, type Differential } from '../helpers/differential.ts';
+import { routeMemory } from '../../src/wire/routed-text.ts';
 
 let d: Differential;
 
@@ -63,6 +64,17 @@ it('answers as one node does for every value of every shape, most of them withou
   );
   // Each routed shape is planned a few times at most; the rest took the lane.
   expect((await routerCount()) - before).toBeGreaterThan(150);
+});
+
+it('keeps what it learns within a byte budget, however long the texts (each of these is a shape of its own)', async () => {
+  for (let i = 0; i < 160; i++) {
+    const sql = `SELECT bid FROM acc WHERE aid = ${1 + (i % 300)}${' '.repeat(60_000 + i)}`;
+    // The second run of each takes the lane when its shape is still kept.
+    for (let k = 0; k < 2; k++) expect((await d.vs.query(sql)).rows).toEqual([{ bid: (1 + (i % 300)) % 10 }]);
+  }
+  const m = routeMemory();
+  expect(m.routes).toBeGreaterThan(50);
+  expect(m.bytes).toBeLessThanOrEqual(8 * 1024 * 1024 + 2 * 64 * 1024);
 });
 
 it('a shard error, a bad value and a changed table are answered as by the general path', async () => {
