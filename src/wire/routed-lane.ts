@@ -30,7 +30,7 @@ export function routed(cs: ClientSession, frames: Buffer[]): Promise<boolean> | 
   if (!st?.described?.route) return undefined;
   const h = fe.readBindHead(b);
   const ex = fe.readExecute(frames[n - 2]);
-  if (h.portal !== '' || ex.portal !== '' || ex.maxRows !== 0 || !usable(st.described)) return undefined;
+  if (ex.portal !== '' || ex.maxRows !== 0 || !usable(st.described)) return undefined;
   return lookup(cs, st.described, st.paramTypes, h.rest, describe);
 }
 
