@@ -2,7 +2,8 @@
 // combines them with a query over the partial rows, so types, rounding and collation are Postgres's own.
 import type { SortedMerge } from './sort.ts';
 import { quoteName } from '../sql/quote.ts';
-import { deparse, walk, type Node } from '../sql/ast.ts';
+import { deparse, outputName, sortTarget, walk, type Node } from '../sql/ast.ts';
+import { ambiguous } from './sort.ts';
 import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { tasksFor } from './shard-sql.ts';
@@ -32,19 +33,6 @@ export interface CombineTypes {
 }
 
 const AGGS = new Set(['count', 'sum', 'min', 'max', 'avg']);
-
-/** The column name Postgres gives an output expression without an alias. */
-function outputName(t: Node): string {
-  const r = t.ResTarget;
-  if (r.name) return r.name;
-  const v = r.val;
-  if (v.FuncCall) return v.FuncCall.funcname.at(-1).String.sval;
-  if (v.ColumnRef) return v.ColumnRef.fields.at(-1).String?.sval ?? '?column?';
-  if (v.TypeCast?.arg?.ColumnRef) return v.TypeCast.arg.ColumnRef.fields.at(-1).String?.sval;
-  if (v.TypeCast?.arg?.FuncCall) return v.TypeCast.arg.FuncCall.funcname.at(-1).String.sval;
-  return '?column?';
-}
-
 
 export function planAggregate(stmt: Node, table: DistributedTable, params: BoundParams): AggregatePlan | ErrorPlan {
   if (stmt.havingClause) return notSupported('HAVING across shards');
@@ -107,8 +95,8 @@ export function planAggregate(stmt: Node, table: DistributedTable, params: Bound
   for (const s of (stmt.sortClause ?? []) as Node[]) {
     const k = s.SortBy.node;
     const pos = k.A_Const?.ival?.ival;
-    const keyText = deparseExpr(k);
-    const idx = pos ? pos - 1 : (stmt.targetList as Node[]).findIndex((t) => outputName(t) === (k.ColumnRef?.fields.at(-1)?.String?.sval ?? '') || deparseExpr(t.ResTarget.val) === keyText);
+    const idx = pos ? pos - 1 : sortTarget(stmt.targetList, k);
+    if (idx === 'ambiguous') return ambiguous(k);
     if (idx < 0) return notSupported('ORDER BY a key that is not an output column, with aggregates across shards');
     const dir = s.SortBy.sortby_dir === 'SORTBY_DESC' ? ' DESC' : '';
     const nulls = s.SortBy.sortby_nulls === 'SORTBY_NULLS_FIRST' ? ' NULLS FIRST' : s.SortBy.sortby_nulls === 'SORTBY_NULLS_LAST' ? ' NULLS LAST' : '';

@@ -61,6 +61,18 @@ it('sorts and limits on every shard, then merges the sorted rows on the home nod
   expect(sql).toBe('SELECT c0 AS "title" FROM (VALUES ...) AS p(c0) ORDER BY c0 LIMIT 3 OFFSET 2');
 });
 
+it('takes a bare ORDER BY name for the output column of that name first, as Postgres does', async () => {
+  // id::text is output column "id": the merge orders by it (text), not by the table's bigint id.
+  const p = await plan('SELECT id::text, title FROM items ORDER BY id LIMIT 3');
+  if (p.kind !== 'aggregate') throw new Error(p.kind);
+  const sql = p.combine('(VALUES ...) AS p(c0, c1)', ['id', 'title'], { type: () => 'text', avgType: () => 'numeric' });
+  expect(sql).toBe('SELECT c0 AS "id", c1 AS "title" FROM (VALUES ...) AS p(c0, c1) ORDER BY c0 LIMIT 3');
+  const agg = await plan('SELECT tenant AS n, count(*) FROM items GROUP BY tenant ORDER BY n');
+  expect(agg.kind).toBe('aggregate');
+  expect(await plan('SELECT id, title AS id FROM items ORDER BY id')).toMatchObject({ kind: 'error', error: { code: '42702', message: 'ORDER BY "id" is ambiguous' } });
+  expect(await plan('SELECT id, tenant, count(*) AS tenant FROM items GROUP BY id, tenant ORDER BY tenant')).toMatchObject({ kind: 'error', error: { code: '42702' } });
+});
+
 it('runs what the shards cannot answer on the home node, over the rows it brings there first', async () => {
   const win = await plan('SELECT id, row_number() OVER (ORDER BY id) FROM items WHERE tenant = 2');
   if (win.kind !== 'recursive') throw new Error(win.kind);

@@ -1,7 +1,7 @@
 // ORDER BY (not a vector distance) and DISTINCT across shards: each shard sorts and limits its own rows, node 0
 // sorts the union with the same keys (its types and collations), then applies OFFSET and LIMIT.
 import { quoteName } from '../sql/quote.ts';
-import { deparse, intConst, type Node } from '../sql/ast.ts';
+import { intConst, sortTarget, type Node } from '../sql/ast.ts';
 import type { DistributedTable } from '../metadata/catalog.ts';
 import type { BoundParams } from './params.ts';
 import { tasksFor } from './shard-sql.ts';
@@ -10,8 +10,9 @@ import type { AggregatePlan } from './aggregate.ts';
 import { notSupported } from '../errors.ts';
 
 
-function exprText(n: Node): string {
-  return deparse({ SelectStmt: { targetList: [{ ResTarget: { val: n } }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' } });
+/** As Postgres says when a bare ORDER BY name is the name of two different output columns. */
+export function ambiguous(key: Node): ErrorPlan {
+  return { kind: 'error', error: { severity: 'ERROR', code: '42702', message: `ORDER BY "${key.ColumnRef.fields[0].String.sval}" is ambiguous` } };
 }
 
 /**
@@ -38,9 +39,10 @@ export function planSorted(stmt: Node, table: DistributedTable, params: BoundPar
     if (s.SortBy.useOp) return notSupported('ORDER BY ... USING');
     const k = s.SortBy.node;
     const pos = k.A_Const?.ival?.ival;
-    const name = k.ColumnRef?.fields?.length === 1 ? k.ColumnRef.fields[0].String?.sval : undefined;
     if (pos && visible === undefined) return notSupported('ORDER BY a position with SELECT * across shards');
-    let idx = pos ? pos - 1 : targets.findIndex((t) => (name !== undefined && t.ResTarget.name === name) || exprText(t.ResTarget.val) === exprText(k));
+    const found = pos ? pos - 1 : sortTarget(targets, k);
+    if (found === 'ambiguous') return ambiguous(k);
+    let idx = found;
     let ref: string;
     if (idx >= 0 && visible !== undefined) ref = `c${idx}`;
     else if (stmt.distinctClause) return notSupported('ORDER BY a key that is not an output column, with DISTINCT across shards');

@@ -82,3 +82,52 @@ export function columnName(n: Node | undefined): string | undefined {
   const last = f[f.length - 1];
   return last.String?.sval;
 }
+
+/** The name Postgres gives an expression's output column (FigureColname), '?column?' when it gives none. */
+export function figureName(v: Node | undefined): string {
+  if (!v) return '?column?';
+  if (v.ColumnRef) return v.ColumnRef.fields.at(-1).String?.sval ?? '?column?';
+  if (v.FuncCall) return v.FuncCall.funcname.at(-1).String.sval;
+  if (v.TypeCast) {
+    const inner = figureName(v.TypeCast.arg);
+    return inner !== '?column?' ? inner : (v.TypeCast.typeName?.names?.at(-1)?.String?.sval ?? '?column?');
+  }
+  if (v.A_Indirection) {
+    const last = v.A_Indirection.indirection.at(-1);
+    return last?.String?.sval ?? figureName(v.A_Indirection.arg);
+  }
+  if (v.CollateClause) return figureName(v.CollateClause.arg);
+  if (v.CaseExpr) return 'case';
+  if (v.CoalesceExpr) return 'coalesce';
+  if (v.A_ArrayExpr) return 'array';
+  if (v.RowExpr) return 'row';
+  if (v.MinMaxExpr) return v.MinMaxExpr.op === 'IS_GREATEST' ? 'greatest' : 'least';
+  if (v.A_Expr?.kind === 'AEXPR_NULLIF') return 'nullif';
+  if (v.SubLink?.subLinkType === 'EXISTS_SUBLINK') return 'exists';
+  if (v.SubLink?.subLinkType === 'ARRAY_SUBLINK') return 'array';
+  return '?column?';
+}
+
+/** The name of a SELECT's output column: its alias, or what Postgres figures from its expression. */
+export function outputName(target: Node): string {
+  return target.ResTarget.name ?? figureName(target.ResTarget.val);
+}
+
+function exprText(n: Node): string {
+  return deparse({ SelectStmt: { targetList: [{ ResTarget: { val: n } }], limitOption: 'LIMIT_OPTION_DEFAULT', op: 'SETOP_NONE' } });
+}
+
+/**
+ * The output column an ORDER BY key stands for, as Postgres decides: a bare name is first an output column's name
+ * (several different ones: ambiguous), else the key is matched by its expression; -1 when it is none of them.
+ */
+export function sortTarget(targets: Node[], key: Node): number | 'ambiguous' {
+  const name = key.ColumnRef?.fields?.length === 1 ? key.ColumnRef.fields[0].String?.sval : undefined;
+  if (name !== undefined) {
+    const named = targets.flatMap((t, i) => (outputName(t) === name ? [i] : []));
+    if (named.length > 1 && named.some((i) => exprText(targets[i].ResTarget.val) !== exprText(targets[named[0]].ResTarget.val))) return 'ambiguous';
+    if (named.length) return named[0];
+  }
+  const text = exprText(key);
+  return targets.findIndex((t) => t.ResTarget.val && exprText(t.ResTarget.val) === text);
+}
