@@ -26,3 +26,15 @@ it('cannot build an index concurrently inside a transaction', async () => {
   const p = await plan('CREATE INDEX CONCURRENTLY ON items (tenant)');
   expect(p).toMatchObject({ kind: 'ddl', transactional: false });
 });
+
+it('leaves the plain tables a TRUNCATE or DROP TABLE also names to the home node, where they live', async () => {
+  const t = await plan('TRUNCATE items, notes RESTART IDENTITY');
+  if (t.kind !== 'ddl') throw new Error(t.kind);
+  expect(t.shell).toBe('TRUNCATE items, notes RESTART IDENTITY');
+  expect(t.elsewhere).toBe('TRUNCATE items RESTART IDENTITY');
+  const d = await plan('DROP TABLE IF EXISTS public.notes, items CASCADE');
+  if (d.kind !== 'ddl') throw new Error(d.kind);
+  expect(d.elsewhere).toBe('DROP TABLE IF EXISTS items CASCADE');
+  const only = await plan('TRUNCATE items');
+  expect(only.kind === 'ddl' && only.elsewhere).toBe(undefined);
+});

@@ -54,10 +54,31 @@ END $vecshard$`;
   };
 }
 
-export function planDropTables(text: string, tables: DistributedTable[]): DdlPlan {
+/** Whether a named table is one of `tables` (no schema: any of them with that name, as the planner resolved it). */
+const among = (tables: DistributedTable[], schema: string | undefined, name: string) => tables.some((t) => t.name === name && (schema === undefined || t.schema === schema));
+
+/**
+ * DROP TABLE or TRUNCATE naming plain tables too: those live on the home node only, so the other nodes run the
+ * statement over the distributed tables (their shells) alone.
+ */
+function onlyDistributed(kind: 'DropStmt' | 'TruncateStmt', stmt: Node, tables: DistributedTable[]): string | undefined {
+  if (kind === 'TruncateStmt') {
+    const rels = (stmt.relations as Node[]).filter((r) => among(tables, r.RangeVar.schemaname, r.RangeVar.relname));
+    return rels.length < stmt.relations.length ? deparse({ TruncateStmt: { ...stmt, relations: rels } }) : undefined;
+  }
+  const objects = (stmt.objects as Node[]).filter((o) => {
+    const parts = (o.List?.items ?? []).map((x: Node) => x.String?.sval as string);
+    return among(tables, parts.length > 1 ? parts.at(-2) : undefined, parts.at(-1));
+  });
+  return objects.length < stmt.objects.length ? deparse({ DropStmt: { ...stmt, objects } }) : undefined;
+}
+
+export function planDropTables(text: string, tables: DistributedTable[], stmt: Node): DdlPlan {
+  const elsewhere = onlyDistributed('DropStmt', stmt, tables);
   return {
     kind: 'ddl',
     shell: text,
+    ...(elsewhere && { elsewhere }),
     transactional: true,
     catalog: tables.map((t) => `DELETE FROM vecshard.tables WHERE ${catalogKey(t)}`),
     tasks: tables.flatMap((t) => perShard(t, (name) => `DROP TABLE IF EXISTS ${SHARD_SCHEMA}.${quoteIdent(name)}`)),
@@ -66,9 +87,11 @@ export function planDropTables(text: string, tables: DistributedTable[]): DdlPla
 
 export function planTruncate(text: string, tables: DistributedTable[], stmt: Node): DdlPlan {
   const opts = `${stmt.restart_seqs ? ' RESTART IDENTITY' : ''}${stmt.behavior === 'DROP_CASCADE' ? ' CASCADE' : ''}`;
+  const elsewhere = onlyDistributed('TruncateStmt', stmt, tables);
   return {
     kind: 'ddl',
     shell: text,
+    ...(elsewhere && { elsewhere }),
     transactional: true,
     catalog: [],
     tasks: tables.flatMap((t) => perShard(t, (name) => `TRUNCATE ${SHARD_SCHEMA}.${quoteIdent(name)}${opts}`)),

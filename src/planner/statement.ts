@@ -293,7 +293,7 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
     case 'IndexStmt':
       return planIndex(n, text, one!);
     case 'DropStmt':
-      if (n.removeType === 'OBJECT_TABLE') return planDropTables(text, tables);
+      if (n.removeType === 'OBJECT_TABLE') return planDropTables(text, tables, n);
       return notSupported(`DROP ${String(n.removeType).replace('OBJECT_', '')} on a distributed table`);
     case 'TruncateStmt':
       return planTruncate(text, tables, n);

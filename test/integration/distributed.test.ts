@@ -354,3 +354,18 @@ describe('refused with 0A000, never answered wrongly', () => {
     await expect(db.query('INSERT INTO docs (tenant, title) VALUES (NULL, $1)', ['n'])).rejects.toMatchObject({ code: '23502' });
   });
 });
+
+it('TRUNCATE and DROP TABLE naming a distributed and a plain table reach both', async () => {
+  await db.query('CREATE TABLE mixed_dist (id int, v text)');
+  await db.query("SELECT create_distributed_table('mixed_dist', 'id', shard_count => 2)");
+  await db.query('CREATE TABLE mixed_plain (id int)');
+  await db.query("INSERT INTO mixed_dist VALUES (1, 'a'), (2, 'b')");
+  await db.query('INSERT INTO mixed_plain VALUES (1)');
+  await db.query('TRUNCATE mixed_dist, mixed_plain');
+  expect((await db.query('SELECT (SELECT count(*) FROM mixed_dist)::int AS d, (SELECT count(*) FROM mixed_plain)::int AS p')).rows).toEqual([{ d: 0, p: 0 }]);
+  await db.query('DROP TABLE mixed_plain, mixed_dist');
+  for (const i of [0, 1, 2]) {
+    expect(await onNode(i, "SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'mixed\\_%'")).toEqual([{ n: 0 }]);
+    expect(await onNode(i, "SELECT count(*)::int AS n FROM vecshard.tables WHERE table_name = 'mixed_dist'")).toEqual([{ n: 0 }]);
+  }
+});
