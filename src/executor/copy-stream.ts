@@ -9,6 +9,7 @@ import { runQuery } from '../shards/internal-query.ts';
 import type { Login } from '../shards/login.ts';
 import type { Cluster } from '../shards/cluster.ts';
 import type { DistCopyIn } from './copy.ts';
+import { BINARY_HEADER } from './copy-binary.ts';
 import { commitDistributed, rollbackAll } from './transaction.ts';
 import { copyDataFrames } from '../operations/distribute.ts';
 import { PgError } from '../errors.ts';
@@ -53,7 +54,7 @@ export class CopyStreams {
     await Promise.all(
       ready.map(async ([index, lines]) => {
         this.copy.perShard.delete(index);
-        const data = copyDataFrames(lines);
+        const data = copyDataFrames(lines, !this.copy.binary);
         await Promise.all(
           this.copy.plan.table.shards[index].nodes.map(async (node) => {
             const s = await this.#open(index, node);
@@ -78,7 +79,7 @@ export class CopyStreams {
         if (first[first.length - 1][0] !== 0x47) {
           const e = first.find((f) => f[0] === 0x45);
           stream.error = new PgError(e ? readErrorFields(e) : { severity: 'ERROR', code: 'XX000', message: 'COPY did not start' });
-        }
+        } else if (this.copy.binary) conn.write(fe.copyData(BINARY_HEADER));
         return stream;
       })();
       this.#streams.set(key, s);

@@ -246,8 +246,9 @@ export async function forEachNode(shards: Shard[], fn: (node: number, shards: Sh
  * Text-format lines (without their newlines; as text, or as the bytes a client sent) as CopyData frames of about
  * 64 KiB, in one buffer: each line is written once, straight into its frame.
  */
-export function copyDataFrames(lines: ReadonlyArray<string | Buffer>): Buffer {
-  const sizes = lines.map((l) => (typeof l === 'string' ? Buffer.byteLength(l) : l.length) + 1);
+export function copyDataFrames(lines: ReadonlyArray<string | Buffer>, newline = true): Buffer {
+  const nl = newline ? 1 : 0;
+  const sizes = lines.map((l) => (typeof l === 'string' ? Buffer.byteLength(l) : l.length) + nl);
   let frames = 0;
   let total = 0;
   for (let i = 0, bytes = 65536; i < sizes.length; i++) {
@@ -274,25 +275,29 @@ export function copyDataFrames(lines: ReadonlyArray<string | Buffer>): Buffer {
     }
     const l = lines[i];
     off += typeof l === 'string' ? out.write(l, off, 'utf8') : l.copy(out, off);
-    out[off++] = 0x0a;
+    if (newline) out[off++] = 0x0a;
     bytes += sizes[i];
   }
   close();
   return out;
 }
 
-/** Runs COPY ... FROM STDIN on `c` with text-format `lines`; throws the node's error. */
-export async function copyLines(c: NodeConnection, copySql: string, lines: ReadonlyArray<string | Buffer>, progress?: (sent: number) => void): Promise<number> {
+/**
+ * Runs COPY ... FROM STDIN on `c` with text-format `lines` (or binary tuples after `header`, for a COPY in binary
+ * format); throws the node's error.
+ */
+export async function copyLines(c: NodeConnection, copySql: string, lines: ReadonlyArray<string | Buffer>, progress?: (sent: number) => void, header?: Buffer): Promise<number> {
   const first = await c.startCopyIn(fe.query(copySql));
   const last = first[first.length - 1];
   if (last[0] !== 0x47) {
     const e = first.find((f) => f[0] === 0x45);
     throw new PgError(e ? readErrorFields(e) : { severity: 'ERROR', code: 'XX000', message: 'COPY did not start' });
   }
+  if (header) c.write(fe.copyData(header));
   // Sent in parts, yielding between them, so progress can be watched while a large copy runs.
   const PART = 10_000;
   for (let i = 0; i < lines.length; i += PART) {
-    c.write(copyDataFrames(lines.slice(i, i + PART)));
+    c.write(copyDataFrames(lines.slice(i, i + PART), !header));
     progress?.(Math.min(i + PART, lines.length));
     await new Promise((r) => setImmediate(r));
   }

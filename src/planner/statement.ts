@@ -214,7 +214,12 @@ function copyPlan(stmt: Node, table: DistributedTable): CopyPlan | ErrorPlan {
     else if (d.defname === 'header') header = d.arg === undefined || /^(true|on|1|match)$/i.test(String(d.arg?.String?.sval ?? constText(d.arg) ?? d.arg?.Boolean?.boolval));
     else if (!['delimiter', 'null', 'quote', 'escape', 'encoding'].includes(d.defname)) return notSupported(`COPY option ${d.defname.toUpperCase()}`);
   }
-  if (format === 'binary') return notSupported('COPY in binary format');
+  if (!['text', 'csv', 'binary'].includes(format)) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: `COPY format "${format}" not recognized` } };
+  if (format === 'binary') {
+    // As Postgres says: these have no meaning for binary data.
+    const bad = ((stmt.options ?? []) as Node[]).find((o) => ['delimiter', 'null', 'quote', 'escape', 'header'].includes(o.DefElem.defname));
+    if (bad) return { kind: 'error', error: { severity: 'ERROR', code: '42601', message: `cannot specify ${bad.DefElem.defname.toUpperCase()} in BINARY mode` } };
+  }
   const columns = stmt.attlist ? stmt.attlist.map((a: Node) => a.String.sval) : table.columns.map((c) => c.name);
   return { kind: stmt.is_from ? 'copy-in' : 'copy-out', table, columns, format, options: stmt.options ?? [], header };
 }

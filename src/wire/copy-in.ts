@@ -5,6 +5,7 @@ import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
 import type { CopyPlan } from '../planner/statement.ts';
 import { DistCopyIn } from '../executor/copy.ts';
+import { BINARY_HEADER } from '../executor/copy-binary.ts';
 import { CopyStreams } from '../executor/copy-stream.ts';
 import { growRadii, lockForCopy } from '../executor/run.ts';
 import { commitDistributed, rollbackAll, withOwnTransaction } from '../executor/transaction.ts';
@@ -71,7 +72,7 @@ export class CopyIn {
     // the session's own node connections, so they are sent at the end.
     this.#streams = cs.s.status === 'I' && CopyStreams.possible(cs.s.cluster, this.#dist) ? new CopyStreams(cs.s.cluster, cs.s.database, this.#dist, cs.s.login) : undefined;
     this.active = true;
-    cs.ctx.send(be.copyInResponse(0, plan.columns.length));
+    cs.ctx.send(be.copyInResponse(this.#dist.binary ? 1 : 0, plan.columns.length));
     await cs.ctx.flush();
   }
 
@@ -131,7 +132,7 @@ export class CopyIn {
       nodes.map(async (n) => {
         const c = await s.acquire(n);
         for (const [index, lines] of copy.perShard) {
-          if (copy.plan.table.shards[index].nodes.includes(n)) await copyLines(c, copy.copySql(index), lines);
+          if (copy.plan.table.shards[index].nodes.includes(n)) await copyLines(c, copy.copySql(index), lines, undefined, copy.binary ? BINARY_HEADER : undefined);
         }
       }),
     );

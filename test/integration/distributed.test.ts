@@ -340,8 +340,7 @@ describe('refused with 0A000, never answered wrongly', () => {
     await db.query('DROP TABLE docs_plain');
   });
 
-  it('binary COPY, binary COPY (query) and savepoints in a distributed transaction are refused', async () => {
-    await expect(db.query(`COPY docs TO STDOUT (FORMAT binary)`)).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(/COPY in binary format/) });
+  it('binary COPY (query) and savepoints in a distributed transaction are refused', async () => {
     await expect(db.query(`COPY (SELECT id FROM docs) TO STDOUT (FORMAT binary)`)).rejects.toMatchObject({ code: '0A000', message: expect.stringMatching(/COPY \(query\) in binary format/) });
     await db.query('BEGIN');
     await db.query(`INSERT INTO docs (tenant, title) VALUES (400, 'sp'), (401, 'sp')`);

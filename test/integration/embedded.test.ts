@@ -57,6 +57,37 @@ it('node-postgres: COPY in and out, parameterized kNN, a transaction', async () 
   await client.end();
 });
 
+it('COPY in binary format into and out of a distributed table on embedded nodes', async () => {
+  const client = new pg.Client(c.options());
+  await client.connect();
+  await client.query('CREATE EXTENSION IF NOT EXISTS vector');
+  await client.query('CREATE TABLE bin_items (id bigint, embedding vector(2))');
+  await client.query("SELECT create_distributed_table('bin_items', 'id', shard_count => 3)");
+  // What psycopg or pgx would send: header, then per row its field count and each field's length and bytes.
+  const row = (i: number) => {
+    const b = Buffer.alloc(30);
+    b.writeInt16BE(2, 0);
+    b.writeInt32BE(8, 2);
+    b.writeBigInt64BE(BigInt(i), 6);
+    b.writeInt32BE(12, 14);
+    b.writeUInt16BE(2, 18); // dimensions, then an unused int16, then the floats
+    b.writeFloatBE(i, 22);
+    b.writeFloatBE(1, 26);
+    return b;
+  };
+  const header = Buffer.from('PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0', 'latin1');
+  await pipeline(Readable.from([Buffer.concat([header, ...Array.from({ length: 100 }, (_, i) => row(i))])]), client.query(copyFrom('COPY bin_items FROM STDIN (FORMAT binary)')));
+  expect((await client.query('SELECT count(*)::int AS n, sum(id)::int AS s FROM bin_items')).rows).toEqual([{ n: 100, s: 4950 }]);
+  expect((await client.query('SELECT embedding::text AS e FROM bin_items WHERE id = 7')).rows).toEqual([{ e: '[7,1]' }]);
+  const out: Buffer[] = [];
+  await pipeline(client.query(copyTo('COPY bin_items TO STDOUT (FORMAT binary)')), async function* (src) {
+    for await (const b of src) out.push(b as Buffer);
+  });
+  // One header, 100 rows, one end marker.
+  expect(Buffer.concat(out).length).toBe(header.length + 100 * 30 + 2);
+  await client.end();
+});
+
 it('two clients share one embedded session without seeing each other’s settings', async () => {
   const a = new pg.Client(c.options());
   const b = new pg.Client(c.options());
