@@ -21,6 +21,8 @@ function badFormat(message: string): PgError {
 export class BinaryTupleSplitter {
   #held: Buffer[] = [];
   #heldBytes = 0;
+  /** Bytes the held part must reach before it is worth reading again (the end of the field cut short). */
+  #need = 0;
   /** The header is read (it may come in pieces); then tuples. */
   #started = false;
   #ended = false;
@@ -33,6 +35,12 @@ export class BinaryTupleSplitter {
       return [];
     }
     let buf = chunk;
+    // A long tuple in many messages is joined once, when it is all here (joining on every message is quadratic).
+    if (this.#heldBytes && this.#heldBytes + chunk.length < this.#need) {
+      this.#held.push(chunk);
+      this.#heldBytes += chunk.length;
+      return [];
+    }
     if (this.#heldBytes) {
       buf = Buffer.concat([...this.#held, chunk], this.#heldBytes + chunk.length);
       this.#held = [];
@@ -41,13 +49,13 @@ export class BinaryTupleSplitter {
     let off = 0;
     if (!this.#started) {
       const at = this.#header(buf);
-      if (at < 0) return this.#hold(buf, 0, []);
+      if (at < 0) return this.#hold(buf, 0, [], 0);
       off = at;
       this.#started = true;
     }
     const out: Buffer[] = [];
     while (off < buf.length) {
-      if (buf.length - off < 2) return this.#hold(buf, off, out);
+      if (buf.length - off < 2) return this.#hold(buf, off, out, 2);
       const count = buf.readInt16BE(off);
       if (count === -1) {
         this.#ended = true;
@@ -57,14 +65,14 @@ export class BinaryTupleSplitter {
       if (count !== this.fields) throw badFormat(`row field count is ${count}, expected ${this.fields}`);
       let end = off + 2;
       for (let i = 0; i < count; i++) {
-        if (buf.length - end < 4) return this.#hold(buf, off, out);
+        if (buf.length - end < 4) return this.#hold(buf, off, out, end + 4 - off);
         const len = buf.readInt32BE(end);
         if (len < -1) throw badFormat('invalid field size');
         end += 4 + Math.max(len, 0);
         if (end - off > limits.maxCopyLineBytes) {
           throw new PgError({ severity: 'ERROR', code: '54000', message: `vecshard: a COPY row is longer than ${limits.maxCopyLineBytes} bytes`, hint: 'Raise limits.maxCopyLineBytes in the config.' });
         }
-        if (end > buf.length) return this.#hold(buf, off, out);
+        if (end > buf.length) return this.#hold(buf, off, out, end - off);
       }
       out.push(buf.subarray(off, end));
       off = end;
@@ -90,7 +98,8 @@ export class BinaryTupleSplitter {
     return buf.length < 19 + ext ? -1 : 19 + ext;
   }
 
-  #hold(buf: Buffer, from: number, out: Buffer[]): Buffer[] {
+  #hold(buf: Buffer, from: number, out: Buffer[], need: number): Buffer[] {
+    this.#need = need;
     if (from < buf.length) {
       this.#held = [buf.subarray(from)];
       this.#heldBytes = buf.length - from;
