@@ -76,6 +76,13 @@ const CORPUS: Array<[sql: string, ordered: boolean]> = [
   ['SELECT * FROM {T} WHERE id IN (3, 30, 130) ORDER BY id', true],
   ['SELECT grp, bool_and(score > 5), bit_or(id) FROM {T} GROUP BY grp ORDER BY grp', true],
   ['SELECT x.grp, count(DISTINCT x.cat) FROM {T} x GROUP BY x.grp ORDER BY x.grp', true],
+  // A bare ORDER BY name is an output column's first (GROUP BY takes the input column first).
+  ['SELECT id::text, grp FROM {T} WHERE id < 30 ORDER BY id', true],
+  ['SELECT grp AS id, id AS grp FROM {T} WHERE id < 20 ORDER BY id, grp', true],
+  ['SELECT id, -id AS score FROM {T} WHERE id < 15 ORDER BY score', true],
+  ['SELECT DISTINCT grp::text FROM {T} ORDER BY grp', true],
+  ['SELECT id % 3 AS id, count(*) FROM {T} GROUP BY id ORDER BY id', false],
+  ['SELECT count(*) AS grp FROM {T} GROUP BY grp ORDER BY grp', false],
   // The Citus tutorial's shapes: top groups by an aggregate.
   ['SELECT grp, avg(score)::numeric(10,2) AS a FROM {T} GROUP BY grp ORDER BY avg(score) DESC, grp LIMIT 3', true],
   ['SELECT cat, count(*) AS n FROM {T} WHERE score > 10 GROUP BY cat ORDER BY n DESC, cat NULLS FIRST LIMIT 2', true],
