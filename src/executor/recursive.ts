@@ -11,7 +11,7 @@ import { parseSql, type RawStmt } from '../sql/parse.ts';
 import type { RunContext } from './context.ts';
 import type { Sink } from './sink.ts';
 import { runTasks } from './shard-tasks.ts';
-import { typeNames } from './type-names.ts';
+import { columnTypes } from './type-names.ts';
 import { runPlan, type RunOptions } from './run.ts';
 
 export async function runRecursive(plan: RecursivePlan, ctx: RunContext, sink: Sink, o: RunOptions, depth = 0): Promise<void> {
@@ -165,8 +165,8 @@ async function intermediateResult(step: SubStep, maxBytes: number, ctx: RunConte
   if (!kept.description) return { columns: [], rows: [] };
   const fields = be.readRowDescription(kept.description);
   const home = await ctx.conn(ctx.home);
-  const names = await typeNames(home, fields.map((f) => f.typeOid));
-  return { columns: fields.map((f) => ({ name: f.name, type: names.get(f.typeOid) ?? 'text' })), rows: kept.rows };
+  const types = await columnTypes(home, fields);
+  return { columns: fields.map((f, i) => ({ name: f.name, type: types[i] })), rows: kept.rows };
 }
 
 /** A step that could not run on its own because it refers to the outer query; `error` is what the client hears. */

@@ -3,7 +3,7 @@
 // — a scalar, or a VALUES list — and the statement is planned again. What is left then runs inside each shard, or
 // on the home node when it no longer names a distributed table.
 import { parseMemory } from '../limits.ts';
-import { cloneTree, walk, type Node } from '../sql/ast.ts';
+import { cloneTree, deparse, walk, type Node } from '../sql/ast.ts';
 import { parseSql, type RawStmt } from '../sql/parse.ts';
 import { quoteLiteral, quoteName } from '../sql/quote.ts';
 import { PgError, notSupported } from '../errors.ts';
@@ -52,6 +52,7 @@ const KINDS = ['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt'];
  * copied; the copy is the plan's statement.
  */
 export function planSubqueries(kind: string, original: Node, maxBytes: number, catalog?: Catalog): RecursivePlan | ErrorPlan | undefined {
+  if (kind === 'CreateTableAsStmt' || (kind === 'SelectStmt' && original.SelectStmt.intoClause)) return createTableAs(original, maxBytes);
   if (!KINDS.includes(kind) || !mayNeedSteps(kind, original)) return undefined;
   const stmt = cloneTree(original);
   const body = stmt[kind];
@@ -135,6 +136,25 @@ export function planSubqueries(kind: string, original: Node, maxBytes: number, c
   if (refused) return refused;
   if (!steps.length) return undefined;
   return { kind: 'recursive', stmt, steps, maxBytes, insertSelect, original };
+}
+
+/**
+ * CREATE TABLE ... AS and SELECT ... INTO over distributed tables: the query runs first (distributed), and the home
+ * node makes the table from its rows, with the columns' exact types — a plain table, as on one node.
+ */
+function createTableAs(original: Node, maxBytes: number): RecursivePlan | ErrorPlan {
+  const select = original.SelectStmt;
+  const stmt: Node = select
+    ? { CreateTableAsStmt: { query: { SelectStmt: { ...cloneTree(select), intoClause: undefined } }, into: cloneTree(select.intoClause), objtype: 'OBJECT_TABLE' } }
+    : cloneTree(original);
+  const body = stmt.CreateTableAsStmt;
+  if (body.objtype !== 'OBJECT_TABLE') {
+    return notSupported('CREATE MATERIALIZED VIEW over a distributed table', 'A materialized view reads its tables again at each REFRESH. Use CREATE TABLE ... AS, or a view.');
+  }
+  // WITH NO DATA needs only the columns.
+  const query = body.into.skipData ? parseOne(`SELECT * FROM (${deparse(body.query)}) AS vecshard_q LIMIT 0`) : body.query;
+  const step: SubStep = { what: 'the query of CREATE TABLE AS', stmt: query, put: (ir) => (body.query = valuesSelect(ir)) };
+  return { kind: 'recursive', stmt, steps: [step], maxBytes, insertSelect: false };
 }
 
 /** Turns the relations in a FROM item (through its joins) for which `which` holds into subqueries in FROM. */
