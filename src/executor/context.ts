@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Catalog } from '../metadata/catalog.ts';
 import type { StatementPlan } from '../planner/statement.ts';
+import type { SqlPrepared } from '../planner/sql-prepare.ts';
 import type { BoundParams } from '../planner/params.ts';
 import type { RawStmt } from '../sql/parse.ts';
 import type { Login } from '../shards/login.ts';
@@ -48,6 +49,8 @@ export interface RunContext {
   plan(raw: RawStmt, text: string, params: BoundParams): Promise<StatementPlan>;
   /** Values of a column default (a sequence on node 0) for rows a write leaves without one. */
   evalDefault(expr: string, n: number): Promise<Array<string | null>>;
+  /** Statements over distributed tables the client prepared with SQL PREPARE, by name. */
+  readonly sqlPrepared: Map<string, SqlPrepared>;
   /** Coordinator time of the statement being run, for cluster.stats (benchmark P5). */
   readonly timing: { parseMs: number; planMs: number; shardMs: number };
 }

@@ -29,6 +29,7 @@ import { runExplain } from './explain.ts';
 import { runDdl, runDropIndex } from './ddl.ts';
 import { runCopyOut } from './copy-out.ts';
 import { runRelocate } from './relocate.ts';
+import { runSqlPrepared } from './sql-prepare.ts';
 
 export interface RunOptions {
   /** The client's result formats (extended protocol); [] for text. */
@@ -102,6 +103,10 @@ export async function runPlan(plan: Exclude<StatementPlan, { kind: 'passthrough'
       return;
     case 'copy-in':
       throw new PgError({ severity: 'ERROR', code: '0A000', message: 'vecshard: COPY FROM STDIN into a distributed table is supported in the simple query protocol only' });
+    case 'sql-prepare':
+    case 'sql-execute':
+    case 'sql-deallocate':
+      return runSqlPrepared(plan, ctx, sink, o);
     case 'createdb':
     case 'dropdb':
       // The simple query protocol runs these itself (on every node); the extended protocol refuses them at Parse.

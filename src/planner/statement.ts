@@ -1,4 +1,5 @@
 // One statement, given the catalog: which planner case handles it.
+import { planSqlPrepared, type SqlPrepared, type SqlPreparePlan } from './sql-prepare.ts';
 import type { RawStmt } from '../sql/parse.ts';
 import type { CopyOutFormat } from '../executor/copy-rows.ts';
 import { stmtKind } from '../sql/parse.ts';
@@ -57,6 +58,7 @@ export type StatementPlan =
   | RelayCopyPlan
   | { kind: 'distribute'; req: DistributeRequest }
   | { kind: 'notice'; tag: string; message: string }
+  | SqlPreparePlan
   /** vecshard.repair(), vecshard.move_shard_placement(shard, from, to), vecshard.rebalance() */
   | { kind: 'admin'; name: string; args: Array<string | null | undefined> }
   | { kind: 'explain'; inner: DistributedPlan | AggregatePlan | RecursivePlan; options: ExplainOptions }
@@ -82,6 +84,8 @@ export interface StatementContext {
   nodes: Array<{ id: number; kind: string; host: string; port: number | null; health: string }>;
   /** Shard copies being built, for the vecshard.tasks virtual table. */
   tasks: CopyTask[];
+  /** The session's statements over distributed tables prepared with SQL PREPARE. */
+  sqlPrepared?: ReadonlyMap<string, SqlPrepared>;
 }
 
 function setting(ctx: StatementContext, names: string[]): string | undefined {
@@ -256,6 +260,8 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
     });
     return { kind: 'drop-index', stmt: stmt.DropStmt, indexes };
   }
+  const prepared = planSqlPrepared(kind, stmt[kind], ctx.sqlPrepared, tables.length > 0);
+  if (prepared) return prepared;
   if (!tables.length) return { kind: 'passthrough' };
   const limit = intermediateLimit(setting(ctx, ['vecshard.max_intermediate_result_size']));
   if (typeof limit !== 'number') return limit;

@@ -8,7 +8,7 @@ import type { RunContext } from '../executor/context.ts';
 import { applySettings, readSettings, settingsKey, startupSettings, withLocal, type Settings } from '../executor/settings.ts';
 import { DEFAULT_RESULT_LIMIT, parseMemory } from '../limits.ts';
 import { endTransaction } from '../executor/transaction.ts';
-import { isConnectionFailure, PgError } from '../errors.ts';
+import { isConnectionFailure } from '../errors.ts';
 import { loadCatalog, type Catalog } from '../metadata/catalog.ts';
 import { openCatalog } from '../metadata/catalog-copies.ts';
 import { planStatement, type StatementContext, type StatementPlan } from '../planner/statement.ts';
@@ -23,6 +23,8 @@ import { constText, type Node } from '../sql/ast.ts';
 import type { RawStmt } from '../sql/parse.ts';
 import type { BoundParams } from '../planner/params.ts';
 import { Portals, type PreparedStatement } from './statements.ts';
+import { evalDefault } from './defaults.ts';
+import type { SqlPrepared } from '../planner/sql-prepare.ts';
 import * as fe from '../protocol/frontend.ts';
 
 export interface SessionOptions {
@@ -51,6 +53,8 @@ export class Session implements RunContext {
   readonly statements = new Map<string, PreparedStatement>();
   /** Portals bound to distributed statements: run by the coordinator, not by the home node. */
   readonly portals = new Portals();
+  /** Statements over distributed tables prepared with SQL PREPARE (EXECUTE runs them here, not on the home node). */
+  readonly sqlPrepared = new Map<string, SqlPrepared>();
   /** Transaction status as the client sees it. */
   status: TxStatus = 'I';
   /** Session state (temporary tables, LISTEN, ...) keeps the home connection out of the pool. */
@@ -384,17 +388,13 @@ export class Session implements RunContext {
       params,
       settings: this.#localValues.size ? withLocal(this.#settings, this.#localValues) : this.#settings,
       nodeCount: this.cluster.members().length,
-      evalDefault: (expr, n) => this.evalDefault(expr, n),
+      evalDefault: this.evalDefault,
+      sqlPrepared: this.sqlPrepared,
       nodes: nodeStates(this.cluster),
       tasks: this.cluster.tasks,
     };
   }
 
-  async evalDefault(expr: string, n: number): Promise<Array<string | null>> {
-    if (this.home !== 0) {
-      throw new PgError({ severity: 'ERROR', code: '55000', message: `vecshard: node 0 is down, and the sequence behind ${expr} lives there`, hint: 'Give the column a value explicitly until node 0 is back.' });
-    }
-    const r = await runQuery(await this.acquire(), `SELECT ${expr} FROM generate_series(1, ${n})`);
-    return r.rows.map((row) => row[0]);
-  }
+  /** Values of a column default (a sequence on node 0) for rows a write leaves without one. */
+  evalDefault = (expr: string, n: number): Promise<Array<string | null>> => evalDefault(this, expr, n);
 }

@@ -13,7 +13,7 @@ import { portalReader } from '../executor/portal-stream.ts';
 import { virtualStatement } from '../planner/virtual.ts';
 import { shardGeneration } from '../executor/shard-tasks.ts';
 import { BufferSink } from '../executor/sink.ts';
-import { clientFields, standInRefusal } from '../errors.ts';
+import { clientFields, notSupported, standInRefusal } from '../errors.ts';
 import type { NodeConnection } from '../shards/node-connection.ts';
 import { countParams, statementName, type PreparedStatement } from '../session/statements.ts';
 import { isLocalSet, readsOnly, type ClientSession } from './session.ts';
@@ -92,6 +92,7 @@ export class ExtendedProtocol {
       const [raw] = parseSql(m.sql) as RawStmt[];
       const guarded = raw && changesProtected(raw.stmt);
       if (guarded) return this.error(protectedError(guarded).error, 'parse');
+      if (raw?.stmt.ExecuteStmt && s.sqlPrepared.has(raw.stmt.ExecuteStmt.name)) return this.error(notSupported('EXECUTE in the extended query protocol of a statement prepared with SQL PREPARE', 'Send EXECUTE as a simple query, or prepare the statement with the protocol (Parse) instead.').error, 'parse');
       // SET LOCAL runs as a statement of its own too, so the nodes the transaction reaches get it (spreadLocalSet).
       if (raw && (q.allNodes || distributedTables(raw.stmt, catalog).length || isLocalSet(raw))) st.distributed = raw;
     }

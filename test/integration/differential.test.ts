@@ -283,3 +283,58 @@ describe('CREATE TABLE ... AS and SELECT ... INTO make the same table as on one 
     await expect(vs.query('CREATE MATERIALIZED VIEW mv AS SELECT * FROM h')).rejects.toMatchObject({ code: '0A000', message: expect.stringContaining('MATERIALIZED VIEW') });
   });
 });
+
+describe('SQL PREPARE, EXECUTE and DEALLOCATE over distributed tables answer as one node, errors too', () => {
+  // One session's statements in order: [statement, ordered].
+  const STEPS: Array<[string, boolean]> = [
+    ['PREPARE p1 (int) AS SELECT id, cat FROM h WHERE grp = $1 ORDER BY id', false],
+    ['EXECUTE p1(3)', true],
+    ['EXECUTE p1(3.6)', true],
+    ["EXECUTE p1('5')", true],
+    ['EXECUTE p1(1 + 1)', true],
+    ['EXECUTE p1(NULL)', true],
+    ['EXECUTE p1', false],
+    ['EXECUTE p1(1, 2)', false],
+    ["EXECUTE p1('x')", false],
+    ['PREPARE p1 AS SELECT 1', false],
+    ["PREPARE p2 AS SELECT id FROM h ORDER BY embedding <-> $1::vector LIMIT 3", false],
+    ["EXECUTE p2('[1,0,0]')", true],
+    ['PREPARE p4 AS SELECT id, grp FROM h WHERE id = $1', false],
+    ['EXECUTE p4(17)', false],
+    ['PREPARE p5 (int, int) AS SELECT id FROM h WHERE grp = $1 ORDER BY id LIMIT $2', false],
+    ['EXECUTE p5(2, 3)', true],
+    ['PREPARE p3 (int) AS UPDATE h SET score = score + 1 WHERE id = $1 RETURNING id, score', false],
+    ['EXECUTE p3(5)', true],
+    ['PREPARE bad AS SELECT nope FROM h', false],
+    ['EXECUTE bad', false],
+    ['DEALLOCATE p1', false],
+    ['EXECUTE p1(3)', false],
+    ['PREPARE plainp AS SELECT label FROM plain ORDER BY label', false],
+    ['EXECUTE plainp', true],
+    ['DEALLOCATE ALL', false],
+    ["EXECUTE p2('[1,0,0]')", false],
+    ['EXECUTE plainp', false],
+    ['PREPARE p6 AS SELECT id FROM h WHERE id < 3 ORDER BY id', false],
+    ['BEGIN', false],
+    ['DISCARD ALL', false],
+    ['ROLLBACK', false],
+    ['EXECUTE p6', true],
+    ['DISCARD ALL', false],
+    ['EXECUTE p6', false],
+  ];
+  it('step by step', async () => {
+    for (const [sql, ordered] of STEPS) {
+      const { got, want } = await compare(sql, ordered);
+      expect(got, sql).toEqual(want);
+    }
+    const after = await compare('SELECT * FROM h', false);
+    expect(after.got).toEqual(after.want);
+  });
+});
+
+it('refuses an EXECUTE of a SQL-prepared distributed statement in the extended protocol, clearly', async () => {
+  await vs.query('PREPARE px AS SELECT id FROM h WHERE id = 1');
+  await expect(vs.query({ text: 'EXECUTE px', values: [] , name: 'by-parse' })).rejects.toMatchObject({ code: '0A000', message: expect.stringContaining('extended query protocol') });
+  expect((await vs.query('EXECUTE px')).rows).toEqual([{ id: 1 }]);
+  await vs.query('DEALLOCATE px');
+});
