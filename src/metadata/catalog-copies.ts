@@ -9,7 +9,7 @@ import { watchCatalog } from './catalog-watch.ts';
 import { runQuery } from '../shards/internal-query.ts';
 import type { Logger } from 'pino';
 import { commitDistributed, recoverPrepared, rollbackAll } from '../executor/transaction.ts';
-import { tableDdl } from '../operations/distribute.ts';
+import { shellGuard, tableDdl } from '../operations/distribute.ts';
 import { PgError, isConnectionFailure } from '../errors.ts';
 import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
 
@@ -56,7 +56,7 @@ export async function copyCatalog(src: NodeConnection, dst: NodeConnection): Pro
     const ddl = await tableDdl(src, schema!, name!, true);
     await runQuery(
       dst,
-      [...exts.rows.map(([e]) => `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e!)}`), `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema!)}`, ...ddl(schema!, name!)].join('; '),
+      [...exts.rows.map(([e]) => `CREATE EXTENSION IF NOT EXISTS ${quoteIdent(e!)}`), `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema!)}`, ...ddl(schema!, name!), ...shellGuard(`${quoteIdent(schema!)}.${quoteIdent(name!)}`)].join('; '),
     );
   }
   const sql = [...CATALOG_TABLES].reverse().map((t) => `DELETE FROM vecshard.${t}`);

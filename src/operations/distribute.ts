@@ -47,6 +47,14 @@ export function schemaIfMissing(schema: string): string {
   return `DO $vecshard$ BEGIN IF to_regnamespace(${quoteLiteral(quoteIdent(schema))}) IS NULL THEN CREATE SCHEMA ${quoteIdent(schema)}; END IF; END $vecshard$`;
 }
 
+/**
+ * Makes a shell refuse rows (migrations/009_shell_guard.sql): a row written to it by a statement vecshard never
+ * sees (in a function, a DO block, through a view) would miss the shards. Fires in replica mode too.
+ */
+export function shellGuard(rel: string): string[] {
+  return [`CREATE TRIGGER vecshard_shell BEFORE INSERT ON ${rel} FOR EACH ROW EXECUTE FUNCTION vecshard.refuse_shell_write()`, `ALTER TABLE ${rel} ENABLE ALWAYS TRIGGER vecshard_shell`];
+}
+
 export async function shardDdl(home: NodeConnection, schema: string, name: string): Promise<(shard: string, index: number) => string[]> {
   const make = await tableDdl(home, schema, name);
   return (shard, index) => make(SHARD_SCHEMA, shard, index);
@@ -171,6 +179,10 @@ export async function distributeTable(
   }
   const fks = await runQuery(home, `SELECT conname FROM pg_constraint WHERE (conrelid = ${quoteLiteral(rel)}::regclass OR confrelid = ${quoteLiteral(rel)}::regclass) AND contype = 'f'`);
   if (fks.rows.length) throw err('0A000', `vecshard: foreign keys on distributed tables are not supported yet (constraint "${fks.rows[0][0]}")`);
+  // A view over the table would go on reading its shell, empty once the rows are in the shards.
+  const views = await runQuery(home, `SELECT DISTINCT r.ev_class::regclass::text FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+     WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = ${quoteLiteral(rel)}::regclass AND r.ev_class <> ${quoteLiteral(rel)}::regclass`);
+  if (views.rows.length) throw err('0A000', `vecshard: cannot distribute "${req.name}": view ${views.rows[0][0]} reads it, and would read an empty table after`, 'Drop the view first; views over distributed tables are not supported yet.');
 
   const shardCount = req.method === 'reference' ? 1 : req.shardCount;
   // Shard ids are chosen here so that every catalog copy has the same ones.
@@ -207,7 +219,7 @@ export async function distributeTable(
     const all = await Promise.all(members.map((n) => conn(n)));
     if (inTransaction) {
       for (const c of all) {
-        const own = c === home ? [`TRUNCATE ${rel}`, ANNOUNCE] : [schemaIfMissing(req.schema), ...shell(req.schema, req.name)];
+        const own = [...(c === home ? [`TRUNCATE ${rel}`, ANNOUNCE] : [schemaIfMissing(req.schema), ...shell(req.schema, req.name)]), ...shellGuard(rel)];
         await runQuery(c, [...own, registerTableSql(table), BUMP_VERSION].join(';\n'));
       }
       return table;
@@ -215,7 +227,7 @@ export async function distributeTable(
     try {
       for (const c of all) {
         await migrate(c);
-        const own = c === home ? [`TRUNCATE ${rel}`, ANNOUNCE] : [schemaIfMissing(req.schema), ...shell(req.schema, req.name)];
+        const own = [...(c === home ? [`TRUNCATE ${rel}`, ANNOUNCE] : [schemaIfMissing(req.schema), ...shell(req.schema, req.name)]), ...shellGuard(rel)];
         await runQuery(c, ['BEGIN', ...own, registerTableSql(table), BUMP_VERSION].join(';\n'));
       }
       await commit!(home, all.filter((c) => c !== home));

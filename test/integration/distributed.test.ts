@@ -1,5 +1,6 @@
 // Distributed tables end to end through node-postgres: routing, aggregates, DDL, transactions, settings on every
 // shard connection, COPY formats, and a clear 0A000 (never a wrong answer) for what is not supported.
+import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import pg from 'pg';
@@ -367,4 +368,29 @@ it('TRUNCATE and DROP TABLE naming a distributed and a plain table reach both', 
     expect(await onNode(i, "SELECT count(*)::int AS n FROM pg_class WHERE relname LIKE 'mixed\\_%'")).toEqual([{ n: 0 }]);
     expect(await onNode(i, "SELECT count(*)::int AS n FROM vecshard.tables WHERE table_name = 'mixed_dist'")).toEqual([{ n: 0 }]);
   }
+});
+
+it('a shell refuses rows written where vecshard cannot see them (a function, a DO block, a view), on every node', async () => {
+  await db.query('CREATE TABLE guarded (id int, v text)');
+  await db.query("INSERT INTO guarded VALUES (1, 'a')");
+  await db.query('CREATE VIEW guarded_view AS SELECT * FROM guarded');
+  // A view would go on reading the shell, empty once the rows are in the shards.
+  await expect(db.query("SELECT create_distributed_table('guarded', 'id', shard_count => 2)")).rejects.toMatchObject({ code: '0A000', message: expect.stringContaining('view guarded_view reads it') });
+  await db.query('DROP VIEW guarded_view');
+  await db.query("SELECT create_distributed_table('guarded', 'id', shard_count => 2)");
+  await db.query("CREATE FUNCTION guarded_add(i int) RETURNS void LANGUAGE sql AS $$ INSERT INTO guarded VALUES (i, 'f') $$");
+  for (const sql of ['SELECT guarded_add(2)', "DO $$ BEGIN INSERT INTO guarded VALUES (3, 'd'); END $$"]) {
+    await expect(db.query(sql), sql).rejects.toMatchObject({ code: '0A000', message: expect.stringContaining('"guarded" is a distributed table') });
+  }
+  // What vecshard itself writes goes on as before.
+  await db.query("INSERT INTO guarded VALUES (4, 'x')");
+  await db.query('INSERT INTO guarded SELECT id + 10, v FROM guarded WHERE id < 0');
+  expect((await db.query('SELECT id FROM guarded ORDER BY id')).rows).toEqual([{ id: 1 }, { id: 4 }]);
+  for (const i of [0, 1, 2]) expect(await onNode(i, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'vecshard_shell' AND tgrelid = 'guarded'::regclass")).toEqual([{ tgenabled: 'A' }]);
+  // A database from before the guard gets it when its catalog is upgraded.
+  await onNode(1, 'DROP TRIGGER vecshard_shell ON guarded; DELETE FROM vecshard.migrations WHERE version = 9');
+  await onNode(1, fs.readFileSync(new URL('../../migrations/009_shell_guard.sql', import.meta.url), 'utf8'));
+  expect(await onNode(1, "SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'vecshard_shell' AND tgrelid = 'guarded'::regclass")).toEqual([{ n: 1 }]);
+  await db.query('DROP FUNCTION guarded_add(int)');
+  await db.query('DROP TABLE guarded');
 });
