@@ -146,15 +146,22 @@ export function vectorOfBinary(value: Buffer): Vec {
   return v;
 }
 
-/** A coordinator-evaluated default (a sequence's next value, as text) as a binary field, length first. */
-export function binaryInt(type: string, text: string | null, column: string): Buffer {
+/** A coordinator-evaluated default (a sequence's next value, gen_random_uuid(), as text) as a binary field, length first. */
+export function binaryDefault(type: string, text: string | null, column: string): Buffer {
   if (text === null) return Buffer.from([0xff, 0xff, 0xff, 0xff]);
+  let value: Buffer;
   const bytes = INT_BYTES[type];
-  if (!bytes) throw new PgError({ severity: 'ERROR', code: '0A000', message: `vecshard: COPY in binary format that leaves out column "${column}" (type ${type}, filled by vecshard from its default)`, hint: 'Send the column, or use COPY in text or CSV format.' });
-  const out = Buffer.allocUnsafe(4 + bytes);
-  out.writeInt32BE(bytes, 0);
-  if (bytes === 8) out.writeBigInt64BE(BigInt(text), 4);
-  else if (bytes === 4) out.writeInt32BE(Number(text), 4);
-  else out.writeInt16BE(Number(text), 4);
-  return out;
+  if (bytes) {
+    value = Buffer.allocUnsafe(bytes);
+    if (bytes === 8) value.writeBigInt64BE(BigInt(text));
+    else if (bytes === 4) value.writeInt32BE(Number(text));
+    else value.writeInt16BE(Number(text));
+  } else if (type === 'uuid') value = Buffer.from(text.replace(/[^0-9a-f]/gi, ''), 'hex');
+  else if (type === 'text' || type === 'varchar') value = Buffer.from(text, 'utf8');
+  else {
+    throw new PgError({ severity: 'ERROR', code: '0A000', message: `vecshard: COPY in binary format that leaves out column "${column}" (type ${type}, filled by vecshard from its default)`, hint: 'Send the column, or use COPY in text or CSV format.' });
+  }
+  const len = Buffer.allocUnsafe(4);
+  len.writeInt32BE(value.length);
+  return Buffer.concat([len, value]);
 }

@@ -6,7 +6,7 @@ import { SHARD_SCHEMA } from '../metadata/catalog.ts';
 import { constText, type Node } from '../sql/ast.ts';
 import type { CopyPlan } from '../planner/statement.ts';
 import { ByteLineSplitter, CsvParser, LineSplitter, textField, toTextField } from './copy-rows.ts';
-import { BinaryTupleSplitter, binaryField, binaryInt, shardOfBinary, vectorOfBinary } from './copy-binary.ts';
+import { BinaryTupleSplitter, binaryField, binaryDefault, shardOfBinary, vectorOfBinary } from './copy-binary.ts';
 import { PgError } from '../errors.ts';
 import { quoteIdent } from '../sql/quote.ts';
 
@@ -139,7 +139,7 @@ export class DistCopyIn {
       const col = t.columns.find((c) => c.name === name)!;
       const vals = await this.evalDefault((col.sequenceDefault ?? col.default)!, tuples.length);
       vals.forEach((v, i) => {
-        added[i].push(binaryInt(col.type, v, name));
+        added[i].push(binaryDefault(col.type, v, name));
         texts[i].push(v);
       });
     }

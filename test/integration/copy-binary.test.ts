@@ -97,6 +97,20 @@ it('fills a sequence the client leaves out, and routes by it', async () => {
   for (const id of [1, 250, 500]) expect((await db.query('SELECT embedding::text AS e FROM serial_items WHERE id = $1', [id])).rows).toEqual([{ e: `[${id - 1},1,2]` }]);
 });
 
+it('fills a uuid distribution column from its default, and routes by it', async () => {
+  await db.query('CREATE TABLE uuid_items (id uuid DEFAULT gen_random_uuid(), n int)');
+  await db.query("SELECT create_distributed_table('uuid_items', 'id', shard_count => 4)");
+  const int4 = (v: number) => {
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(v);
+    return b;
+  };
+  await copy('COPY uuid_items (n) FROM STDIN (FORMAT binary)', [Buffer.concat([HEADER, ...Array.from({ length: 40 }, (_, i) => tuple([int4(i)]))])]);
+  const rows = (await db.query('SELECT id::text, n FROM uuid_items')).rows;
+  expect(rows.map((r) => r.n).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+  for (const r of rows.slice(0, 5)) expect((await db.query('SELECT n FROM uuid_items WHERE id = $1', [r.id])).rows).toEqual([{ n: r.n }]);
+});
+
 it('reads a distributed table out in binary as one stream, which a plain table takes back whole', async () => {
   await db.query('TRUNCATE items, plain');
   const rows = Array.from({ length: 300 }, (_, i) => ({ id: BigInt(i * 7919 - 1000), tag: i % 4 ? `tag ${i}` : null, embedding: [i, -i, 0.5] }));
