@@ -192,7 +192,9 @@ export async function runShardTasks(plan: DistributedPlan, ctx: RunContext, sink
         const survivors = new Set(live.filter((t) => !failed.has(t.nodeId)).map((t) => t.shardIndex));
         const covered = plan.tasks.every((t) => survivors.has(t.shardIndex));
         if (!(plan.write && ownTx && onlyLostNodes && covered)) {
-          if (ownTx) await rollbackAll(await Promise.all(nodes.filter((n) => !failed.has(n)).map(ctx.conn)));
+          // Every node still reachable rolls back, the one whose statement failed too: its transaction is open
+          // (aborted), and a session that keeps its home connection (pinned) would find it so at its next statement.
+          if (ownTx) await rollbackAll(await Promise.all(nodes.filter((n) => !lost.includes(n)).map(ctx.conn)));
           // A statement error outranks a lost node in what the client hears.
           throw [...errors.values()].find((e) => !isLost(e)) ?? [...errors.values()][0];
         }

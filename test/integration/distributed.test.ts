@@ -394,3 +394,24 @@ it('a shell refuses rows written where vecshard cannot see them (a function, a D
   await db.query('DROP FUNCTION guarded_add(int)');
   await db.query('DROP TABLE guarded');
 });
+
+it('a failed write on replicated shards leaves no transaction open, in a session that keeps its home connection', async () => {
+  const cl = new pg.Client(c.options());
+  await cl.connect();
+  try {
+    await cl.query('CREATE TABLE checked (id int NOT NULL, n int CHECK (n < 100))');
+    await cl.query("SELECT create_distributed_table('checked', 'id', shard_count => 3, replication_factor => 2)");
+    // A temporary table keeps the session's home connection (pinned): an aborted transaction left there stays.
+    await cl.query('CREATE TEMP TABLE scratch (a int)');
+    for (const id of [1, 2, 3, 4]) await expect(cl.query('INSERT INTO checked VALUES ($1, 500)', [id])).rejects.toMatchObject({ code: '23514' });
+    await expect(cl.query("UPDATE checked SET n = 500 WHERE id IN (1, 2, 3)")).resolves.toMatchObject({ rowCount: 0 });
+    await cl.query('INSERT INTO checked VALUES (5, 5), (6, 6), (7, 7)');
+    await expect(cl.query('UPDATE checked SET n = 500')).rejects.toMatchObject({ code: '23514' });
+    expect((await cl.query('SELECT count(*)::int AS n, sum(n)::int AS s FROM checked')).rows).toEqual([{ n: 3, s: 18 }]);
+    expect((await cl.query('SELECT count(*)::int AS n FROM scratch')).rows).toEqual([{ n: 0 }]);
+    for (const i of [0, 1, 2]) expect(await onNode(i, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'vecshard' AND state LIKE 'idle in transaction%'")).toEqual([{ n: 0 }]);
+  } finally {
+    await cl.end();
+  }
+  await db.query('DROP TABLE checked');
+});
