@@ -1,4 +1,5 @@
 // The catalog of distributed tables, read from node 0 of a database and cached; created on first use.
+import { loadViews, type DistributedView } from './views.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +85,8 @@ const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '
 
 export class Catalog {
   readonly tables = new Map<string, DistributedTable>();
+  /** Views that read distributed tables (views.ts), by "schema.name". */
+  views = new Map<string, DistributedView>();
   /** The version of the copy it was read from (read before its rows: a newer version only makes a reload). */
   version = -1;
 
@@ -171,6 +174,7 @@ export async function loadCatalog(conn: NodeConnection): Promise<Catalog> {
       ...(centroidVec ? { geometry: { centroid: centroidVec, radiusL2: Number(rl2), radiusAngle: Number(rangle) } } : {}),
     });
   }
+  cat.views = await loadViews(conn, cat.tables);
   const calibrated = await runQuery(conn, `SELECT to_regclass('vecshard.calibration') IS NOT NULL`);
   if (calibrated.rows[0][0] !== 't') return cat;
   const points = await runQuery(conn, `SELECT schema_name, table_name, operator, ef_search, recall, k, queries, table_rows, coalesce((to_jsonb(c)->>'probes')::int, 0) FROM vecshard.calibration c ORDER BY 9, ef_search`);

@@ -18,9 +18,13 @@ export function distributedTables(stmt: Node, catalog: Catalog): DistributedTabl
     if (n.CommonTableExpr) (ctes ??= new Set()).add(n.CommonTableExpr.ctename);
     const rv = rangeVar(n);
     if (!rv) return;
-    const t = catalog.get(rv.schemaname ?? 'public', rv.relname);
-    const key = t && `${t.schema}.${t.name}`;
-    if (t && !(found.has(key!) && found.get(key!)!.bare === undefined)) found.set(key!, { table: t, bare: rv.schemaname === undefined ? rv.relname : undefined });
+    const bare = rv.schemaname === undefined ? rv.relname : undefined;
+    // A view over distributed tables reads them (views.ts).
+    const view = catalog.views.size ? catalog.views.get(`${rv.schemaname ?? 'public'}.${rv.relname}`) : undefined;
+    for (const t of view ? view.tables : [catalog.get(rv.schemaname ?? 'public', rv.relname)]) {
+      const key = t && `${t.schema}.${t.name}`;
+      if (t && !(found.has(key!) && found.get(key!)!.bare === undefined)) found.set(key!, { table: t, bare });
+    }
   });
   return [...found.values()].filter((f) => !(f.bare !== undefined && ctes?.has(f.bare))).map((f) => f.table);
 }

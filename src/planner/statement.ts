@@ -1,4 +1,5 @@
 // One statement, given the catalog: which planner case handles it.
+import { expandViews, viewDdl, writesView } from './views.ts';
 import { planSqlPrepared, type SqlPrepared, type SqlPreparePlan } from './sql-prepare.ts';
 import type { RawStmt } from '../sql/parse.ts';
 import type { CopyOutFormat } from '../executor/copy-rows.ts';
@@ -244,7 +245,16 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   if (classifyAllNodes(kind, stmt[kind]) && ctx.nodeCount > 1) return { kind: 'ddl', shell: text, transactional: true, catalog: [], tasks: [] };
   const virtual = /vecshard/i.test(text) ? withVirtualTables(stmt, ctx) : undefined;
   if (virtual) return { kind: 'passthrough', sql: virtual };
+  // Views over distributed tables are read as their definitions (views.ts).
+  if (ctx.catalog.views.size && writesView(kind, stmt[kind], ctx.catalog)) return notSupported('writing through a view', 'Write to the table itself.');
+  const viewless = VIEW_READERS.has(kind) ? expandViews(stmt, ctx.catalog) : undefined;
+  if (viewless) {
+    const p = await planStatement({ stmt: viewless }, deparse(viewless), ctx);
+    return p.kind === 'passthrough' && !p.sql ? { kind: 'passthrough', sql: deparse(viewless) } : p;
+  }
   const tables = distributedTables(stmt, ctx.catalog);
+  const views = viewDdl(kind, stmt[kind], ctx.catalog, tables.length > 0, text);
+  if (views) return views;
   if (kind === 'DropStmt' && stmt.DropStmt.removeType === 'OBJECT_TABLE') {
     // DROP TABLE names its tables as lists of strings, not RangeVars.
     for (const o of stmt.DropStmt.objects ?? []) {
@@ -352,6 +362,8 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
 }
 
 /** Statements that every node must run: extensions and per-database or per-role settings. */
+const VIEW_READERS = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'ExplainStmt', 'CreateTableAsStmt', 'CopyStmt', 'PrepareStmt', 'DeclareCursorStmt']);
+
 function classifyAllNodes(kind: string, n: Node): boolean {
   if (kind === 'DropStmt') return n.removeType === 'OBJECT_EXTENSION';
   return ['CreateExtensionStmt', 'AlterExtensionStmt', 'AlterDatabaseSetStmt', 'AlterRoleSetStmt'].includes(kind);

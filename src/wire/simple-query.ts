@@ -24,7 +24,7 @@ export async function simpleQuery(cs: ClientSession, frame: Buffer): Promise<voi
   // A plain statement that names no distributed table goes to the home node as it is, without being parsed.
   const plain = s.home === 0 && !s.distributedTx ? classifyPlain(sql) : undefined;
   const catalog0 = plain ? await s.catalog() : undefined;
-  const q = plain && !mayName(sql, catalog0!, () => [...catalog0!.tables.values()].map((t) => t.name)) ? plain : classify(sql);
+  const q = plain && !mayName(sql, catalog0!, () => [...[...catalog0!.tables.values()].map((t) => t.name), ...[...catalog0!.views.values()].map((v) => v.name)]) ? plain : classify(sql);
   s.timing.parseMs = performance.now() - t0;
   for (const n of q.customSettings) s.customSettings.add(n);
   const plan = planQuery(q, s.inTransaction);
