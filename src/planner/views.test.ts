@@ -14,6 +14,7 @@ function catalogWithViews() {
   const view = (sql: string) => (parseSql(sql) as RawStmt[])[0].stmt;
   catalog.views.set('public.tenant1', { name: 'tenant1', query: view('SELECT items.id, items.title FROM items WHERE items.tenant = 1'), tables: [catalog.get('public', 'items')!] });
   catalog.views.set('public.titles', { name: 'titles', query: view('SELECT tenant1.title FROM tenant1'), tables: [catalog.get('public', 'items')!] });
+  catalog.views.set('public.counts', { name: 'counts', query: view('SELECT items.tenant, count(*) AS n FROM items GROUP BY items.tenant'), tables: [catalog.get('public', 'items')!] });
   return catalog;
 }
 
@@ -28,8 +29,13 @@ it('reads a view as its definition, views over views too, keeping the alias and 
     const e = expandViews((parseSql(sql) as RawStmt[])[0].stmt, catalog);
     return e && deparse(e).replace(/\( /g, '(').replace(/ \)/g, ')');
   };
-  expect(expand('SELECT v.title FROM tenant1 v WHERE v.id = 3')).toBe('SELECT v.title FROM (SELECT items.id, items.title FROM items WHERE items.tenant = 1) AS v WHERE v.id = 3');
-  expect(expand('SELECT * FROM titles')).toBe('SELECT * FROM (SELECT tenant1.title FROM (SELECT items.id, items.title FROM items WHERE items.tenant = 1) AS tenant1) AS titles');
+  // A simple view (columns and a WHERE over one table) merges into the query: the table is read as the view's name.
+  expect(expand('SELECT v.title FROM tenant1 v WHERE v.id = 3')).toBe('SELECT v.title AS title FROM items AS v WHERE v.tenant = 1 AND v.id = 3');
+  expect(expand("SELECT * FROM titles WHERE title <> 'x' ORDER BY title")).toBe("SELECT titles.title AS title FROM items AS titles WHERE titles.tenant = 1 AND titles.title <> 'x' ORDER BY titles.title");
+  expect(expand('SELECT id AS title FROM tenant1 ORDER BY title LIMIT 2')).toBe('SELECT tenant1.id AS title FROM items AS tenant1 WHERE tenant1.tenant = 1 ORDER BY title LIMIT 2');
+  // Anything else becomes a subquery in FROM: a view with GROUP BY, a query with a subquery or a column the view lacks.
+  expect(expand('SELECT n FROM counts')).toBe('SELECT n FROM (SELECT items.tenant, count(*) AS n FROM items GROUP BY items.tenant) AS counts');
+  expect(expand('SELECT nope FROM tenant1')).toBe('SELECT nope FROM (SELECT items.id, items.title FROM items WHERE items.tenant = 1) AS tenant1');
   expect(expand('WITH tenant1 AS (SELECT 1 AS id) SELECT * FROM tenant1')).toBe(undefined);
   expect(expand('SELECT * FROM items')).toBe(undefined);
 });

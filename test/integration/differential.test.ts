@@ -346,6 +346,12 @@ describe('views over distributed tables read the shards, as one node reads its t
     ['CREATE VIEW hv2 (k, g) AS SELECT id, grp FROM hv WHERE grp > 2', false],
     ['CREATE VIEW mixed AS SELECT h.id, p.label FROM h JOIN plain p ON p.grp = h.grp', false],
     ['CREATE VIEW rv AS SELECT * FROM r WHERE grp = 1', false],
+    ['CREATE VIEW hk AS SELECT id AS key, embedding, cat FROM h WHERE grp <> 3', false],
+    ["SELECT key FROM hk ORDER BY embedding <-> '[1,0,0]' LIMIT 5", true],
+    ["SELECT k.key, k.cat FROM hk k WHERE k.cat = 'red' ORDER BY k.embedding <=> '[0,1,0]' LIMIT 4", true],
+    ['SELECT * FROM hk WHERE key = 40', false],
+    ['SELECT cat, count(*) FROM hk GROUP BY cat ORDER BY cat NULLS FIRST', true],
+    ['SELECT key AS cat FROM hk WHERE key < 30 ORDER BY cat DESC', true],
     ['SELECT count(*) FROM hv', false],
     ['SELECT * FROM hv WHERE id = 17', false],
     ['SELECT * FROM hv WHERE id = 18', false],
@@ -380,6 +386,10 @@ describe('views over distributed tables read the shards, as one node reads its t
       const { got, want } = await compare(sql, ordered);
       expect(got, sql).toEqual(want);
     }
+    // A simple view is read as its table: a kNN through it is one kNN scatter-gather, no rows brought first.
+    const plan = (await vs.query("EXPLAIN SELECT key FROM hk ORDER BY embedding <-> '[1,0,0]' LIMIT 5")).rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(plan).not.toMatch(/recursive planning/);
+    expect(plan).toMatch(/vecshard_shards\.h_000\d/);
     // Through a view, rows would go into the shell: refused there, not lost.
     await vs.query('CREATE VIEW hw AS SELECT * FROM h');
     await expect(vs.query("INSERT INTO hw (id) VALUES (9999)")).rejects.toMatchObject({ code: '0A000' });
