@@ -144,3 +144,43 @@ export function joinedTable(stmt: Node, tables: DistributedTable[]): Distributed
   const hasAll = (n: number) => refs.every((r) => r.shards[0].nodes.includes(n));
   return { ...main, joined: refs, shards: main.shards.map((s) => ({ ...s, nodes: s.nodes.filter(hasAll) })) };
 }
+
+/** The schemas of a search_path setting, in order ("$user", pg_catalog and pg_temp left out: no shell lives there). */
+export function searchPathSchemas(setting: string): string[] {
+  const out: string[] = [];
+  for (const m of setting.matchAll(/\s*(?:"((?:[^"]|"")*)"|([^,\s]+))\s*(?:,|$)/g)) {
+    const name = m[1] !== undefined ? m[1].replace(/""/g, '"') : m[2].toLowerCase();
+    if (name && name !== '$user' && name !== 'pg_catalog' && !name.startsWith('pg_temp')) out.push(name);
+  }
+  return out;
+}
+
+/**
+ * Unqualified names of distributed tables (and views over them) resolved by the session's search_path, as the
+ * nodes resolve them: a copy with those found first in a schema other than public qualified, or undefined when
+ * there are none (everything else takes an unqualified name as public's). A plain table of the same name in an
+ * earlier schema is not known here; vecshard takes the distributed one.
+ */
+export function qualifyTables(stmt: Node, catalog: Catalog, searchPath: string | undefined): Node | undefined {
+  if (catalog.empty || searchPath === undefined) return undefined;
+  const schemas = searchPathSchemas(searchPath);
+  if (schemas.length && schemas[0] === 'public') return undefined;
+  const known = (schema: string, name: string) => !!catalog.get(schema, name) || catalog.views.has(`${schema}.${name}`);
+  const resolve = (name: string) => schemas.find((s) => known(s, name));
+  let ctes: Set<string> | undefined;
+  let needed = false;
+  walk(stmt, (n) => {
+    if (n.CommonTableExpr) (ctes ??= new Set()).add(n.CommonTableExpr.ctename);
+    const rv = rangeVar(n);
+    if (rv && rv.schemaname === undefined && resolve(rv.relname) !== undefined && resolve(rv.relname) !== 'public') needed = true;
+  });
+  if (!needed) return undefined;
+  const copy = cloneTree(stmt);
+  walk(copy, (n) => {
+    const rv = rangeVar(n);
+    if (!rv || rv.schemaname !== undefined || ctes?.has(rv.relname)) return;
+    const schema = resolve(rv.relname);
+    if (schema !== undefined && schema !== 'public') rv.schemaname = schema;
+  });
+  return copy;
+}

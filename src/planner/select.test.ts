@@ -2,6 +2,7 @@
 import { beforeAll, expect, it } from 'vitest';
 import { loadParser, plan } from '../../test/helpers/planner.ts';
 import { hashInt8, shardIndexForHash } from '../metadata/hash.ts';
+import { searchPathSchemas } from './relations.ts';
 
 beforeAll(() => loadParser());
 
@@ -92,4 +93,9 @@ it('writes EXPLAIN options for the shards from what was parsed, never the client
   expect(injected).toMatchObject({ kind: 'error', error: { code: '42601', message: 'unrecognized EXPLAIN option "costs) SELECT 12345 --"' } });
   const p = await plan('EXPLAIN (ANALYZE, costs off, BUFFERS 1) SELECT id FROM items');
   expect(p).toMatchObject({ kind: 'explain', options: { analyze: true, shardOptions: 'ANALYZE true, COSTS false, BUFFERS true' } });
+});
+
+it("reads a search_path's schemas as Postgres does: case folded unless quoted, $user and pg_catalog left out", () => {
+  expect(searchPathSchemas('"$user", App,"My ""Schema""" , public, pg_catalog')).toEqual(['app', 'My "Schema"', 'public']);
+  expect(searchPathSchemas('')).toEqual([]);
 });

@@ -1,5 +1,6 @@
 // One statement, given the catalog: which planner case handles it.
 import { expandViews, viewDdl, writesView } from './views.ts';
+import { qualifyTables } from './relations.ts';
 import { planSqlPrepared, type SqlPrepared, type SqlPreparePlan } from './sql-prepare.ts';
 import type { RawStmt } from '../sql/parse.ts';
 import type { CopyOutFormat } from '../executor/copy-rows.ts';
@@ -230,6 +231,9 @@ function copyPlan(stmt: Node, table: DistributedTable): CopyPlan | ErrorPlan {
 }
 
 export async function planStatement(raw: RawStmt, text: string, ctx: StatementContext): Promise<StatementPlan> {
+  // Names the session's search_path resolves to a distributed table outside public, qualified (the text stays).
+  const qualified = qualifyTables(raw.stmt, ctx.catalog, ctx.settings.get('search_path'));
+  if (qualified) return planStatement({ ...raw, stmt: qualified }, text, ctx);
   const stmt = raw.stmt;
   const kind = stmtKind(raw);
   const fn = vecshardFunction(stmt);

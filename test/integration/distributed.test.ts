@@ -416,3 +416,30 @@ it('a failed write on replicated shards leaves no transaction open, in a session
   }
   await db.query('DROP TABLE checked');
 });
+
+it("finds a distributed table by the session's search_path, in both protocols (it read the empty shell)", async () => {
+  await db.query('CREATE SCHEMA IF NOT EXISTS app');
+  await db.query('CREATE TABLE app.notes (id int NOT NULL, v text)');
+  await db.query("INSERT INTO app.notes SELECT g, 'n' || g FROM generate_series(1, 10) g");
+  await db.query("SELECT create_distributed_table('app.notes', 'id', shard_count => 3)");
+  const cl = new pg.Client({ ...c.options(), options: '-c search_path=app,public' });
+  await cl.connect();
+  try {
+    expect((await cl.query('SELECT count(*)::int AS n FROM notes')).rows).toEqual([{ n: 10 }]);
+    expect((await cl.query('SELECT v FROM notes WHERE id = $1', [7])).rows).toEqual([{ v: 'n7' }]);
+    await cl.query("INSERT INTO notes VALUES (11, 'n11')");
+    await cl.query('UPDATE notes SET v = $1 WHERE id = $2', ['seven', 7]);
+    await cl.query('ALTER TABLE notes ADD COLUMN extra int');
+    expect((await cl.query('SELECT id, v, extra FROM notes WHERE id IN (7, 11) ORDER BY id')).rows).toEqual([{ id: 7, v: 'seven', extra: null }, { id: 11, v: 'n11', extra: null }]);
+    await cl.query('SET search_path TO public');
+    await expect(cl.query('SELECT count(*) FROM notes')).rejects.toMatchObject({ code: '42P01' });
+    await cl.query('BEGIN');
+    await cl.query('SET LOCAL search_path TO app');
+    expect((await cl.query('SELECT count(*)::int AS n FROM notes')).rows).toEqual([{ n: 11 }]);
+    await cl.query('COMMIT');
+  } finally {
+    await cl.end();
+  }
+  expect((await db.query('SELECT count(*)::int AS n FROM app.notes')).rows).toEqual([{ n: 11 }]);
+  await db.query('DROP TABLE app.notes');
+});
