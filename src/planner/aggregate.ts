@@ -66,6 +66,8 @@ export function planAggregate(stmt: Node, table: DistributedTable, params: Bound
         finals.push(`sum(${c})::${'${type:' + c + '}'} AS ${name}`);
       } else if (fname === 'min' || fname === 'max') finals.push(`${fname}(${addPartial(v)}) AS ${name}`);
       else {
+        // pgvector's avg of vectors has no sum-and-count form in SQL (no vector / number): the home node averages.
+        if (['vector', 'halfvec', 'sparsevec'].includes(table.columns.find((col) => col.name === arg)?.type ?? '')) return notSupported('avg of vectors across shards');
         const s = addPartial({ FuncCall: { ...f, funcname: [{ String: { sval: 'sum' } }] } });
         const c = addPartial({ FuncCall: { ...f, funcname: [{ String: { sval: 'count' } }], agg_star: false } });
         finals.push(`CASE WHEN sum(${c}) = 0 THEN NULL ELSE (sum(${s})::numeric / sum(${c}))::${'${avg:' + s + '}'} END AS ${name}`);

@@ -83,6 +83,9 @@ const CORPUS: Array<[sql: string, ordered: boolean]> = [
   ['SELECT DISTINCT grp::text FROM {T} ORDER BY grp', true],
   ['SELECT id % 3 AS id, count(*) FROM {T} GROUP BY id ORDER BY id', false],
   ['SELECT count(*) AS grp FROM {T} GROUP BY grp ORDER BY grp', false],
+  // pgvector's vector aggregates (a centroid is an avg): avg has no partial form, the home node averages.
+  ['SELECT avg(embedding) FROM {T} WHERE id < 40', false],
+  ['SELECT grp, avg(embedding) FROM {T} GROUP BY grp ORDER BY grp', true],
   // The Citus tutorial's shapes: top groups by an aggregate.
   ['SELECT grp, avg(score)::numeric(10,2) AS a FROM {T} GROUP BY grp ORDER BY avg(score) DESC, grp LIMIT 3', true],
   ['SELECT cat, count(*) AS n FROM {T} WHERE score > 10 GROUP BY cat ORDER BY n DESC, cat NULLS FIRST LIMIT 2', true],
