@@ -10,7 +10,7 @@ import { runRecursive } from './recursive.ts';
 import { isLost, PgError } from '../errors.ts';
 import { asService } from './as-service.ts';
 import { migrateCatalogs, requireAllNodes, writeCatalog } from '../metadata/catalog-copies.ts';
-import { distributeTable } from '../operations/distribute.ts';
+import { distributeTable, schemaOf } from '../operations/distribute.ts';
 import { requireOwner, runAdmin } from '../operations/admin.ts';
 import type { RunContext } from './context.ts';
 import type { Sink } from './sink.ts';
@@ -57,12 +57,14 @@ export async function runPlan(plan: Exclude<StatementPlan, { kind: 'passthrough'
       throw new PgError(plan.error);
     case 'distribute': {
       const fn = plan.req.method === 'reference' ? 'create_reference_table' : 'create_distributed_table';
+      // An unqualified name is the table the session's search_path finds (the home connection has the session's).
+      const req = plan.req.unqualified ? { ...plan.req, schema: (await schemaOf(await ctx.conn(ctx.home), plan.req.name)) ?? plan.req.schema } : plan.req;
       requireAllNodes(ctx.cluster, ctx.database, fn);
-      await requireOwner(ctx, plan.req.schema, plan.req.name, fn);
+      await requireOwner(ctx, req.schema, req.name, fn);
       // In a transaction block (migration tools run each migration in one) every node's part waits for COMMIT.
       const inTx = ctx.inTransaction;
       if (ctx.login.scram) await migrateCatalogs(ctx.cluster, ctx.database);
-      await asService(ctx.conn, (conn) => distributeTable(plan.req, ctx.cluster.members(), ctx.home, conn, inTx ? undefined : (home, others) => commitDistributed(home, others, true)));
+      await asService(ctx.conn, (conn) => distributeTable(req, ctx.cluster.members(), ctx.home, conn, inTx ? undefined : (home, others) => commitDistributed(home, others, true)));
       await ctx.catalogChanged();
       if (o.describe) sink.send(be.rowDescription([{ name: o.raw.stmt.SelectStmt.targetList[0].ResTarget.name ?? 'create_distributed_table', typeOid: 2278, typeSize: 4 }]));
       sink.send(be.dataRow(['']));

@@ -20,6 +20,8 @@ import { shardObjectName } from '../metadata/names.ts';
 export interface DistributeRequest {
   schema: string;
   name: string;
+  /** Named without a schema: the session's search_path finds it (public until then). */
+  unqualified?: boolean;
   column: string | null;
   shardCount: number;
   /** Copies of each shard, on distinct nodes. */
@@ -45,6 +47,12 @@ export function shardName(schema: string, name: string, index: number): string {
  */
 export function schemaIfMissing(schema: string): string {
   return `DO $vecshard$ BEGIN IF to_regnamespace(${quoteLiteral(quoteIdent(schema))}) IS NULL THEN CREATE SCHEMA ${quoteIdent(schema)}; END IF; END $vecshard$`;
+}
+
+/** The schema `conn`'s search_path finds relation `name` in, as Postgres resolves an unqualified name. */
+export async function schemaOf(conn: NodeConnection, name: string): Promise<string | undefined> {
+  const r = await runQuery(conn, `SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(${quoteLiteral(quoteIdent(name))})`);
+  return r.rows[0]?.[0] ?? undefined;
 }
 
 /**

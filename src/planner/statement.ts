@@ -120,7 +120,8 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
   const qualified = parseQualifiedName(rel);
   if (!qualified) return { kind: 'error', error: { severity: 'ERROR', code: '42602', message: `invalid name syntax: "${rel}"` } };
   const { schema = 'public', name } = qualified;
-  if (fn.name === 'create_reference_table') return { kind: 'distribute', req: { schema, name, column: null, shardCount: 1, replicationFactor: ctx.nodeCount, method: 'reference' } };
+  const unqualified = qualified.schema === undefined;
+  if (fn.name === 'create_reference_table') return { kind: 'distribute', req: { schema, name, unqualified, column: null, shardCount: 1, replicationFactor: ctx.nodeCount, method: 'reference' } };
   const column = positional[1] ?? named.get('distribution_column');
   if (!column) return { kind: 'error', error: { severity: 'ERROR', code: '22023', message: 'create_distributed_table: the second argument must name the distribution column' } };
   const method = named.get('distribution_type') ?? named.get('distribution') ?? 'hash';
@@ -155,7 +156,7 @@ function planFunction(fn: { name: string; args: Node[] }, ctx: StatementContext)
   }
   return {
     kind: 'distribute',
-    req: { schema, name, column, shardCount, replicationFactor, method, ...(metric ? { metric: metric as Metric } : {}), ...(centroids ? { centroids } : {}) },
+    req: { schema, name, unqualified, column, shardCount, replicationFactor, method, ...(metric ? { metric: metric as Metric } : {}), ...(centroids ? { centroids } : {}) },
   };
 }
 

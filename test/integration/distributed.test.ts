@@ -431,6 +431,12 @@ it("finds a distributed table by the session's search_path, in both protocols (i
     await cl.query('UPDATE notes SET v = $1 WHERE id = $2', ['seven', 7]);
     await cl.query('ALTER TABLE notes ADD COLUMN extra int');
     expect((await cl.query('SELECT id, v, extra FROM notes WHERE id IN (7, 11) ORDER BY id')).rows).toEqual([{ id: 7, v: 'seven', extra: null }, { id: 11, v: 'n11', extra: null }]);
+    // create_distributed_table finds an unqualified name by the search_path too (as 'pathy'::regclass would).
+    await cl.query("CREATE TABLE pathy (id int); INSERT INTO pathy VALUES (1), (2)");
+    await cl.query("SELECT create_distributed_table('pathy', 'id', shard_count => 2)");
+    expect(await onNode(0, "SELECT schema_name FROM vecshard.tables WHERE table_name = 'pathy'")).toEqual([{ schema_name: 'app' }]);
+    expect((await cl.query('SELECT count(*)::int AS n FROM pathy')).rows).toEqual([{ n: 2 }]);
+    await cl.query('DROP TABLE pathy');
     await cl.query('SET search_path TO public');
     await expect(cl.query('SELECT count(*) FROM notes')).rejects.toMatchObject({ code: '42P01' });
     await cl.query('BEGIN');
