@@ -44,6 +44,13 @@ beforeAll(async () => {
 afterAll(() => d?.close());
 
 const compare = (sql: string, ordered: boolean) => compareOn(d, sql, ordered);
+/** One session's statements in order, each answer equal to one node's. */
+const inTurn = async (steps: Array<[sql: string, ordered: boolean]>) => {
+  for (const [sql, ordered] of steps) {
+    const { got, want } = await compare(sql, ordered);
+    expect(got, sql).toEqual(want);
+  }
+};
 
 // {T} is each kind of table in turn. A query "ordered" ends its top-level ORDER BY in a unique key (id).
 const CORPUS: Array<[sql: string, ordered: boolean]> = [
@@ -209,17 +216,20 @@ describe('co-located joins run shard by shard and equal one node', () => {
   });
 });
 
+/** Each generated statement's answer equals one node's (a failing seed is printed; VECSHARD_DIFF_SEED replays it). */
+async function holds(statements: fc.Arbitrary<{ sql: string; ordered: boolean }>, numRuns: number): Promise<void> {
+  const seed = process.env.VECSHARD_DIFF_SEED ? Number(process.env.VECSHARD_DIFF_SEED) : undefined;
+  await fc.assert(
+    fc.asyncProperty(statements, async ({ sql, ordered }) => {
+      const { got, want } = await compare(sql, ordered);
+      expect(got, sql).toEqual(want);
+    }),
+    { numRuns, seed, verbose: true },
+  );
+}
+
 describe('random SELECTs equal one node', () => {
-  it('holds for generated statements', async () => {
-    const seed = process.env.VECSHARD_DIFF_SEED ? Number(process.env.VECSHARD_DIFF_SEED) : undefined;
-    await fc.assert(
-      fc.asyncProperty(query, async ({ sql, ordered }) => {
-        const { got, want } = await compare(sql, ordered);
-        expect(got, sql).toEqual(want);
-      }),
-      { numRuns: 150, seed, verbose: true },
-    );
-  }, 120_000);
+  it('holds for generated statements', () => holds(query, 150), 120_000);
 });
 
 describe('writes leave the same rows as on one node, and return the same rows', () => {
@@ -326,10 +336,7 @@ describe('SQL PREPARE, EXECUTE and DEALLOCATE over distributed tables answer as 
     ['EXECUTE p6', false],
   ];
   it('step by step', async () => {
-    for (const [sql, ordered] of STEPS) {
-      const { got, want } = await compare(sql, ordered);
-      expect(got, sql).toEqual(want);
-    }
+    await inTurn(STEPS);
     const after = await compare('SELECT * FROM h', false);
     expect(after.got).toEqual(after.want);
   });
@@ -385,10 +392,7 @@ describe('views over distributed tables read the shards, as one node reads its t
     ['SELECT count(*) FROM rv', false],
   ];
   it('step by step', async () => {
-    for (const [sql, ordered] of STEPS) {
-      const { got, want } = await compare(sql, ordered);
-      expect(got, sql).toEqual(want);
-    }
+    await inTurn(STEPS);
     // A simple view is read as its table: a kNN through it is one kNN scatter-gather, no rows brought first.
     const plan = (await vs.query("EXPLAIN SELECT key FROM hk ORDER BY embedding <-> '[1,0,0]' LIMIT 5")).rows.map((r) => r['QUERY PLAN']).join('\n');
     expect(plan).not.toMatch(/recursive planning/);
@@ -409,15 +413,6 @@ describe('random SELECTs through views equal one node', () => {
       await cl.query('CREATE VIEW cview AS SELECT * FROM c WHERE id >= 1');
     }
   });
-  it('holds for generated statements', async () => {
-    const seed = process.env.VECSHARD_DIFF_SEED ? Number(process.env.VECSHARD_DIFF_SEED) : undefined;
-    const overViews = query.map(({ sql, ordered }) => ({ sql: sql.replace(/\bFROM (h|c)\b/g, (_, t: string) => `FROM ${t}view`), ordered }));
-    await fc.assert(
-      fc.asyncProperty(overViews, async ({ sql, ordered }) => {
-        const { got, want } = await compare(sql, ordered);
-        expect(got, sql).toEqual(want);
-      }),
-      { numRuns: 100, seed, verbose: true },
-    );
-  }, 120_000);
+  const overViews = query.map(({ sql, ordered }) => ({ sql: sql.replace(/\bFROM (h|c)\b/g, (_, t: string) => `FROM ${t}view`), ordered }));
+  it('holds for generated statements', () => holds(overViews, 100), 120_000);
 });
