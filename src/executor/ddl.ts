@@ -2,7 +2,7 @@
 // catalog rows it changes, all in one transaction when the statement allows one.
 import * as be from '../protocol/backend.ts';
 import * as fe from '../protocol/frontend.ts';
-import type { DdlPlan } from '../planner/types.ts';
+import type { DdlPlan, ShardTask } from '../planner/types.ts';
 import { planDropIndex } from '../planner/ddl.ts';
 import { PgError } from '../errors.ts';
 import { ANNOUNCE, BUMP_VERSION, type DistributedTable } from '../metadata/catalog.ts';
@@ -56,7 +56,8 @@ async function changeEverywhere(plan: DdlPlan, text: string, ctx: RunContext, si
     if (!plan.transactional && catalog.length) {
       for (const n of everywhere) await runQuery(await ctx.conn(n), catalog.join(';\n'));
     }
-    await runTasks(ctx.conn, plan.tasks, [], false, () => {}, ctx.roundTrip);
+    if (plan.transactional) await runTasks(ctx.conn, plan.tasks, [], false, () => {}, ctx.roundTrip);
+    else await oneByOne(plan.tasks, ctx);
   };
   // In the client's transaction (or where none may be used) the statements simply run in turn.
   if (!plan.transactional || ctx.inTransaction) await change();
@@ -64,6 +65,18 @@ async function changeEverywhere(plan: DdlPlan, text: string, ctx: RunContext, si
   if (!plan.transactional) await runQuery(home, ANNOUNCE);
   await ctx.catalogChanged();
   sink.send(be.commandComplete(tag || text.trim().split(/\s+/).slice(0, 2).join(' ').toUpperCase()));
+}
+
+/**
+ * VACUUM, CREATE INDEX CONCURRENTLY, REINDEX ... CONCURRENTLY cannot run in a pipeline: each shard's statement goes
+ * in a round trip of its own, nodes in parallel.
+ */
+async function oneByOne(tasks: ShardTask[], ctx: RunContext): Promise<void> {
+  const byNode = new Map<number, ShardTask[]>();
+  for (const t of tasks) byNode.set(t.nodeId, [...(byNode.get(t.nodeId) ?? []), t]);
+  await Promise.all([...byNode.values()].map(async (list) => {
+    for (const t of list) await runTasks(ctx.conn, [t], [], false, () => {}, ctx.roundTrip);
+  }));
 }
 
 /**

@@ -4,7 +4,7 @@ import { SHARD_SCHEMA, type DistributedTable } from '../metadata/catalog.ts';
 import { NO_PARAMS } from './params.ts';
 import { toShard } from './relations.ts';
 import { type DdlPlan, type ErrorPlan, type ShardTask } from './types.ts';
-import { notSupported } from '../errors.ts';
+import { PgError, notSupported } from '../errors.ts';
 import { quoteIdent, quoteLiteral } from '../sql/quote.ts';
 import { shardObjectName } from '../metadata/names.ts';
 
@@ -35,8 +35,11 @@ export function planIndex(stmt: Node, text: string, table: DistributedTable): Dd
  * an unnamed one after the shard table), so each shard drops the indexes whose definition, from USING on, is the
  * shell index's.
  */
+/** DROP INDEX, or REINDEX INDEX (`stmt` a ReindexStmt), of indexes on distributed tables: each shard's like index. */
 export function planDropIndex(stmt: Node, text: string, targets: Array<{ table: DistributedTable; using: string }>): DdlPlan {
-  const ifExists = ' IF EXISTS';
+  const verb = stmt.relation ? 'REINDEX INDEX ' : 'DROP INDEX IF EXISTS ';
+  // Each shard's index is found inside a DO block, where CONCURRENTLY cannot run.
+  if (stmt.relation && stmt.concurrent) throw new PgError(notSupported('REINDEX INDEX CONCURRENTLY', 'REINDEX TABLE CONCURRENTLY rebuilds every index of the table without blocking writes.').error);
   return {
     kind: 'ddl',
     shell: text,
@@ -47,10 +50,22 @@ export function planDropIndex(stmt: Node, text: string, targets: Array<{ table: 
         const shard = quoteLiteral(`${SHARD_SCHEMA}.${quoteIdent(name)}`);
         return `DO $vecshard$ DECLARE r text; BEGIN
   FOR r IN SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = ${shard}::regclass AND substring(pg_get_indexdef(indexrelid) from ' USING .*') = ${quoteLiteral(using)}
-  LOOP EXECUTE 'DROP INDEX${ifExists} ' || r; END LOOP;
+  LOOP EXECUTE '${verb}' || r; END LOOP;
 END $vecshard$`;
       }),
     ),
+  };
+}
+
+/** REINDEX TABLE of a distributed table: every shard copy too (the shell's own indexes are empty). */
+export function planReindexTable(stmt: Node, text: string, table: DistributedTable): DdlPlan {
+  const concurrent = (stmt.params ?? []).some((p: Node) => p.DefElem?.defname === 'concurrently');
+  return {
+    kind: 'ddl',
+    shell: text,
+    transactional: !concurrent,
+    catalog: [],
+    tasks: perShard(table, (name) => deparse({ ReindexStmt: { ...stmt, relation: { schemaname: SHARD_SCHEMA, relname: name, inh: true, relpersistence: 'p' } } })),
   };
 }
 

@@ -169,13 +169,22 @@ export function qualifyTables(stmt: Node, catalog: Catalog, searchPath: string |
   const resolve = (name: string) => schemas.find((s) => known(s, name));
   let ctes: Set<string> | undefined;
   let needed = false;
+  const elsewhere = (name: string) => {
+    const schema = resolve(name);
+    return schema !== undefined && schema !== 'public' ? schema : undefined;
+  };
+  // DROP TABLE and DROP VIEW name their relations as lists of strings.
+  const drop = stmt.DropStmt && ['OBJECT_TABLE', 'OBJECT_VIEW'].includes(stmt.DropStmt.removeType) ? stmt.DropStmt : undefined;
+  const bareDrops = (d: Node) => ((d.objects ?? []) as Node[]).filter((o) => o.List?.items?.length === 1 && elsewhere(o.List.items[0].String.sval));
+  if (drop && bareDrops(drop).length) needed = true;
   walk(stmt, (n) => {
     if (n.CommonTableExpr) (ctes ??= new Set()).add(n.CommonTableExpr.ctename);
     const rv = rangeVar(n);
-    if (rv && rv.schemaname === undefined && resolve(rv.relname) !== undefined && resolve(rv.relname) !== 'public') needed = true;
+    if (rv && rv.schemaname === undefined && elsewhere(rv.relname)) needed = true;
   });
   if (!needed) return undefined;
   const copy = cloneTree(stmt);
+  if (drop) for (const o of bareDrops(copy.DropStmt)) o.List.items.unshift({ String: { sval: elsewhere(o.List.items[0].String.sval) } });
   walk(copy, (n) => {
     const rv = rangeVar(n);
     if (!rv || rv.schemaname !== undefined || ctes?.has(rv.relname)) return;

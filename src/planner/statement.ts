@@ -20,7 +20,7 @@ import type { AggregatePlan } from './aggregate.ts';
 import { planInsert, type DefaultEvaluator } from './insert.ts';
 import { planModify } from './modify.ts';
 import { planRoles } from './roles.ts';
-import { planAlterTable, planDropTables, planIndex, planRename, planTruncate } from './ddl.ts';
+import { planAlterTable, planDropTables, planIndex, planReindexTable, planRename, planTruncate } from './ddl.ts';
 import { type DdlPlan, type DistributedPlan, type ErrorPlan } from './types.ts';
 import { NO_PARAMS } from './params.ts';
 import { explainOptions, type ExplainOptions } from './explain.ts';
@@ -275,6 +275,14 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
     });
     return { kind: 'drop-index', stmt: stmt.DropStmt, indexes };
   }
+  // REINDEX INDEX: of a distributed table's index, every shard's like one (the executor finds out which it is).
+  if (kind === 'ReindexStmt' && stmt.ReindexStmt.kind === 'REINDEX_OBJECT_INDEX' && !ctx.catalog.empty) {
+    const r = stmt.ReindexStmt.relation;
+    if ((stmt.ReindexStmt.params ?? []).some((p: Node) => p.DefElem?.defname === 'concurrently')) {
+      return { kind: 'drop-index', stmt: { ...stmt.ReindexStmt, concurrent: true }, indexes: [{ schema: r.schemaname, name: r.relname }] };
+    }
+    return { kind: 'drop-index', stmt: stmt.ReindexStmt, indexes: [{ schema: r.schemaname, name: r.relname }] };
+  }
   const prepared = planSqlPrepared(kind, stmt[kind], ctx.sqlPrepared, tables.length > 0);
   if (prepared) return prepared;
   if (!tables.length) return { kind: 'passthrough' };
@@ -323,6 +331,9 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
       return notSupported(`DROP ${String(n.removeType).replace('OBJECT_', '')} on a distributed table`);
     case 'TruncateStmt':
       return planTruncate(text, tables, n);
+    case 'ReindexStmt':
+      if (n.kind !== 'REINDEX_OBJECT_TABLE' || !one) return notSupported('this REINDEX (REINDEX TABLE or INDEX of a distributed table works)');
+      return planReindexTable(n, text, one);
     case 'AlterTableStmt':
       if (!one || n.objtype !== 'OBJECT_TABLE') return notSupported('this ALTER statement');
       return planAlterTable(n, text, one);

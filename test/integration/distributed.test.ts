@@ -437,6 +437,8 @@ it("finds a distributed table by the session's search_path, in both protocols (i
     expect(await onNode(0, "SELECT schema_name FROM vecshard.tables WHERE table_name = 'pathy'")).toEqual([{ schema_name: 'app' }]);
     expect((await cl.query('SELECT count(*)::int AS n FROM pathy')).rows).toEqual([{ n: 2 }]);
     await cl.query('DROP TABLE pathy');
+    // Dropped from the catalog too (it dropped the home node's shell only, and every session then failed to load it).
+    expect(await onNode(0, "SELECT count(*)::int AS n FROM vecshard.tables WHERE table_name = 'pathy'")).toEqual([{ n: 0 }]);
     await cl.query('SET search_path TO public');
     await expect(cl.query('SELECT count(*) FROM notes')).rejects.toMatchObject({ code: '42P01' });
     await cl.query('BEGIN');
@@ -448,4 +450,34 @@ it("finds a distributed table by the session's search_path, in both protocols (i
   }
   expect((await db.query('SELECT count(*)::int AS n FROM app.notes')).rows).toEqual([{ n: 11 }]);
   await db.query('DROP TABLE app.notes');
+});
+
+it('REINDEX of a distributed table or its index rebuilds every shard copy (it rebuilt the empty shell only)', async () => {
+  await db.query('CREATE TABLE reidx (id int NOT NULL, e vector(2))');
+  await db.query("SELECT create_distributed_table('reidx', 'id', shard_count => 2, replication_factor => 2)");
+  await db.query('CREATE INDEX reidx_e ON reidx USING hnsw (e vector_l2_ops)');
+  await db.query('INSERT INTO reidx SELECT g, ARRAY[g, 1]::real[]::vector FROM generate_series(1, 200) g');
+  const files = async () =>
+    (await Promise.all([0, 1, 2].map((i) => onNode(i, "SELECT string_agg(pg_relation_filenode(indexrelid)::text, ',' ORDER BY indexrelid) AS f FROM pg_index WHERE indrelid::regclass::text LIKE 'vecshard_shards.reidx%'")))).map((r) => r[0].f);
+  let before = await files();
+  expect(before.filter(Boolean).join(',').split(',')).toHaveLength(4); // 2 shards × 2 copies
+  for (const sql of ['REINDEX INDEX reidx_e', 'REINDEX TABLE reidx', 'REINDEX TABLE CONCURRENTLY reidx']) {
+    await db.query(sql);
+    const after = await files();
+    for (let i = 0; i < 3; i++) if (before[i]) expect(after[i], `${sql} on node ${i}`).not.toBe(before[i]);
+    before = after;
+  }
+  // Statements that cannot run in a pipeline go one by one to each shard (2 shards share each node here).
+  await db.query('CREATE INDEX CONCURRENTLY reidx_id ON reidx (id)');
+  for (const i of [0, 1, 2]) {
+    const n = await onNode(i, "SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = 'vecshard_shards' AND tablename LIKE 'reidx%' AND indexdef LIKE '%(id)%'");
+    expect(n[0].n, `node ${i}`).toBe(before[i] ? before[i].split(',').length : 0);
+  }
+  await db.query('VACUUM (ANALYZE) reidx');
+  await expect(db.query('REINDEX INDEX CONCURRENTLY reidx_e')).rejects.toMatchObject({ code: '0A000', hint: expect.stringContaining('REINDEX TABLE CONCURRENTLY') });
+  // A plain table's index is the home node's business, as before.
+  await db.query('CREATE TABLE reidx_plain (id int); CREATE INDEX reidx_plain_id ON reidx_plain (id)');
+  await db.query('REINDEX INDEX CONCURRENTLY reidx_plain_id');
+  expect((await db.query('SELECT count(*)::int AS n FROM reidx WHERE id <= 10')).rows).toEqual([{ n: 10 }]);
+  await db.query('DROP TABLE reidx, reidx_plain');
 });
