@@ -254,8 +254,9 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   if (ctx.catalog.views.size && writesView(kind, stmt[kind], ctx.catalog)) return notSupported('writing through a view', 'Write to the table itself.');
   const viewless = VIEW_READERS.has(kind) ? expandViews(stmt, ctx.catalog) : undefined;
   if (viewless) {
-    const p = await planStatement({ stmt: viewless }, deparse(viewless), ctx);
-    return p.kind === 'passthrough' && !p.sql ? { kind: 'passthrough', sql: deparse(viewless) } : p;
+    const sql = deparse(viewless);
+    const p = await planStatement({ stmt: viewless }, sql, ctx);
+    return p.kind === 'passthrough' && !p.sql ? { kind: 'passthrough', sql } : p;
   }
   const tables = distributedTables(stmt, ctx.catalog);
   const views = viewDdl(kind, stmt[kind], ctx.catalog, tables.length > 0, text);
@@ -278,10 +279,8 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   // REINDEX INDEX: of a distributed table's index, every shard's like one (the executor finds out which it is).
   if (kind === 'ReindexStmt' && stmt.ReindexStmt.kind === 'REINDEX_OBJECT_INDEX' && !ctx.catalog.empty) {
     const r = stmt.ReindexStmt.relation;
-    if ((stmt.ReindexStmt.params ?? []).some((p: Node) => p.DefElem?.defname === 'concurrently')) {
-      return { kind: 'drop-index', stmt: { ...stmt.ReindexStmt, concurrent: true }, indexes: [{ schema: r.schemaname, name: r.relname }] };
-    }
-    return { kind: 'drop-index', stmt: stmt.ReindexStmt, indexes: [{ schema: r.schemaname, name: r.relname }] };
+    const concurrent = (stmt.ReindexStmt.params ?? []).some((p: Node) => p.DefElem?.defname === 'concurrently');
+    return { kind: 'drop-index', stmt: { ...stmt.ReindexStmt, concurrent }, indexes: [{ schema: r.schemaname, name: r.relname }] };
   }
   const prepared = planSqlPrepared(kind, stmt[kind], ctx.sqlPrepared, tables.length > 0);
   if (prepared) return prepared;
@@ -377,9 +376,10 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
   }
 }
 
-/** Statements that every node must run: extensions and per-database or per-role settings. */
+/** Statements whose FROM may name a view over distributed tables (views.ts reads it as its definition). */
 const VIEW_READERS = new Set(['SelectStmt', 'InsertStmt', 'UpdateStmt', 'DeleteStmt', 'ExplainStmt', 'CreateTableAsStmt', 'CopyStmt', 'PrepareStmt', 'DeclareCursorStmt']);
 
+/** Statements that every node must run: extensions and per-database or per-role settings. */
 function classifyAllNodes(kind: string, n: Node): boolean {
   if (kind === 'DropStmt') return n.removeType === 'OBJECT_EXTENSION';
   return ['CreateExtensionStmt', 'AlterExtensionStmt', 'AlterDatabaseSetStmt', 'AlterRoleSetStmt'].includes(kind);

@@ -161,7 +161,7 @@ const VIEW_DDL = new Set(['ViewStmt', 'DropStmt', 'RenameStmt', 'AlterTableStmt'
  * view lives, next to the plain tables it may also read), as DDL, so every coordinator reads the catalog again.
  */
 export function viewDdl(kind: string, n: Node, catalog: Catalog, readsDistributed: boolean, text: string): DdlPlan | undefined {
-  if (!VIEW_DDL.has(kind) || !catalog.views.size && kind !== 'ViewStmt') return undefined;
+  if (!VIEW_DDL.has(kind) || (!catalog.views.size && kind !== 'ViewStmt')) return undefined;
   const known = (schema: string | undefined, name: string) => catalog.views.has(`${schema ?? 'public'}.${name}`);
   let ours = false;
   if (kind === 'ViewStmt') ours = readsDistributed || known(n.view.schemaname, n.view.relname);
