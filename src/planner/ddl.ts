@@ -35,11 +35,15 @@ export function planIndex(stmt: Node, text: string, table: DistributedTable): Dd
  * an unnamed one after the shard table), so each shard drops the indexes whose definition, from USING on, is the
  * shell index's.
  */
-/** DROP INDEX, or REINDEX INDEX (`stmt` a ReindexStmt), of indexes on distributed tables: each shard's like index. */
+/**
+ * DROP INDEX, REINDEX INDEX (`stmt` a ReindexStmt) or ALTER INDEX ... SET/RESET (an AlterTableStmt) of indexes on
+ * distributed tables: each shard copy's like index too, found by its definition.
+ */
 export function planDropIndex(stmt: Node, text: string, targets: Array<{ table: DistributedTable; using: string }>): DdlPlan {
-  const verb = stmt.relation ? 'REINDEX INDEX ' : 'DROP INDEX IF EXISTS ';
+  const alter = stmt.cmds ? deparse({ AlterTableStmt: { ...stmt, missing_ok: false, relation: { relname: 'vecshard_index__', inh: true, relpersistence: 'p' } } }) : undefined;
+  const action = alter ? `replace(${quoteLiteral(alter)}, 'vecshard_index__', r)` : `'${stmt.kind ? 'REINDEX INDEX ' : 'DROP INDEX IF EXISTS '}' || r`;
   // Each shard's index is found inside a DO block, where CONCURRENTLY cannot run.
-  if (stmt.relation && stmt.concurrent) throw new PgError(notSupported('REINDEX INDEX CONCURRENTLY', 'REINDEX TABLE CONCURRENTLY rebuilds every index of the table without blocking writes.').error);
+  if (stmt.kind && stmt.concurrent) throw new PgError(notSupported('REINDEX INDEX CONCURRENTLY', 'REINDEX TABLE CONCURRENTLY rebuilds every index of the table without blocking writes.').error);
   return {
     kind: 'ddl',
     shell: text,
@@ -50,7 +54,7 @@ export function planDropIndex(stmt: Node, text: string, targets: Array<{ table: 
         const shard = quoteLiteral(`${SHARD_SCHEMA}.${quoteIdent(name)}`);
         return `DO $vecshard$ DECLARE r text; BEGIN
   FOR r IN SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = ${shard}::regclass AND substring(pg_get_indexdef(indexrelid) from ' USING .*') = ${quoteLiteral(using)}
-  LOOP EXECUTE '${verb}' || r; END LOOP;
+  LOOP EXECUTE ${action}; END LOOP;
 END $vecshard$`;
       }),
     ),

@@ -282,6 +282,11 @@ export async function planStatement(raw: RawStmt, text: string, ctx: StatementCo
     const concurrent = (stmt.ReindexStmt.params ?? []).some((p: Node) => p.DefElem?.defname === 'concurrently');
     return { kind: 'drop-index', stmt: { ...stmt.ReindexStmt, concurrent }, indexes: [{ schema: r.schemaname, name: r.relname }] };
   }
+  // ALTER INDEX ... SET/RESET (storage parameters such as ef_construction, statistics): the shards' like indexes too.
+  const alterIndex = kind === 'AlterTableStmt' && stmt.AlterTableStmt.objtype === 'OBJECT_INDEX' ? stmt.AlterTableStmt : undefined;
+  if (alterIndex && !ctx.catalog.empty && alterIndex.cmds.every((c: Node) => ['AT_SetRelOptions', 'AT_ResetRelOptions', 'AT_SetStatistics'].includes(c.AlterTableCmd?.subtype))) {
+    return { kind: 'drop-index', stmt: alterIndex, indexes: [{ schema: alterIndex.relation.schemaname, name: alterIndex.relation.relname }] };
+  }
   const prepared = planSqlPrepared(kind, stmt[kind], ctx.sqlPrepared, tables.length > 0);
   if (prepared) return prepared;
   if (!tables.length) return { kind: 'passthrough' };

@@ -452,7 +452,7 @@ it("finds a distributed table by the session's search_path, in both protocols (i
   await db.query('DROP TABLE app.notes');
 });
 
-it('REINDEX of a distributed table or its index rebuilds every shard copy (it rebuilt the empty shell only)', async () => {
+it('REINDEX and ALTER INDEX of a distributed table or its index reach every shard copy (they changed the empty shell only)', async () => {
   await db.query('CREATE TABLE reidx (id int NOT NULL, e vector(2))');
   await db.query("SELECT create_distributed_table('reidx', 'id', shard_count => 2, replication_factor => 2)");
   await db.query('CREATE INDEX reidx_e ON reidx USING hnsw (e vector_l2_ops)');
@@ -474,6 +474,13 @@ it('REINDEX of a distributed table or its index rebuilds every shard copy (it re
     expect(n[0].n, `node ${i}`).toBe(before[i] ? before[i].split(',').length : 0);
   }
   await db.query('VACUUM (ANALYZE) reidx');
+  // ALTER INDEX ... SET reaches every shard copy's index (it changed the shell's only).
+  await db.query('ALTER INDEX reidx_e SET (ef_construction = 32)');
+  for (const i of [0, 1, 2]) {
+    const opts = await onNode(i, "SELECT c.reloptions::text AS o FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid WHERE x.indrelid::regclass::text LIKE 'vecshard_shards.reidx%' AND c.relam = (SELECT oid FROM pg_am WHERE amname = 'hnsw')");
+    expect(opts.map((r) => r.o), `node ${i}`).toEqual(before[i] ? before[i].split(',').map(() => '{ef_construction=32}') : []);
+  }
+  await db.query('ALTER INDEX IF EXISTS no_such_index SET (fillfactor = 50)');
   await expect(db.query('REINDEX INDEX CONCURRENTLY reidx_e')).rejects.toMatchObject({ code: '0A000', hint: expect.stringContaining('REINDEX TABLE CONCURRENTLY') });
   // A plain table's index is the home node's business, as before.
   await db.query('CREATE TABLE reidx_plain (id int); CREATE INDEX reidx_plain_id ON reidx_plain (id)');
