@@ -125,7 +125,7 @@ export class Session implements RunContext {
 
   heldConns = (): NodeConnection[] => [...this.#conns.values()];
   nextTurn = (): number => this.#turn++;
-
+  setting = (name: string): string | undefined => (this.#localValues.has(name) ? (this.#localValues.get(name) ?? undefined) : this.#settings.get(name));
   /** The SET LOCAL statements a connection in the transaction has run (part of its shard statements' names). */
   get #localKey(): string {
     return this.#localSets.join(';');

@@ -8,7 +8,7 @@ import { parseSql, stmtKind, type RawStmt } from '../sql/parse.ts';
 import { protectedError, vecshardFunction } from '../planner/statement.ts';
 import { changesProtected } from '../sql/protected.ts';
 import { distributedTables, qualifyTables } from '../planner/relations.ts';
-import { NO_PARAMS, readBind } from '../planner/params.ts';
+import { readBind } from '../planner/params.ts';
 import { portalReader } from '../executor/portal-stream.ts';
 import { virtualStatement } from '../planner/virtual.ts';
 import { shardGeneration } from '../executor/shard-tasks.ts';
@@ -94,7 +94,7 @@ export class ExtendedProtocol {
       if (guarded) return this.error(protectedError(guarded).error, 'parse');
       if (raw?.stmt.ExecuteStmt && s.sqlPrepared.has(raw.stmt.ExecuteStmt.name)) return this.error(notSupported('EXECUTE in the extended query protocol of a statement prepared with SQL PREPARE', 'Send EXECUTE as a simple query, or prepare the statement with the protocol (Parse) instead.').error, 'parse');
       // SET LOCAL runs as a statement of its own too, so the nodes the transaction reaches get it (spreadLocalSet).
-      const named = raw && (qualifyTables(raw.stmt, catalog, s.planContext(catalog, NO_PARAMS).settings.get('search_path')) ?? raw.stmt);
+      const named = raw && (qualifyTables(raw.stmt, catalog, s.setting('search_path')) ?? raw.stmt);
       if (raw && (q.allNodes || distributedTables(named, catalog).length || isLocalSet(raw))) st.distributed = raw;
     }
     // vecshard.nodes or vecshard.tasks: node 0 parses their typed shape; the coordinator fills them in at Execute.
